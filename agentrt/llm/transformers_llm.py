@@ -1,0 +1,114 @@
+"""Local generation with transformers: one padded batch per `generate` call, greedy decoding,
+JSON-schema constraints per row. CUDA + bf16 when a GPU is present, fp32 on CPU."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ModelNotFoundError
+from ..schema import Message
+from . import Generation, GenerationRequest, model_source
+
+
+class TransformersLLM:
+    """A causal LM loaded with transformers from the embedded default, a local path or a hub id."""
+
+    def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise ModelNotFoundError(
+                f"The local backend needs torch and transformers ({exc}); run `make setup` "
+                "or `pip install torch==2.13.0 transformers`"
+            ) from exc
+        from .constrained import TokenizerGrammar
+
+        self.name = model or model_source.DEFAULT_MODEL
+        location, gguf_file = model_source.resolve(model)
+        if gguf_file is not None:
+            location = str(model_source.converted_gguf(location, gguf_file))
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch_dtype = getattr(torch, dtype) if dtype else (
+            torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        )
+        start = time.perf_counter()
+        try:
+            # subtle: never download at run time; a hub id must already be in the local HF cache.
+            self.tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                location, dtype=torch_dtype, local_files_only=True
+            )
+        except OSError as exc:
+            raise ModelNotFoundError(
+                f"Could not load model {self.name!r}: looked for a local directory {location!r} "
+                "and for that id in the local Hugging Face cache (agentrt never downloads). Pass a "
+                "local path, or run `huggingface-cli download ID` on a connected machine first. "
+                f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
+            ) from exc
+        self.model.to(self.device).eval()
+        self.load_seconds = time.perf_counter() - start
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
+
+    def prompt_text(self, messages: Sequence[Message]) -> str:
+        """The exact text the model sees: its chat template when it has one, else plain turns."""
+        turns = [m.model_dump() for m in messages]
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Greedy completions for all `requests` in one padded batch."""
+        import torch
+
+        from .constrained import BatchConstraints
+
+        if not requests:
+            return []
+        start = time.perf_counter()
+        prompts = [self.prompt_text(r.messages) for r in requests]
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = batch.to(self.device)
+        constraints = BatchConstraints(
+            self._grammar,
+            [self._grammar.matcher(r.json_schema) if r.json_schema else None for r in requests],
+            [r.max_new_tokens for r in requests],
+        )
+        with torch.inference_mode():
+            output = self.model.generate(
+                **batch,
+                max_new_tokens=max(r.max_new_tokens for r in requests) + 1,
+                do_sample=False,
+                logits_processor=[constraints],
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+                top_p=None, top_k=None, temperature=None,
+            )
+        duration = time.perf_counter() - start
+        new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
+        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._generation(tokens, prompt_tokens, request, duration)
+            for tokens, prompt_tokens, request in zip(new_tokens, prompt_lengths, requests)
+        ]
+
+    def _generation(self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float) -> Generation:
+        eos = self.tokenizer.eos_token_id
+        ended = eos in tokens
+        if ended:
+            tokens = tokens[: tokens.index(eos)]
+        return Generation(
+            text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+            prompt_tokens=int(prompt_tokens),
+            completion_tokens=len(tokens),
+            duration_s=duration,
+            truncated=not ended or len(tokens) >= request.max_new_tokens,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.name, "device": str(self.device), "dtype": str(self.model.dtype)}

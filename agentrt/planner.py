@@ -1,0 +1,167 @@
+"""Planner: asks the model for a plan under a JSON schema built from the registered tools.
+
+The schema does more than shape the JSON. Step k may only name a registered tool, only give that
+tool's arguments, and only reference `$1`..`$k-1`, so every plan the model can emit is a valid
+DAG by construction. Whether it is a *good* plan is the model's business.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import ModelOutputError
+from .llm import LLM, GenerationRequest, call_record
+from .plan import references
+from .prompts import PromptLibrary
+from .registry import Tool, ToolRegistry
+from .schema import THINK_TOOL, Message, ModelCall, PlanSpec, StepSpec
+
+MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
+
+
+class Planner:
+    """Turns an instruction into a `PlanSpec` with one constrained model call."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        registry: ToolRegistry,
+        prompts: PromptLibrary,
+        *,
+        max_steps: int,
+        max_new_tokens: int = 640,
+    ) -> None:
+        self.llm = llm
+        self.registry = registry
+        self.prompts = prompts
+        self.max_steps = max_steps
+        self.max_new_tokens = max_new_tokens
+        self.schema = plan_schema(registry, max_steps)
+
+    def request(self, instruction: str) -> GenerationRequest:
+        prompt = self.prompts.render(
+            "plan",
+            instruction=instruction,
+            tools=[_describe(t) for t in self.registry] + [_THINK_DESCRIPTION],
+            max_steps=self.max_steps,
+        )
+        return GenerationRequest(
+            messages=[Message(role="user", content=prompt)],
+            json_schema=self.schema,
+            max_new_tokens=self.max_new_tokens,
+        )
+
+    def plan(self, instruction: str) -> tuple[PlanSpec, ModelCall]:
+        request = self.request(instruction)
+        [generation] = self.llm.generate([request])
+        call = call_record("plan", request, generation)
+        if generation.truncated:
+            raise ModelOutputError(
+                f"The plan did not finish within {self.max_new_tokens} tokens; "
+                "raise plan_max_new_tokens or lower max_steps",
+                generation.text,
+            )
+        return parse_plan(generation.text), call
+
+
+def parse_plan(text: str) -> PlanSpec:
+    """The `PlanSpec` for the model's plan JSON; `depends_on` is derived from `$N` references."""
+    try:
+        raw = json.loads(text)
+        steps = [
+            StepSpec(
+                id=step["id"],
+                tool=step["tool"],
+                args=step["args"],
+                depends_on=sorted(set(step.get("depends_on", [])) | references(step["args"])),
+            )
+            for step in raw["steps"]
+        ]
+        return PlanSpec(steps=steps)
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ModelOutputError(f"The plan is not valid plan JSON ({exc})", text) from exc
+
+
+def plan_schema(registry: ToolRegistry, max_steps: int) -> dict[str, Any]:
+    """JSON schema of a plan: position k holds `{"id": k, "tool": T, "args": T's arguments}`."""
+    if not 1 <= max_steps <= 9:
+        # subtle: the reference patterns below match one digit, so `$12` can never be emitted.
+        raise ValueError(f"max_steps={max_steps}: plans are limited to 1..9 steps per planning round")
+    tools = [(t.name, t.json_schema()) for t in registry]
+    tools.append((THINK_TOOL, _THINK_SCHEMA))
+    positions = [
+        {"anyOf": [_step_schema(k, name, schema) for name, schema in tools]}
+        for k in range(1, max_steps + 1)
+    ]
+    return {
+        "type": "object",
+        "properties": {
+            "steps": {
+                "type": "array",
+                "prefixItems": positions,
+                "items": False,
+                "minItems": 1,
+                "maxItems": max_steps,
+            }
+        },
+        "required": ["steps"],
+        "additionalProperties": False,
+    }
+
+
+def _step_schema(position: int, tool: str, args_schema: dict[str, Any]) -> dict[str, Any]:
+    args = copy.deepcopy(args_schema)
+    args.pop("title", None)
+    args["additionalProperties"] = False
+    for name, prop in args.get("properties", {}).items():
+        args["properties"][name] = _allow_references(prop, position - 1)
+    return {
+        "type": "object",
+        "properties": {"id": {"const": position}, "tool": {"const": tool}, "args": args},
+        "required": ["id", "tool", "args"],
+        "additionalProperties": False,
+    }
+
+
+def _allow_references(prop: dict[str, Any], earlier: int) -> dict[str, Any]:
+    """A property schema that also accepts `$N` for N in 1..earlier, and only those."""
+    prop = {k: v for k, v in prop.items() if k not in ("title", "default")}
+    if prop.get("type") == "string" and "pattern" not in prop and "enum" not in prop:
+        return {**prop, "pattern": _text_pattern(earlier), "maxLength": MAX_STRING_CHARS}
+    if earlier == 0:
+        return prop
+    return {"anyOf": [prop, {"type": "string", "pattern": f"^\\$[1-{earlier}]$"}]}
+
+
+def _text_pattern(earlier: int) -> str:
+    """Free text whose `$` only ever starts a reference to an earlier step."""
+    if earlier == 0:
+        return r"^[^$]*$"
+    ref = f"\\$[1-{earlier}]"
+    return f"^[^$]*({ref}[^$0-9][^$]*)*({ref})?$"
+
+
+_THINK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"question": {"type": "string", "description": "what to reason about"}},
+    "required": ["question"],
+}
+_THINK_DESCRIPTION = {
+    "name": THINK_TOOL,
+    "signature": "question: string",
+    "description": "Reason about a question with the language model and return the text.",
+}
+
+
+def _describe(t: Tool) -> dict[str, str]:
+    schema = t.json_schema()
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type") or "|".join(p.get("type", "any") for p in prop.get("anyOf", [])) or "any"
+        params.append(f"{name}: {kind}" + ("" if name in required else " = optional"))
+    return {"name": t.name, "signature": ", ".join(params), "description": t.description}

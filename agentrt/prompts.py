@@ -1,0 +1,56 @@
+"""Jinja prompt templates: the built-ins in `prompts/`, overridable from a user directory.
+
+Rendering is strict: a variable the template uses but the caller did not pass is a `TemplateError`
+naming the template and the variable, never an empty string.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from .errors import TemplateError
+from .resources import PROMPTS_DIR
+
+
+
+class PromptLibrary:
+    """Loads `NAME.j2` templates, first from `override_dir` (if given), then from the built-ins."""
+
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        search = [PROMPTS_DIR]
+        if override_dir is not None:
+            override = Path(override_dir)
+            if not override.is_dir():
+                raise TemplateError(f"Prompt override directory {str(override)!r} does not exist")
+            search.insert(0, override)
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(p) for p in search]),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    def variables(self, name: str) -> set[str]:
+        """The variables template `name` reads, found by parsing it."""
+        source, _, _ = self._env.loader.get_source(self._env, f"{name}.j2")
+        return jinja2.meta.find_undeclared_variables(self._env.parse(source))
+
+    def render(self, name: str, **variables: Any) -> str:
+        """Render template `name` (without `.j2`) with `variables`."""
+        try:
+            template = self._env.get_template(f"{name}.j2")
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"No prompt template {name!r}.j2 in {self._env.loader.searchpath}") from None
+        try:
+            return template.render(**variables).strip()
+        except jinja2.UndefinedError as exc:
+            missing = sorted(self.variables(name) - variables.keys())
+            raise TemplateError(
+                f"Template {name!r} needs variable(s) {missing or exc.message}; "
+                f"pass them to render() or remove them from {template.filename}"
+            ) from exc

@@ -1,0 +1,210 @@
+"""Tools: `@tool` turns a typed function into a `Tool`; `ToolRegistry` holds them by unique name.
+
+A tool's argument schema is its signature: each parameter's type hint becomes a pydantic field,
+the docstring's `Args:` lines become field descriptions. Calling a tool validates its arguments
+first. This module does not decide what to do with failures; the executor turns them into
+observations.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .errors import ToolDefinitionError
+from .resources import TOOLS_DIR
+from .schema import THINK_TOOL
+
+_ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
+
+
+class Tool:
+    """A callable the planner may use: name, description, argument model, and the function."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        source: str = "python",
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
+            raise ToolDefinitionError(f"Tool name {self.name!r} must be a Python identifier")
+        summary, arg_docs = _parse_docstring(inspect.getdoc(fn) or "")
+        self.description = description or summary
+        if not self.description:
+            raise ToolDefinitionError(
+                f"Tool {self.name!r} has no description: give the function a docstring"
+            )
+        self.source = source
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.args_model = _args_model(fn, self.name, arg_docs)
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r}, source={self.source!r})"
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON schema of the arguments object."""
+        return self.args_model.model_json_schema()
+
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Arguments checked and coerced by the signature; raises pydantic's ValidationError."""
+        model = self.args_model.model_validate(args)
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    async def acall(self, args: dict[str, Any]) -> Any:
+        """Validate `args`, then call the function (sync functions run in a worker thread)."""
+        import asyncio
+
+        kwargs = self.validate(args)
+        if self.is_async:
+            return await self.fn(**kwargs)
+        return await asyncio.to_thread(self.fn, **kwargs)
+
+
+def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Decorator: `@tool` or `@tool(name="x")` makes a `Tool` from a typed, documented function."""
+    if fn is None:
+        return lambda f: Tool(f, name=name)
+    return Tool(fn, name=name)
+
+
+def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """First paragraph as the description, and `Args:` entries as {name: description}."""
+    summary = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+    arg_docs: dict[str, str] = {}
+    in_args = False
+    for line in doc.splitlines():
+        if line.strip() in ("Args:", "Arguments:", "Parameters:"):
+            in_args = True
+            continue
+        if in_args:
+            match = _ARG_LINE.match(line)
+            if match:
+                arg_docs[match.group(1)] = match.group(2).strip()
+            elif line.strip() and not line.startswith((" ", "\t")):
+                in_args = False
+    return summary, arg_docs
+
+
+def _args_model(fn: Callable[..., Any], tool_name: str, arg_docs: dict[str, str]) -> type[BaseModel]:
+    try:
+        hints = get_type_hints(fn)
+    except Exception as exc:  # an unresolvable forward reference, say
+        raise ToolDefinitionError(f"Tool {tool_name!r}: cannot resolve type hints: {exc}") from exc
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ToolDefinitionError(
+                f"Tool {tool_name!r}: *{param.name} has no schema; list each argument explicitly"
+            )
+        if param.name not in hints:
+            raise ToolDefinitionError(
+                f"Tool {tool_name!r}: parameter {param.name!r} has no type hint; "
+                f"annotate it, e.g. `{param.name}: str`"
+            )
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (hints[param.name], Field(default, description=arg_docs.get(param.name)))
+    return create_model(
+        f"{tool_name}_args", __config__=ConfigDict(extra="forbid", coerce_numbers_to_str=True), **fields
+    )
+
+
+class ToolRegistry:
+    """Tools by unique name. Registering a second tool under a taken name is an error."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.register(t)
+
+    def register(self, new: Tool | Callable[..., Any]) -> Tool:
+        """Add a tool (a plain function is wrapped with `@tool` first)."""
+        new = new if isinstance(new, Tool) else Tool(new)
+        if new.name == THINK_TOOL:
+            raise ToolDefinitionError(
+                f"{THINK_TOOL!r} is reserved for reasoning steps; rename the tool with @tool(name=...)"
+            )
+        if new.name in self._tools:
+            raise ToolDefinitionError(
+                f"Two tools are named {new.name!r} (from {self._tools[new.name].source} and "
+                f"{new.source}); rename one with @tool(name=...)"
+            )
+        self._tools[new.name] = new
+        return new
+
+    def get(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise ToolDefinitionError(
+                f"No tool named {name!r}; registered: {', '.join(sorted(self._tools))}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self):
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    @classmethod
+    def with_builtins(cls, extra: Iterable[Tool | Callable[..., Any]] = ()) -> ToolRegistry:
+        """The built-in tools from `tools/`, then `extra`."""
+        registry = cls()
+        for path in sorted(TOOLS_DIR.glob("*.py")):
+            if not path.name.startswith("_"):
+                for t in load_tools_file(path, source="builtin"):
+                    registry.register(t)
+        for t in extra:
+            registry.register(t)
+        return registry
+
+
+def load_tools_file(path: str | Path, *, source: str | None = None) -> list[Tool]:
+    """Import a Python file and return the `Tool` objects it defines at module level."""
+    path = Path(path)
+    if not path.is_file():
+        raise ToolDefinitionError(f"Tool file {str(path)!r} does not exist")
+    module_name = f"agentrt_tools_{path.stem}_{abs(hash(path.resolve())):x}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ToolDefinitionError as exc:
+        raise ToolDefinitionError(f"{path}: {exc}") from exc
+    except BaseException as exc:
+        sys.modules.pop(module_name, None)
+        line = _failing_line(exc, path)
+        raise ToolDefinitionError(
+            f"Tool file {str(path)!r} failed to import at line {line}: {type(exc).__name__}: {exc}"
+        ) from exc
+    found = [v for v in vars(module).values() if isinstance(v, Tool)]
+    for t in found:
+        t.source = source or str(path)
+    return found
+
+
+def _failing_line(exc: BaseException, path: Path) -> int | str:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return frames[-1].lineno if frames else "?"

@@ -1,0 +1,78 @@
+"""Pydantic types that cross module boundaries. Plain data: no behaviour beyond validation."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+THINK_TOOL = "think"
+"""The reserved step tool that asks the language model to reason, instead of calling a tool."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(_Data):
+    """One chat message sent to a model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class StepSpec(_Data):
+    """One planned step: call `tool` with `args`, after the steps in `depends_on`.
+
+    String arguments may hold `$N` references to the result of step N; a value that is exactly
+    `"$N"` receives step N's typed result, a longer string receives its text.
+    """
+
+    id: int = Field(ge=1)
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[int] = Field(default_factory=list)
+
+
+class PlanSpec(_Data):
+    """A whole plan as the planner emits it."""
+
+    steps: list[StepSpec]
+
+
+class ModelCall(_Data):
+    """What one model request saw and produced."""
+
+    purpose: Literal["plan", "think", "answer"]
+    messages: list[Message]
+    output: str
+    prompt_tokens: int
+    completion_tokens: int
+    duration_s: float
+
+
+class StepResult(_Data):
+    """The record of one executed step: what was called, what came back, how long it took."""
+
+    id: int
+    tool: str
+    args: dict[str, Any]
+    resolved_args: dict[str, Any] | None = None
+    status: Literal["ok", "error"]
+    observation: str
+    value: Any = None
+    model_call: ModelCall | None = None
+    duration_s: float
+
+
+class RunResult(_Data):
+    """Everything a run produced. `Plan.from_spec(result.plan).graph` gives the networkx graph."""
+
+    instruction: str
+    answer: str
+    plan: PlanSpec
+    steps: list[StepResult]
+    model_calls: list[ModelCall]
+    stopped_by: Literal["final_answer", "answer_model", "max_steps"]
+    duration_s: float

@@ -1,0 +1,64 @@
+"""Test doubles shipped with agentrt, so users can test their own agents without model weights.
+
+`ScriptedLLM` replies from a queue and records every request it saw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .llm import Generation, GenerationRequest
+
+Reply = str | dict[str, Any] | Callable[[GenerationRequest], str]
+
+
+class ScriptedLLM:
+    """An `LLM` that answers each request with the next queued reply.
+
+    A reply is a string, a dict (sent as JSON, handy for plans), or a callable taking the request.
+    Every request is kept in `history`, in order, so tests can assert on prompts.
+    """
+
+    name = "scripted"
+
+    def __init__(self, replies: Sequence[Reply] = ()) -> None:
+        self._queue: list[Reply] = list(replies)
+        self.history: list[GenerationRequest] = []
+
+    def enqueue(self, *replies: Reply) -> ScriptedLLM:
+        self._queue.extend(replies)
+        return self
+
+    @property
+    def pending(self) -> int:
+        """Replies queued but not yet used."""
+        return len(self._queue)
+
+    def prompts(self) -> list[str]:
+        """The last message of each request seen, in order."""
+        return [r.messages[-1].content for r in self.history]
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        generations = []
+        for request in requests:
+            self.history.append(request)
+            if not self._queue:
+                raise AssertionError(
+                    f"ScriptedLLM ran out of replies at request {len(self.history)}; "
+                    f"enqueue more. Last prompt:\n{request.messages[-1].content}"
+                )
+            reply = self._queue.pop(0)
+            if callable(reply):
+                reply = reply(request)
+            text = reply if isinstance(reply, str) else json.dumps(reply)
+            generations.append(
+                Generation(
+                    text=text,
+                    prompt_tokens=sum(len(m.content.split()) for m in request.messages),
+                    completion_tokens=len(text.split()),
+                    duration_s=0.0,
+                )
+            )
+        return generations
