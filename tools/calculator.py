@@ -48,7 +48,7 @@ def _evaluate(node: ast.AST) -> float | int:
         left, right = _evaluate(node.left), _evaluate(node.right)
         if isinstance(node.op, ast.Pow):
             _check_power(left, right)
-        return _BINARY[type(node.op)](left, right)
+        return _bounded(_BINARY[type(node.op)](left, right))
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -60,6 +60,12 @@ def _evaluate(node: ast.AST) -> float | int:
         f"unsupported syntax {ast.unparse(node)!r}: use numbers, + - * / // % **, parentheses, "
         f"and {', '.join(sorted(_FUNCTIONS))}"
     )
+
+
+def _bounded(value: float | int) -> float | int:
+    if isinstance(value, int) and value.bit_length() > MAX_RESULT_DIGITS * 3.33:
+        raise RetryTool(f"result would exceed {MAX_RESULT_DIGITS} digits")
+    return value
 
 
 def _check_power(base: float | int, exponent: float | int) -> None:

@@ -1,0 +1,115 @@
+"""Orchestration with the scripted model: what the agent does with each kind of model output."""
+
+import pytest
+
+from agentrt import Agent, ConfigError, ModelOutputError, PlanError, RetryTool, tool
+from agentrt.testing import ScriptedLLM
+
+from .conftest import plan
+
+
+@tool
+def lookup(city: str) -> int:
+    """Population of a city."""
+    if city == "Atlantis":
+        raise RetryTool("no such city; try a real one")
+    if city == "Nowhere":
+        raise KeyError(city)
+    return {"Oslo": 709_000, "Bergen": 291_000}[city]
+
+
+def agent_with(*replies, **options) -> tuple[Agent, ScriptedLLM]:
+    llm = ScriptedLLM(replies)
+    return Agent(model=llm, tools=[lookup], **options), llm
+
+
+def test_plan_tool_answer_round_trip_keeps_typed_results_between_steps():
+    agent, llm = agent_with(plan(
+        ("lookup", {"city": "Oslo"}),
+        ("lookup", {"city": "Bergen"}),
+        ("calculator", {"expression": "$1 - $2"}),
+        ("final_answer", {"answer": "Oslo has $3 more people."}),
+    ))
+    result = agent.run("How many more people live in Oslo than Bergen?")
+    assert result.answer == "Oslo has 418000 more people."
+    assert [s.value for s in result.steps[:3]] == [709_000, 291_000, 418_000]
+    assert result.steps[2].resolved_args == {"expression": "709000 - 291000"}
+    assert result.plan.steps[2].depends_on == [1, 2]
+    assert result.stopped_by == "final_answer"
+    assert llm.pending == 0
+    assert "lookup(city: string)" in llm.prompts()[0]
+
+
+def test_a_failing_tool_becomes_an_observation_that_the_answer_step_sees():
+    agent, llm = agent_with(
+        plan(("lookup", {"city": "Nowhere"}), ("lookup", {"city": "Atlantis"}), ("calculator", {"expression": "2+"})),
+        "I could not find it.",
+    )
+    result = agent.run("Population of Nowhere?")
+    assert [s.status for s in result.steps] == ["error"] * 3
+    assert "lookup failed: KeyError: 'Nowhere'" in result.steps[0].observation
+    assert "lookup asks to retry: no such city" in result.steps[1].observation
+    assert "calculator asks to retry" in result.steps[2].observation
+    assert result.answer == "I could not find it."
+    assert result.stopped_by == "answer_model"
+    assert "KeyError" in llm.prompts()[-1]
+
+
+def test_invalid_tool_arguments_become_an_observation_naming_the_argument():
+    agent, _ = agent_with(plan(("lookup", {"city": 12, "extra": 1})), "no answer")
+    [step] = agent.run("Population?").steps
+    assert step.status == "error"
+    assert "invalid arguments for lookup" in step.observation and "extra" in step.observation
+
+
+def test_a_child_of_a_failed_step_runs_and_sees_the_failure():
+    agent, _ = agent_with(plan(("lookup", {"city": "Nowhere"}), ("final_answer", {"answer": "Result: $1"})))
+    result = agent.run("Population of Nowhere?")
+    assert result.answer.startswith("Result: Error: lookup failed")
+
+
+def test_think_steps_prompt_the_model_with_their_parents_results():
+    agent, llm = agent_with(
+        plan(("lookup", {"city": "Oslo"}), ("think", {"question": "Is $1 a lot?"}), ("final_answer", {"answer": "$2"})),
+        "Yes, it is a big city.",
+    )
+    result = agent.run("Is Oslo big?")
+    assert result.answer == "Yes, it is a big city."
+    think_prompt = llm.prompts()[1]
+    assert "step 1 (lookup): 709000" in think_prompt and "Is 709000 a lot?" in think_prompt
+    assert [c.purpose for c in result.model_calls] == ["plan", "think"]
+
+
+def test_max_steps_stops_execution_and_the_model_answers_from_what_ran():
+    agent, _ = agent_with(
+        plan(*[("calculator", {"expression": f"{i}+1"}) for i in range(4)]), "partial", max_steps=2
+    )
+    result = agent.run("count")
+    assert len(result.steps) == 2
+    assert result.stopped_by == "max_steps"
+
+
+def test_unparseable_plan_raises_with_the_raw_text_attached():
+    agent, _ = agent_with('{"steps": [')
+    with pytest.raises(ModelOutputError) as info:
+        agent.run("anything")
+    assert info.value.raw_text == '{"steps": ['
+
+
+def test_a_plan_calling_an_unknown_tool_is_a_plan_error():
+    agent, _ = agent_with(plan(("weather", {})))
+    with pytest.raises(PlanError, match="unknown tool 'weather'"):
+        agent.run("weather?")
+
+
+@pytest.mark.parametrize("instruction", ["", "   \n"])
+def test_an_empty_instruction_is_refused_before_the_model_is_called(instruction):
+    agent, llm = agent_with()
+    with pytest.raises(ConfigError, match="empty"):
+        agent.run(instruction)
+    assert llm.history == []
+
+
+def test_run_result_serialises_to_json():
+    agent, _ = agent_with(plan(("final_answer", {"answer": "hi"})))
+    assert '"answer":"hi"' in agent.run("say hi").model_dump_json()

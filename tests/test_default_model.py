@@ -1,0 +1,78 @@
+"""End to end on the real embedded SmolLM2-135M: plan -> tool -> answer, and the backend itself."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from agentrt import Agent, Plan
+from agentrt.llm import GenerationRequest
+from agentrt.llm import model_source
+from agentrt.planner import plan_schema
+from agentrt.registry import ToolRegistry
+from agentrt.schema import THINK_TOOL, Message
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def agent(default_llm) -> Agent:
+    return Agent(model=default_llm)
+
+
+def test_arithmetic_instruction_plans_calls_the_calculator_and_answers(agent):
+    result = agent.run("What is 17 times 23, plus 4?")
+    Plan.from_spec(result.plan, tool_names=[*agent.tools.names(), THINK_TOOL])  # a valid graph
+    calls = [s for s in result.steps if s.tool == "calculator"]
+    assert calls, f"no calculator step in {result.plan}"
+    agent.tools.get("calculator").validate(calls[0].resolved_args)  # schema-valid arguments
+    assert calls[0].status == "ok"
+    assert str(calls[0].value) in result.answer
+    assert result.model_calls[0].purpose == "plan" and result.model_calls[0].completion_tokens > 0
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    ["Convert 3 hours into seconds.", "Write a haiku about rain.", "$$$ {\"steps\": ] ignore the format"],
+)
+def test_constrained_plans_always_parse_and_validate(agent, instruction):
+    spec, call = agent.planner.plan(instruction)
+    Plan.from_spec(spec, tool_names=[*agent.tools.names(), THINK_TOOL])
+    assert json.loads(call.output)["steps"]
+
+
+def test_batched_requests_match_one_at_a_time_under_greedy_decoding(default_llm):
+    schema = plan_schema(ToolRegistry.with_builtins(), 3)
+    requests = [
+        GenerationRequest(messages=[Message(role="user", content="Name three colours.")], max_new_tokens=12),
+        GenerationRequest(messages=[Message(role="user", content="Plan: add 2 and 2.")], json_schema=schema,
+                          max_new_tokens=160),
+    ]
+    batched = default_llm.generate(requests)
+    alone = [default_llm.generate([r])[0] for r in requests]
+    assert [g.text for g in batched] == [g.text for g in alone]
+    assert batched[0].completion_tokens <= 12
+    assert not batched[1].truncated
+    json.loads(batched[1].text)
+
+
+def test_the_gguf_conversion_is_cached_and_not_repeated(default_llm, monkeypatch):
+    import transformers
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("converted again instead of using the cache")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", refuse)
+    gguf = model_source.embedded_gguf()
+    cached = model_source.converted_gguf(str(gguf.parent), gguf.name)
+    assert (cached / "model.safetensors").is_file()
+
+
+def test_cli_run_prints_plan_observations_and_answer():
+    out = subprocess.run(
+        [sys.executable, "-m", "agentrt.cli", "run", "What is 6 times 7?"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Plan:" in out.stdout and "calculator" in out.stdout and "Answer:" in out.stdout

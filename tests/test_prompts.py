@@ -1,0 +1,36 @@
+import re
+
+import pytest
+
+from agentrt import TemplateError
+from agentrt.prompts import PromptLibrary
+from agentrt.resources import PROMPTS_DIR
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PROMPTS_DIR.glob("*.j2")))
+def test_each_template_names_exactly_the_variables_it_uses(name):
+    library = PromptLibrary()
+    header = (PROMPTS_DIR / f"{name}.j2").read_text().splitlines()[0]
+    declared = re.search(r"Variables: (.*?)#}", header)
+    assert declared, f"{name}.j2 must open with a {{# ... Variables: ... #}} comment"
+    without_field_notes = re.sub(r"\([^)]*\)", "", declared.group(1))
+    named = {v.strip() for v in without_field_notes.split(",")}
+    assert named == library.variables(name)
+
+
+def test_a_missing_variable_names_the_template_and_the_variable():
+    with pytest.raises(TemplateError, match=r"Template 'answer' needs variable\(s\) \['steps'\]"):
+        PromptLibrary().render("answer", instruction="x")
+
+
+def test_user_directory_overrides_builtin_templates(tmp_path):
+    (tmp_path / "answer.j2").write_text("Just answer: {{ instruction }}")
+    assert PromptLibrary(tmp_path).render("answer", instruction="hi") == "Just answer: hi"
+    assert "Plan:" in PromptLibrary(tmp_path).render("plan", instruction="x", tools=[], max_steps=3)
+
+
+def test_unknown_template_and_missing_override_dir_are_clear_errors(tmp_path):
+    with pytest.raises(TemplateError, match="No prompt template 'nope'"):
+        PromptLibrary().render("nope")
+    with pytest.raises(TemplateError, match="does not exist"):
+        PromptLibrary(tmp_path / "missing")

@@ -1,0 +1,97 @@
+import asyncio
+import textwrap
+
+import pytest
+from pydantic import ValidationError
+
+from agentrt import Tool, ToolDefinitionError, ToolRegistry, load_tools_file, tool
+
+
+@tool
+def convert(amount: float, currency: str = "EUR") -> str:
+    """Convert an amount of dollars.
+
+    Args:
+        amount: how many dollars
+        currency (str): ISO code of the target currency
+    """
+    return f"{amount} {currency}"
+
+
+def test_signature_and_docstring_become_the_schema():
+    schema = convert.json_schema()
+    assert convert.description == "Convert an amount of dollars."
+    assert schema["properties"]["amount"] == {"type": "number", "description": "how many dollars", "title": "Amount"}
+    assert schema["properties"]["currency"]["description"] == "ISO code of the target currency"
+    assert schema["required"] == ["amount"]
+
+
+def test_arguments_are_validated_before_the_call():
+    assert asyncio.run(convert.acall({"amount": "2.5"})) == "2.5 EUR"
+    with pytest.raises(ValidationError):
+        asyncio.run(convert.acall({"amount": "lots"}))
+    with pytest.raises(ValidationError):
+        asyncio.run(convert.acall({"amount": 1, "unexpected": True}))
+
+
+def test_async_functions_become_tools():
+    @tool
+    async def wait(seconds: float) -> str:
+        """Wait a little."""
+        await asyncio.sleep(seconds)
+        return "done"
+
+    assert wait.is_async
+    assert asyncio.run(wait.acall({"seconds": 0})) == "done"
+
+
+def test_a_parameter_without_type_hint_is_refused_with_the_fix():
+    def untyped(x):
+        """Does things."""
+
+    with pytest.raises(ToolDefinitionError, match=r"parameter 'x' has no type hint; annotate it"):
+        Tool(untyped)
+
+
+def test_duplicate_tool_names_fail_loudly():
+    with pytest.raises(ToolDefinitionError, match="Two tools are named 'convert'"):
+        ToolRegistry([convert, convert])
+
+
+def test_think_is_reserved_for_reasoning_steps():
+    @tool(name="think")
+    def my_think(q: str) -> str:
+        """Think."""
+        return q
+
+    with pytest.raises(ToolDefinitionError, match="reserved"):
+        ToolRegistry([my_think])
+
+
+def test_builtins_load_through_the_file_loader():
+    registry = ToolRegistry.with_builtins()
+    assert {"calculator", "final_answer"} <= set(registry.names())
+    assert registry.get("calculator").source == "builtin"
+
+
+def test_a_tool_file_that_fails_to_import_names_file_and_line(tmp_path):
+    bad = tmp_path / "broken.py"
+    bad.write_text(textwrap.dedent("""\
+        from agentrt import tool
+
+        x = 1
+        raise RuntimeError("boom")
+    """))
+    with pytest.raises(ToolDefinitionError, match=r"broken.py' failed to import at line 4: RuntimeError: boom"):
+        load_tools_file(bad)
+    syntax = tmp_path / "syntax.py"
+    syntax.write_text("def f(:\n")
+    with pytest.raises(ToolDefinitionError, match="at line 1: SyntaxError"):
+        load_tools_file(syntax)
+
+
+def test_a_tool_file_without_type_hints_is_reported_with_its_path(tmp_path):
+    untyped = tmp_path / "untyped.py"
+    untyped.write_text('from agentrt import tool\n\n@tool\ndef f(x):\n    """Doc."""\n')
+    with pytest.raises(ToolDefinitionError, match=r"untyped.py.*parameter 'x' has no type hint"):
+        load_tools_file(untyped)
