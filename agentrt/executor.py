@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,9 +20,11 @@ from .llm import LLM, GenerationRequest, call_record
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
 from .registry import ToolRegistry
-from .schema import THINK_TOOL, Message, StepResult, StepSpec
+from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec
 
 FINAL_ANSWER_TOOL = "final_answer"
+
+Retriever = Callable[[str], list[Passage]]
 
 
 class Executor:
@@ -33,11 +36,13 @@ class Executor:
         registry: ToolRegistry,
         prompts: PromptLibrary,
         *,
+        retrieve: Retriever | None = None,
         think_max_new_tokens: int = 96,
     ) -> None:
         self.llm = llm
         self.registry = registry
         self.prompts = prompts
+        self.retrieve = retrieve
         self.think_max_new_tokens = think_max_new_tokens
 
     async def run(self, plan: Plan, instruction: str, max_steps: int) -> list[StepResult]:
@@ -66,14 +71,18 @@ class Executor:
             return self._failed(step, resolved, start, f"{tool.name} asks to retry: {exc}")
         except Exception as exc:  # any tool failure is an observation, never a crash
             return self._failed(step, resolved, start, f"{tool.name} failed: {type(exc).__name__}: {exc}")
+        passages = value if _is_passages(value) else []
+        if passages:
+            value = [p.model_dump() for p in passages]
         return StepResult(
             id=step.id,
             tool=step.tool,
             args=step.args,
             resolved_args=_jsonable(resolved),
             status="ok",
-            observation=value if isinstance(value, str) else json.dumps(_jsonable(value)),
+            observation=_observation(value, passages),
             value=_jsonable(value),
+            passages=passages,
             duration_s=time.perf_counter() - start,
         )
 
@@ -81,11 +90,14 @@ class Executor:
         start = time.perf_counter()
         resolved = resolve(step.args, values)
         parents = [r for r in done if r.id in step.depends_on]
+        question = str(resolved.get("question", ""))
+        passages = self.retrieve(question) if self.retrieve and question.strip() else []
         prompt = self.prompts.render(
             "step",
             instruction=instruction,
-            question=str(resolved.get("question", "")),
+            question=question,
             context=[{"id": r.id, "tool": r.tool, "observation": r.observation} for r in parents],
+            passages=passages,
         )
         request = GenerationRequest(
             messages=[Message(role="user", content=prompt)], max_new_tokens=self.think_max_new_tokens
@@ -100,7 +112,8 @@ class Executor:
             status="ok",
             observation=text,
             value=text,
-            model_call=call_record("think", request, generation),
+            model_call=call_record("think", request, generation, passages),
+            passages=passages,
             duration_s=time.perf_counter() - start,
         )
 
@@ -117,6 +130,16 @@ class Executor:
             value=f"Error: {message}",
             duration_s=time.perf_counter() - start,
         )
+
+
+def _is_passages(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Passage) for v in value)
+
+
+def _observation(value: Any, passages: list[Passage]) -> str:
+    if passages:
+        return "\n".join(f"[{p.title}] {p.text}" for p in passages)
+    return value if isinstance(value, str) else json.dumps(_jsonable(value))
 
 
 def _brief(exc: ValidationError) -> str:

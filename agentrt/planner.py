@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from .llm import LLM, GenerationRequest, call_record
 from .plan import references
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
-from .schema import THINK_TOOL, Message, ModelCall, PlanSpec, StepSpec
+from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepSpec
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 
@@ -42,12 +43,13 @@ class Planner:
         self.max_new_tokens = max_new_tokens
         self.schema = plan_schema(registry, max_steps)
 
-    def request(self, instruction: str) -> GenerationRequest:
+    def request(self, instruction: str, passages: Sequence[Passage] = ()) -> GenerationRequest:
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
             tools=[_describe(t) for t in self.registry] + [_THINK_DESCRIPTION],
             max_steps=self.max_steps,
+            passages=list(passages),
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
@@ -55,10 +57,11 @@ class Planner:
             max_new_tokens=self.max_new_tokens,
         )
 
-    def plan(self, instruction: str) -> tuple[PlanSpec, ModelCall]:
-        request = self.request(instruction)
+    def plan(self, instruction: str, passages: Sequence[Passage] = ()) -> tuple[PlanSpec, ModelCall]:
+        """A plan for `instruction`; `passages` (retrieved for it) are shown to the model."""
+        request = self.request(instruction, passages)
         [generation] = self.llm.generate([request])
-        call = call_record("plan", request, generation)
+        call = call_record("plan", request, generation, passages)
         if generation.truncated:
             raise ModelOutputError(
                 f"The plan did not finish within {self.max_new_tokens} tokens; "

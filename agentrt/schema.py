@@ -41,6 +41,17 @@ class PlanSpec(_Data):
     steps: list[StepSpec]
 
 
+class Passage(_Data):
+    """A retrieved chunk of a user document, with where it came from and how well it matched."""
+
+    id: int
+    source: str
+    title: str
+    position: int
+    text: str
+    score: float
+
+
 class ModelCall(_Data):
     """What one model request saw and produced."""
 
@@ -50,6 +61,7 @@ class ModelCall(_Data):
     prompt_tokens: int
     completion_tokens: int
     duration_s: float
+    passages: list[Passage] = Field(default_factory=list)
 
 
 class StepResult(_Data):
@@ -63,6 +75,7 @@ class StepResult(_Data):
     observation: str
     value: Any = None
     model_call: ModelCall | None = None
+    passages: list[Passage] = Field(default_factory=list)
     duration_s: float
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schema import Message, ModelCall
+from ..schema import Message, ModelCall, Passage
 
 
 class GenerationRequest(BaseModel):
@@ -37,8 +37,10 @@ class Generation(BaseModel):
     truncated: bool = False
 
 
-def call_record(purpose: str, request: GenerationRequest, generation: Generation) -> ModelCall:
-    """The trace record of one request and its generation."""
+def call_record(
+    purpose: str, request: GenerationRequest, generation: Generation, passages: Sequence[Passage] = ()
+) -> ModelCall:
+    """The trace record of one request, the passages its prompt was given, and its generation."""
     return ModelCall(
         purpose=purpose,
         messages=request.messages,
@@ -46,6 +48,7 @@ def call_record(purpose: str, request: GenerationRequest, generation: Generation
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
         duration_s=generation.duration_s,
+        passages=list(passages),
     )
 
 
