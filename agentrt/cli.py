@@ -32,8 +32,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-steps", type=int, default=6, help="most steps in a plan (1-9, default 6)")
     run.add_argument("--prompts", metavar="DIR", help="directory of templates overriding prompts/")
     run.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    run.add_argument("--kb", metavar="DIR", help="knowledge base to retrieve passages from")
+    run.add_argument("--top-k", type=int, default=3, help="passages per prompt from --kb (0: none)")
     _add_tools_option(run)
     run.set_defaults(command=_run)
+
+    index = commands.add_parser("index", help="add documents (files or folders) to a knowledge base")
+    index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
+    index.add_argument("--kb", metavar="DIR", required=True, help="knowledge base directory (created if new)")
+    index.add_argument("--embedder", help="Hugging Face encoder id or path (default: all-MiniLM-L6-v2)")
+    index.add_argument("--chunk-size", type=int, default=800, help="characters per chunk (default 800)")
+    index.add_argument("--chunk-overlap", type=int, default=100, help="characters repeated between chunks")
+    index.set_defaults(command=_index)
+
+    search = commands.add_parser("search", help="show the passages a knowledge base returns for a query")
+    search.add_argument("query")
+    search.add_argument("--kb", metavar="DIR", required=True)
+    search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(command=_search)
 
     tools = commands.add_parser("tools", help="list registered tools with their argument schemas")
     tools.add_argument("--json", action="store_true", help="print the schemas as JSON")
@@ -58,14 +75,16 @@ def _run(args: argparse.Namespace) -> int:
 
     check_instruction(args.instruction)
     tools = _user_tools(args.tools)
-    agent = Agent(model=args.model, tools=tools, max_steps=args.max_steps, prompts_dir=args.prompts)
+    agent = Agent(model=args.model, tools=tools, knowledge=args.kb, top_k=args.top_k,
+                  max_steps=args.max_steps, prompts_dir=args.prompts)
     result = agent.run(args.instruction)
     print(result.model_dump_json(indent=2) if args.json else _describe_run(result))
     return 0
 
 
 def _describe_run(result: RunResult) -> str:
-    lines = ["Plan:"]
+    lines = [f"Passage {p.score:.2f} {p.title} ({p.source})" for p in result.model_calls[0].passages]
+    lines.append("Plan:")
     for step in result.plan.steps:
         after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
         lines.append(f"  {step.id}. {step.tool}({json.dumps(step.args)}){after}")
@@ -73,9 +92,45 @@ def _describe_run(result: RunResult) -> str:
     for record in result.steps:
         mark = "ok" if record.status == "ok" else "FAILED"
         lines.append(f"  {record.id}. {record.tool} [{mark}, {record.duration_s:.2f}s] -> {record.observation}")
+        lines.extend(f"       passage {p.score:.2f} {p.title} ({p.source})" for p in record.passages)
     lines.append(f"Answer: {result.answer}")
     lines.append(f"({result.duration_s:.1f}s, ended by {result.stopped_by})")
     return "\n".join(lines)
+
+
+def _index(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from .knowledge import KnowledgeBase
+
+    kb = KnowledgeBase.open_or_create(
+        args.kb, embedder=args.embedder, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap
+    )
+    with Progress(transient=True) as progress:
+        task = progress.add_task("embedding chunks", total=None)
+        report = kb.add(*map(Path, args.paths),
+                        progress=lambda done, total: progress.update(task, completed=done, total=total))
+    kb.save()
+    print(f"indexed {report.documents} documents from {report.files} files into {report.chunks} chunks; "
+          f"{len(kb)} chunks in {args.kb} ({kb.index_kind()} index)")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)}:")
+        for skipped in report.skipped:
+            print(f"  {skipped.source}: {skipped.reason}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .knowledge import KnowledgeBase
+
+    passages = KnowledgeBase.open(args.kb).search(args.query, args.k)
+    if args.json:
+        print(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
+    for p in [] if args.json else passages:
+        print(f"{p.score:.3f}  {p.title}  ({p.source}#{p.position})\n       {p.text[:300]}")
+    return 0
 
 
 def _tools(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ class Document:
     source: str
     title: str
     text: str
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,9 @@ def read_file(path: Path) -> Iterator[Document | Skipped]:
         yield from _jsonl_documents(source, text)
     elif suffix in HTML_SUFFIXES:
         title, body = _html_text(text)
-        yield Document(source, title or path.stem, body)
+        yield Document(source, title or path.stem, body, file=source)
     else:
-        yield Document(source, _markdown_title(text) or path.stem, text)
+        yield Document(source, _markdown_title(text) or path.stem, text, file=source)
 
 
 def _jsonl_documents(source: str, text: str) -> Iterator[Document | Skipped]:
@@ -102,7 +103,8 @@ def _jsonl_documents(source: str, text: str) -> Iterator[Document | Skipped]:
         except (ValueError, KeyError, TypeError) as exc:
             yield Skipped(f"{source}:{number}", f"not a {{\"title\", \"text\"}} JSON object: {exc}")
             continue
-        yield Document(f"{source}:{number}", str(record.get("title") or f"{Path(source).stem} {number}"), body)
+        title = str(record.get("title") or f"{Path(source).stem} {number}")
+        yield Document(f"{source}:{number}", title, body, file=source)
 
 
 def _markdown_title(text: str) -> str | None:

@@ -48,6 +48,9 @@ class TransformersEmbedder:
     def __init__(self, model: str | None = None, *, batch_size: int = 64, max_tokens: int = 256) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # loading takes well under a second: no bar needed
 
         self.name = model or DEFAULT_EMBEDDER
         location = str(default_embedder_dir()) if model in (None, DEFAULT_EMBEDDER) else model

@@ -52,9 +52,9 @@ Progress = Callable[[int, int], None]
 class AddReport:
     """What one `add` did: documents and chunks indexed, files skipped and why."""
 
+    files: int = 0
     documents: int = 0
     chunks: int = 0
-    sources: set[str] = field(default_factory=set)
     skipped: list[Skipped] = field(default_factory=list)
 
 
@@ -160,7 +160,7 @@ class KnowledgeBase:
             )
             self._bump_generation()
         report.documents, report.chunks = len(documents), len(chunks)
-        report.sources = {d.source for d in documents}
+        report.files = len({d.file for d in documents if d.file})
         return report
 
     def delete(self, source: str) -> int:

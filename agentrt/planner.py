@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ class Planner:
             tools=[_describe(t) for t in self.registry] + [_THINK_DESCRIPTION],
             max_steps=self.max_steps,
             passages=list(passages),
+            instruction_has_numbers=bool(re.search(r"\d", instruction)),
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
@@ -141,11 +143,15 @@ def _allow_references(prop: dict[str, Any], earlier: int) -> dict[str, Any]:
 
 
 def _text_pattern(earlier: int) -> str:
-    """Free text whose `$` only ever starts a reference to an earlier step."""
+    """Free text whose `$` only ever starts a reference to an earlier step.
+
+    A reference is never followed by a digit, `.` or `,`: a small model writing a price like
+    "$1.50" would otherwise splice step 1's result into a number.
+    """
     if earlier == 0:
         return r"^[^$]*$"
     ref = f"\\$[1-{earlier}]"
-    return f"^[^$]*({ref}[^$0-9][^$]*)*({ref})?$"
+    return f"^[^$]*({ref}[^$0-9.,][^$]*)*({ref})?$"
 
 
 _THINK_SCHEMA: dict[str, Any] = {

@@ -1,13 +1,18 @@
 """Test doubles shipped with agentrt, so users can test their own agents without model weights.
 
-`ScriptedLLM` replies from a queue and records every request it saw.
+`ScriptedLLM` replies from a queue and records every request it saw; `HashingEmbedder` embeds
+deterministically without a model.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from .llm import Generation, GenerationRequest
 
@@ -62,3 +67,22 @@ class ScriptedLLM:
                 )
             )
         return generations
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words `Embedder`: texts sharing words get similar vectors.
+
+    No weights and instant, for tests of indexing and retrieval logic; not for real search quality.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                vectors[row, zlib.crc32(word.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-9)

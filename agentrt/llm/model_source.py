@@ -71,7 +71,9 @@ def converted_gguf(directory: str, gguf_file: str) -> Path:
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.enable_progress_bar()  # the conversion takes ~20 s: show it
     print(f"agentrt: converting {source.name} once (about 20 s); cached in {target}", file=sys.stderr)
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=gguf_file)
     model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf_file)

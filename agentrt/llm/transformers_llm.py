@@ -19,6 +19,7 @@ class TransformersLLM:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise ModelNotFoundError(
                 f"The local backend needs torch and transformers ({exc}); run `make setup` "
@@ -30,6 +31,7 @@ class TransformersLLM:
         location, gguf_file = model_source.resolve(model)
         if gguf_file is not None:
             location = str(model_source.converted_gguf(location, gguf_file))
+        hf_logging.disable_progress_bar()  # loading converted weights takes under a second
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         torch_dtype = getattr(torch, dtype) if dtype else (
             torch.bfloat16 if self.device.type == "cuda" else torch.float32

@@ -1,0 +1,112 @@
+"""Knowledge base logic with the deterministic embedder; the real embedder has its own test."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentrt import ConfigError
+from agentrt.documents import Document, chunk, read_path
+from agentrt.knowledge import KnowledgeBase, build_index
+from agentrt.testing import HashingEmbedder
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "fees.md").write_text("# Fee policy\n\nTransfers abroad cost a flat fee of 3 euros.\n\nCard payments are free.")
+    (folder / "hours.txt").write_text("The office opens at nine and closes at five on weekdays.")
+    (folder / "faq.jsonl").write_text(
+        json.dumps({"title": "Refunds", "text": "Refunds arrive within ten working days."}) + "\n"
+        + "not json\n"
+    )
+    (folder / "page.html").write_text(
+        "<html><head><title>Branches</title><style>p{}</style></head><body><p>Oslo branch.</p><p>Bergen branch.</p></body></html>"
+    )
+    (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (folder / "blob.txt").write_bytes(b"abc\x00def")
+    (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    return folder
+
+
+def test_a_folder_is_indexed_and_unreadable_files_are_skipped_with_reasons(tmp_path, docs):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    report = kb.add(docs)
+    assert report.documents == 4  # fees.md, hours.txt, faq.jsonl line 1, page.html
+    reasons = {Path(s.source).name: s.reason for s in report.skipped}
+    assert "unsupported type '.png'" in reasons["logo.png"]
+    assert reasons["blob.txt"] == "binary content"
+    assert "not UTF-8" in reasons["latin1.txt"]
+    assert "not a {\"title\", \"text\"} JSON object" in reasons["faq.jsonl:2"]
+    [best] = kb.search("what fee for transfers abroad", k=1)
+    assert best.title == "Fee policy" and "3 euros" in best.text and best.source.endswith("fees.md")
+    assert 0 < best.score <= 1.0
+
+
+def test_search_survives_save_and_reopen_and_delete_removes_a_source(tmp_path, docs):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add(docs)
+    kb.save()
+    kb.close()
+    reopened = KnowledgeBase.open(tmp_path / "kb", embedder=HashingEmbedder())
+    assert reopened.search("refunds working days", k=1)[0].title == "Refunds"
+    refunds_source = reopened.search("refunds", k=1)[0].source
+    assert reopened.delete(refunds_source) == 1
+    assert all(p.title != "Refunds" for p in reopened.search("refunds working days", k=10))
+
+
+def test_a_stale_index_file_is_rebuilt_from_the_database(tmp_path, docs):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add(docs)
+    kb.save()
+    kb.add("The cafeteria serves soup on Fridays.")  # committed, but the index file is now old
+    kb.close()
+    reopened = KnowledgeBase.open(tmp_path / "kb", embedder=HashingEmbedder())
+    assert "soup" in reopened.search("cafeteria soup", k=1)[0].text
+
+
+def test_re_adding_a_source_replaces_its_chunks(tmp_path, docs):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add(docs)
+    before = len(kb)
+    kb.add(docs / "hours.txt")
+    assert len(kb) == before
+
+
+def test_open_and_create_refuse_wrong_directories_with_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="agentrt index DOCS --kb"):
+        KnowledgeBase.open(tmp_path / "missing")
+    KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    with pytest.raises(ConfigError, match="already holds a knowledge base"):
+        KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+
+
+def test_approximate_index_finds_the_same_nearest_neighbours_on_clear_cut_data():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(2000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(2000, dtype=np.int64) + 100
+    exact = build_index(ids, vectors, approximate=False)
+    approx = build_index(ids, vectors, approximate=True)
+    _, exact_ids = exact.search(vectors[:50], 1)
+    _, approx_ids = approx.search(vectors[:50], 1)
+    assert (exact_ids == ids[:50, None]).all() and (approx_ids == exact_ids).mean() >= 0.95
+
+
+def test_chunks_respect_paragraphs_then_sentences_and_overlap():
+    text = "First para is short.\n\n" + " ".join(f"Sentence number {i} is here." for i in range(30))
+    chunks = chunk(Document("s", "t", text), size=120, overlap=40)
+    assert chunks[0].text.startswith("First para is short.")
+    assert all(len(c.text) <= 120 for c in chunks)
+    assert all(c.text.endswith(".") for c in chunks)
+    for before, after in zip(chunks[1:], chunks[2:]):
+        assert after.text.split(". ")[0] in before.text  # each chunk repeats the previous tail
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_missing_path_is_reported_not_raised(tmp_path):
+    [skipped] = list(read_path(tmp_path / "nope"))
+    assert skipped.reason == "no such file or directory"
