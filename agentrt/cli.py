@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .errors import AgentrtError, UserError
+from .errors import AgentrtError, ConfigError, UserError
 from .registry import Tool, ToolRegistry, load_tools_file
 from .schema import RunResult
 
@@ -112,6 +112,9 @@ def _index(args: argparse.Namespace) -> int:
         task = progress.add_task("embedding chunks", total=None)
         report = kb.add(*map(Path, args.paths),
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if report.documents == 0:
+        reasons = "".join(f"\n  {s.source}: {s.reason}" for s in report.skipped)
+        raise ConfigError(f"No readable documents in {', '.join(args.paths)}{reasons or ' (empty)'}")
     kb.save()
     print(f"indexed {report.documents} documents from {report.files} files into {report.chunks} chunks; "
           f"{len(kb)} chunks in {args.kb} ({kb.index_kind()} index)")

@@ -70,6 +70,7 @@ class KnowledgeBase:
         self._embedder = embedder
         self.settings = dict(db.execute("SELECT key, value FROM settings"))
         self._index: faiss.Index | None = None
+        self._index_generation: str | None = None  # the database generation _index reflects
 
     @classmethod
     def create(
@@ -138,6 +139,9 @@ class KnowledgeBase:
         A source indexed before is replaced, so re-running an index over a folder is safe.
         Unreadable files are skipped and listed in the report, never raised.
         """
+        missing = [str(i) for i in items if isinstance(i, Path) and not i.exists()]
+        if missing:
+            raise ConfigError(f"Nothing to index at {', '.join(map(repr, missing))}: no such file or directory")
         report = AddReport()
         documents: list[Document] = []
         for n, item in enumerate(items):
@@ -222,20 +226,15 @@ class KnowledgeBase:
         return np.concatenate(parts) if parts else np.zeros((0, int(self.settings["dim"])), np.float32)
 
     def _current_index(self) -> faiss.Index:
-        if self._index is None and self._index_file_is_current():
-            self._index = faiss.read_index(str(self.path / self.INDEX_FILE))
-        if self._index is None or self._index_generation != self.settings["generation"]:
+        generation = self.settings["generation"]
+        saved = self.path / self.INDEX_FILE
+        if self._index is None and saved.is_file() and self.settings.get("index_generation") == generation:
+            self._index = _read_index(saved, int(self.settings["dim"]))
+            self._index_generation = generation
+        if self._index is None or self._index_generation != generation:
             self._index = build_index(*self._all_vectors(), approximate=len(self) >= APPROXIMATE_FROM)
-            self._index_generation = self.settings["generation"]
+            self._index_generation = generation
         return self._index
-
-    def _index_file_is_current(self) -> bool:
-        current = (self.path / self.INDEX_FILE).is_file() and (
-            self.settings.get("index_generation") == self.settings["generation"]
-        )
-        if current:
-            self._index_generation = self.settings["generation"]
-        return current
 
     def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
@@ -267,10 +266,26 @@ def build_index(ids: np.ndarray, vectors: np.ndarray, *, approximate: bool) -> f
     return index
 
 
+def _read_index(path: Path, dim: int) -> faiss.Index | None:
+    """The saved index, or None when it is unreadable or of another dimension: the caller then
+    rebuilds it from the database, which always holds every vector."""
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError:
+        return None
+    return index if index.d == dim else None
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(_SCHEMA)
+    try:
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(
+            f"{str(path)!r} is not a readable knowledge base ({exc}); delete its directory and "
+            "rebuild it with `agentrt index`"
+        ) from exc
     return db
 
 

@@ -8,12 +8,15 @@
    single-query p50/p99 latency, recall@10 of HNSW against exact search, index memory.
 
     .venv/bin/python benchmarks/retrieval.py [--sizes 100000 1000000] [--skip-hotpotqa]
+
+The data is read from ../shared/benchdata beside the checkout (AGENTRT_BENCHDATA overrides).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +26,8 @@ import numpy as np
 from agentrt.embeddings import TransformersEmbedder
 from agentrt.knowledge import EMBED_BATCH, build_index
 
-HOTPOTQA = Path(__file__).resolve().parents[1].parent / "shared" / "benchdata" / "hotpotqa"
+BENCHDATA = Path(os.environ.get("AGENTRT_BENCHDATA", Path(__file__).resolve().parents[2] / "shared" / "benchdata"))
+HOTPOTQA = BENCHDATA / "hotpotqa"
 KS = (2, 5, 10)
 
 

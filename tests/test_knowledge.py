@@ -107,6 +107,43 @@ def test_chunks_respect_paragraphs_then_sentences_and_overlap():
     assert [c.position for c in chunks] == list(range(len(chunks)))
 
 
-def test_missing_path_is_reported_not_raised(tmp_path):
+def test_reading_a_missing_path_reports_it(tmp_path):
     [skipped] = list(read_path(tmp_path / "nope"))
     assert skipped.reason == "no such file or directory"
+
+
+def test_a_corrupted_index_file_is_rebuilt_from_the_database(tmp_path, docs):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add(docs)
+    kb.save()
+    kb.close()
+    (tmp_path / "kb" / "index.faiss").write_bytes(b"garbage")
+    assert KnowledgeBase.open(tmp_path / "kb", embedder=HashingEmbedder()).search("refunds", k=1)[0].title == "Refunds"
+
+
+def test_a_corrupted_database_names_the_file_and_the_fix(tmp_path):
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "chunks.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ConfigError, match=r"chunks.sqlite' is not a readable knowledge base.*agentrt index"):
+        KnowledgeBase.open(tmp_path / "kb")
+
+
+def test_opening_with_another_embedder_is_refused(tmp_path):
+    KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder(256))
+    with pytest.raises(ConfigError, match="built with embedder 'hashing-256', not 'hashing-64'"):
+        KnowledgeBase.open(tmp_path / "kb", embedder=HashingEmbedder(64))
+
+
+def test_a_missing_path_is_an_error_before_anything_is_indexed(tmp_path):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    with pytest.raises(ConfigError, match="no such file or directory"):
+        kb.add(tmp_path / "nope")
+    assert len(kb) == 0
+
+
+def test_a_huge_single_line_is_cut_into_bounded_chunks(tmp_path):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder(), chunk_size=500, chunk_overlap=50)
+    (tmp_path / "one_line.txt").write_text("word " * 20_000)
+    report = kb.add(tmp_path / "one_line.txt")
+    assert report.chunks >= 200
+    assert all(len(p.text) <= 500 for p in kb.search("word", k=50))
