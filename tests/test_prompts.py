@@ -26,7 +26,7 @@ def test_a_missing_variable_names_the_template_and_the_variable():
 def test_user_directory_overrides_builtin_templates(tmp_path):
     (tmp_path / "answer.j2").write_text("Just answer: {{ instruction }}")
     assert PromptLibrary(tmp_path).render("answer", instruction="hi") == "Just answer: hi"
-    assert "Plan:" in PromptLibrary(tmp_path).render("plan", instruction="x", tools=[], max_steps=3, passages=[])
+    assert "Plan:" in PromptLibrary(tmp_path).render("plan", instruction="x", tools=[], max_steps=3, passages=[], instruction_has_numbers=False)
 
 
 def test_unknown_template_and_missing_override_dir_are_clear_errors(tmp_path):
