@@ -1,15 +1,17 @@
-"""Agent: the facade users embed. Plans, executes and answers; owns nothing else."""
+"""Agent: the facade users embed. Runs the plan -> execute -> join loop; owns nothing else."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .errors import ConfigError
-from .executor import Executor
+from .budget import Budget
+from .errors import ConfigError, ModelOutputError, PlanError
+from .events import Answered, Event, PlanMade, Replanning
+from .executor import Emit, Executor
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm
@@ -17,7 +19,9 @@ from .plan import Plan
 from .planner import Planner
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
-from .schema import THINK_TOOL, Passage, RunResult
+from .schema import THINK_TOOL, ModelCall, Passage, RunResult, StepResult, StopReason, ToolPolicy
+
+Mode = Literal["parallel", "sequential"]
 
 
 def search_knowledge_tool(knowledge: KnowledgeBase, k: int = 3) -> Tool:
@@ -47,6 +51,11 @@ class Agent:
 
     `model` is a loaded `LLM` (e.g. `agentrt.testing.ScriptedLLM`), a Hugging Face id or local
     path, or None for the embedded default. The built-in tools are always registered.
+
+    `mode="parallel"` (the default) plans all foreseeable steps at once and runs independent ones
+    concurrently; `mode="sequential"` asks the model for one step at a time (ReAct-style).
+    Budgets: `max_steps` steps in all, `max_replans` planning rounds after the first, and
+    `time_limit_s` seconds for the whole run. A run that exhausts one still returns an answer.
     """
 
     def __init__(
@@ -56,22 +65,39 @@ class Agent:
         *,
         knowledge: KnowledgeBase | str | Path | None = None,
         top_k: int = 3,
-        max_steps: int = 6,
+        mode: Mode = "parallel",
+        max_steps: int = 8,
+        max_replans: int = 1,
+        time_limit_s: float | None = None,
+        tool_timeout_s: float | None = 30.0,
+        tool_retries: int = 0,
+        tool_policies: dict[str, ToolPolicy] | None = None,
         prompts_dir: str | Path | None = None,
     ) -> None:
-        if not 1 <= max_steps <= 9:
-            raise ConfigError(f"max_steps={max_steps} is out of range; use 1..9 steps per plan")
+        if max_steps < 1 or max_replans < 0:
+            raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
         if top_k < 0:
             raise ConfigError(f"top_k={top_k} must be 0 (no passages in prompts) or more")
+        if mode not in ("parallel", "sequential"):
+            raise ConfigError(f"mode={mode!r}; use 'parallel' or 'sequential'")
         prompts = PromptLibrary(prompts_dir)
         self.knowledge = KnowledgeBase.open(knowledge) if isinstance(knowledge, (str, Path)) else knowledge
         self.top_k = top_k
+        self.mode: Mode = mode
+        self.max_steps, self.max_replans, self.time_limit_s = max_steps, max_replans, time_limit_s
         self.llm: LLM = model if isinstance(model, LLM) else load_llm(model)
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
         self.tools = ToolRegistry.with_builtins(extra)
-        self.max_steps = max_steps
+        unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
+        if unknown:
+            raise ConfigError(f"tool_policies names unknown tools {unknown}; registered: {self.tools.names()}")
         self.planner = Planner(self.llm, self.tools, prompts, max_steps=max_steps)
-        self.executor = Executor(self.llm, self.tools, prompts, retrieve=self._retrieve if self.knowledge else None)
+        self.executor = Executor(
+            self.llm, self.tools, prompts,
+            retrieve=self._retrieve if self.knowledge else None,
+            default_policy=ToolPolicy(timeout_s=tool_timeout_s, retries=tool_retries),
+            policies=tool_policies,
+        )
         self.joiner = Joiner(self.llm, prompts)
 
     def _retrieve(self, query: str) -> list[Passage]:
@@ -86,21 +112,120 @@ class Agent:
 
     async def arun(self, instruction: str) -> RunResult:
         """`run` for callers already inside an event loop."""
+        return await self._run(instruction, lambda event: None)
+
+    async def astream(self, instruction: str) -> AsyncIterator[Event]:
+        """The run's events as they happen; the last is `Answered`, carrying the `RunResult`."""
         check_instruction(instruction)
-        start = time.perf_counter()
-        spec, plan_call = self.planner.plan(instruction, self._retrieve(instruction))
-        plan = Plan.from_spec(spec, tool_names=[*self.tools.names(), THINK_TOOL])
-        results = await self.executor.run(plan, instruction, self.max_steps)
-        answer, answer_call = self.joiner.answer(instruction, results)
-        stopped_by = "final_answer" if answer_call is None else (
-            "max_steps" if len(plan) > len(results) and len(results) == self.max_steps else "answer_model"
-        )
-        return RunResult(
+        queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
+        task = asyncio.create_task(self._run(instruction, queue.put_nowait))
+
+        def forward_failure(finished: asyncio.Task[RunResult]) -> None:
+            if not finished.cancelled() and finished.exception() is not None:
+                queue.put_nowait(finished.exception())
+
+        task.add_done_callback(forward_failure)
+        try:
+            while True:
+                event = await queue.get()
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+                if isinstance(event, Answered):
+                    return
+        finally:
+            task.cancel()
+
+    def stream(self, instruction: str) -> Iterator[Event]:
+        """`astream` for synchronous callers: a plain iterator over the run's events."""
+        loop = asyncio.new_event_loop()
+        events = self.astream(instruction)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(events.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(events.aclose())
+            loop.close()
+
+    async def _run(self, instruction: str, emit: Emit) -> RunResult:
+        check_instruction(instruction)
+        budget = Budget(self.max_steps, self.max_replans, self.time_limit_s)
+        passages = self._retrieve(instruction)
+        done: dict[int, StepResult] = {}
+        calls: list[ModelCall] = []
+        plan: Plan | None = None  # set by the first planning round
+        stopped_by: StopReason | None = None
+        answer = ""
+        error: str | None = None
+        rounds = 0
+        while stopped_by is None:
+            per_round = 1 if self.mode == "sequential" else budget.steps_left()
+            try:
+                plan = await self._plan_round(instruction, passages, plan, done, per_round, rounds, calls, emit)
+            except (PlanError, ModelOutputError) as exc:
+                if plan is None:
+                    raise  # no first plan: nothing ran, nothing to answer from
+                answer, stopped_by, error = _best_effort(list(done.values())), "replan_failed", str(exc)
+                break
+            before = set(done)
+            await self.executor.run(plan, instruction, done, budget, emit)
+            results = [done[i] for i in sorted(done)]
+            calls.extend(r.model_call for r in results if r.id not in before and r.model_call)
+            final = self.joiner.final_answer(results)
+            if final is not None:
+                answer, stopped_by = final, "final_answer"
+            elif budget.out_of_time():
+                answer, stopped_by = _best_effort(results), "time_limit"
+            elif self.mode == "sequential" and budget.steps_left():
+                rounds += 1  # sequential: the next step is the model's next decision
+                continue
+            else:
+                can_replan = budget.replans_left() > 0 and budget.steps_left() > 0
+                decision = await self.joiner.decide(instruction, results, can_replan=can_replan)
+                calls.append(decision.call)
+                if decision.action == "answer":
+                    answer = decision.answer
+                    stopped_by = "joiner" if can_replan else _spent(budget)
+                else:
+                    budget.replans_used += 1
+                    rounds += 1
+                    emit(Replanning(round=rounds, reason=decision.reason))
+        result = RunResult(
             instruction=instruction,
             answer=answer,
-            plan=spec,
-            steps=results,
-            model_calls=[plan_call, *(r.model_call for r in results if r.model_call), *filter(None, [answer_call])],
+            plan=plan.spec(),
+            steps=[done[i] for i in sorted(done)],
+            model_calls=calls,
+            replans=budget.replans_used,
             stopped_by=stopped_by,
-            duration_s=time.perf_counter() - start,
+            error=error,
+            duration_s=time.perf_counter() - budget.started,
         )
+        emit(Answered(result=result))
+        return result
+
+    async def _plan_round(
+        self, instruction: str, passages: list[Passage], plan: Plan | None, done: dict[int, StepResult],
+        max_new_steps: int, round_: int, calls: list[ModelCall], emit: Emit,
+    ) -> Plan:
+        history = [done[i] for i in sorted(done)]
+        spec, call = await self.planner.plan(instruction, passages, history, max_new_steps)
+        calls.append(call)
+        emit(PlanMade(round=round_, steps=spec.steps))
+        names = [*self.tools.names(), THINK_TOOL]
+        return Plan.from_spec(spec, names) if plan is None else plan.extend(spec, names)
+
+
+def _spent(budget: Budget) -> StopReason:
+    """Which budget left the joiner no choice but to answer."""
+    return "max_steps" if budget.steps_left() == 0 else "max_replans"
+
+
+def _best_effort(results: list[StepResult]) -> str:
+    """When the model cannot be asked (no time, or its replan was unusable): the last successful
+    observation, if any."""
+    ok = [r.observation for r in sorted(results, key=lambda r: r.id) if r.status == "ok"]
+    return ok[-1] if ok else "No answer: no step succeeded before the run had to stop."

@@ -1,13 +1,15 @@
-"""Executor: runs a validated plan's steps in dependency order and records each one.
+"""Executor: runs every ready step of a plan at once and records each one.
 
-Tool steps validate their arguments and call the tool; `think` steps render `step.j2` and ask the
-model. Every failure (bad arguments, a tool exception, `RetryTool`) becomes the step's observation,
-so the run goes on and the answer step sees what went wrong. Parallel execution comes later; the
-order here is already the DAG's.
+A step is ready when all its parents have finished (a failed parent counts as finished, so its
+children run and see the failure). Ready tool steps run concurrently: async tools on the event
+loop, sync tools in threads, at most `max_concurrent_tools` at a time. Ready `think` steps go to
+the model together, as one batched `generate` call. Every failure (bad arguments, an exception,
+a timeout, `RetryTool`) becomes the step's observation; nothing here raises for a tool's sake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -15,16 +17,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .budget import Budget
 from .errors import RetryTool
+from .events import Event, StepFinished, StepStarted
 from .llm import LLM, GenerationRequest, call_record
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
-from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec
+from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPolicy
 
 FINAL_ANSWER_TOOL = "final_answer"
 
 Retriever = Callable[[str], list[Passage]]
+Emit = Callable[[Event], None]
 
 
 class Executor:
@@ -38,42 +43,95 @@ class Executor:
         *,
         retrieve: Retriever | None = None,
         think_max_new_tokens: int = 96,
+        default_policy: ToolPolicy | None = None,
+        policies: dict[str, ToolPolicy] | None = None,
+        max_concurrent_tools: int = 32,
     ) -> None:
         self.llm = llm
         self.registry = registry
         self.prompts = prompts
         self.retrieve = retrieve
         self.think_max_new_tokens = think_max_new_tokens
+        self.default_policy = default_policy or ToolPolicy()
+        self.policies = policies or {}
+        self.max_concurrent_tools = max_concurrent_tools
 
-    async def run(self, plan: Plan, instruction: str, max_steps: int) -> list[StepResult]:
-        """Results of the steps run, in order; stops after `final_answer` or `max_steps` steps."""
-        results: list[StepResult] = []
-        for step in plan.order()[:max_steps]:
-            if step.tool == THINK_TOOL:
-                result = self._think(step, instruction, results)
-            else:
-                result = await self._call_tool(step, results)
-            results.append(result)
-            if step.tool == FINAL_ANSWER_TOOL and result.status == "ok":
-                break
-        return results
+    def policy_for(self, tool: Tool) -> ToolPolicy:
+        """The agent's override for this tool, else what the tool declares, else the default."""
+        if tool.name in self.policies:
+            return self.policies[tool.name]
+        return ToolPolicy(
+            timeout_s=tool.timeout_s if tool.timeout_s is not None else self.default_policy.timeout_s,
+            retries=tool.retries if tool.retries is not None else self.default_policy.retries,
+        )
 
-    async def _call_tool(self, step: StepSpec, done: list[StepResult]) -> StepResult:
+    async def run(
+        self, plan: Plan, instruction: str, done: dict[int, StepResult], budget: Budget, emit: Emit
+    ) -> None:
+        """Run the plan's steps that are not in `done`, adding each result to `done` as it lands.
+
+        Returns when every runnable step has finished, the step budget is spent, or the run's
+        deadline passes (steps still running are then recorded as cut off).
+        """
+        pending = [s for s in plan.order() if s.id not in done]
+        running: dict[asyncio.Task[list[StepResult]], list[StepSpec]] = {}
+        slots = asyncio.Semaphore(self.max_concurrent_tools)
+        while True:
+            ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
+            launch = ready[: budget.steps_left()]
+            for step in launch:
+                pending.remove(step)
+                budget.steps_used += 1
+                emit(StepStarted(step=step))
+                if step.tool != THINK_TOOL:
+                    running[asyncio.create_task(self._tool_step(step, done, slots))] = [step]
+            thinks = [s for s in launch if s.tool == THINK_TOOL]
+            if thinks:
+                running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
+            if not running:
+                return
+            finished, _ = await asyncio.wait(
+                running, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not finished:  # the deadline passed with steps still running
+                for task, steps in running.items():
+                    task.cancel()
+                    for step in steps:
+                        done[step.id] = _failed(step, {}, budget.started, "cut off: the run's time limit passed")
+                        emit(StepFinished(result=done[step.id]))
+                return
+            for task in finished:
+                for result in task.result():
+                    done[result.id] = result
+                    emit(StepFinished(result=result))
+                del running[task]
+
+    async def _tool_step(self, step: StepSpec, done: dict[int, StepResult], slots: asyncio.Semaphore) -> list[StepResult]:
         start = time.perf_counter()
         tool = self.registry.get(step.tool)
         resolved = _resolve_for(tool, step.args, done)
-        try:
-            value = await tool.acall(resolved)
-        except ValidationError as exc:
-            return self._failed(step, resolved, start, f"invalid arguments for {tool.name}: {_brief(exc)}")
-        except RetryTool as exc:
-            return self._failed(step, resolved, start, f"{tool.name} asks to retry: {exc}")
-        except Exception as exc:  # any tool failure is an observation, never a crash
-            return self._failed(step, resolved, start, f"{tool.name} failed: {type(exc).__name__}: {exc}")
+        policy = self.policy_for(tool)
+        attempts = policy.retries + 1 if tool.idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                async with slots:
+                    value = await asyncio.wait_for(tool.acall(resolved), policy.timeout_s)
+                break
+            except ValidationError as exc:
+                return [_failed(step, resolved, start, f"invalid arguments for {tool.name}: {_brief(exc)}")]
+            except RetryTool as exc:
+                return [_failed(step, resolved, start, f"{tool.name} asks to retry: {exc}")]
+            except asyncio.TimeoutError:
+                problem = f"{tool.name} timed out after {policy.timeout_s:g} s"
+            except Exception as exc:  # any tool failure is an observation, never a crash
+                problem = f"{tool.name} failed: {type(exc).__name__}: {exc}"
+            if attempt == attempts:
+                tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+                return [_failed(step, resolved, start, problem + tries)]
         passages = value if _is_passages(value) else []
         if passages:
             value = [p.model_dump() for p in passages]
-        return StepResult(
+        return [StepResult(
             id=step.id,
             tool=step.tool,
             args=step.args,
@@ -83,63 +141,68 @@ class Executor:
             value=_jsonable(value),
             passages=passages,
             duration_s=time.perf_counter() - start,
-        )
+        )]
 
-    def _think(self, step: StepSpec, instruction: str, done: list[StepResult]) -> StepResult:
+    async def _think_steps(self, steps: list[StepSpec], instruction: str, done: dict[int, StepResult]) -> list[StepResult]:
+        """All ready reasoning steps in one batched model call."""
         start = time.perf_counter()
-        resolved = resolve(step.args, {r.id: r.observation for r in done})
-        parents = [r for r in done if r.id in step.depends_on]
-        question = str(resolved.get("question", ""))
-        passages = self.retrieve(question) if self.retrieve and question.strip() else []
-        prompt = self.prompts.render(
-            "step",
-            instruction=instruction,
-            question=question,
-            context=[{"id": r.id, "tool": r.tool, "observation": r.observation} for r in parents],
-            passages=passages,
-        )
-        request = GenerationRequest(
-            messages=[Message(role="user", content=prompt)], max_new_tokens=self.think_max_new_tokens
-        )
-        [generation] = self.llm.generate([request])
-        text = generation.text.strip()
-        return StepResult(
-            id=step.id,
-            tool=step.tool,
-            args=step.args,
-            resolved_args=_jsonable(resolved),
-            status="ok",
-            observation=text,
-            value=text,
-            model_call=call_record("think", request, generation, passages),
-            passages=passages,
-            duration_s=time.perf_counter() - start,
-        )
-
-    @staticmethod
-    def _failed(step: StepSpec, resolved: dict[str, Any], start: float, message: str) -> StepResult:
-        # subtle: the error text is also the step's value, so children that reference it see why.
-        return StepResult(
-            id=step.id,
-            tool=step.tool,
-            args=step.args,
-            resolved_args=_jsonable(resolved),
-            status="error",
-            observation=f"Error: {message}",
-            value=f"Error: {message}",
-            duration_s=time.perf_counter() - start,
-        )
+        texts = {i: r.observation for i, r in done.items()}
+        prepared = []
+        for step in steps:
+            question = str(resolve(step.args, texts).get("question", ""))
+            passages = self.retrieve(question) if self.retrieve and question.strip() else []
+            prompt = self.prompts.render(
+                "step",
+                instruction=instruction,
+                question=question,
+                context=[{"id": p, "tool": done[p].tool, "observation": done[p].observation} for p in step.depends_on],
+                passages=passages,
+            )
+            request = GenerationRequest(
+                messages=[Message(role="user", content=prompt)], max_new_tokens=self.think_max_new_tokens
+            )
+            prepared.append((step, question, passages, request))
+        generations = await asyncio.to_thread(self.llm.generate, [r for *_, r in prepared])
+        return [
+            StepResult(
+                id=step.id,
+                tool=step.tool,
+                args=step.args,
+                resolved_args={"question": question},
+                status="ok",
+                observation=generation.text.strip(),
+                value=generation.text.strip(),
+                model_call=call_record("think", request, generation, passages),
+                passages=passages,
+                duration_s=time.perf_counter() - start,
+            )
+            for (step, question, passages, request), generation in zip(prepared, generations)
+        ]
 
 
-def _resolve_for(tool: Tool, args: dict[str, Any], done: list[StepResult]) -> dict[str, Any]:
+def _failed(step: StepSpec, resolved: dict[str, Any], start: float, message: str) -> StepResult:
+    # subtle: the error text is also the step's value, so children that reference it see why.
+    return StepResult(
+        id=step.id,
+        tool=step.tool,
+        args=step.args,
+        resolved_args=_jsonable(resolved),
+        status="error",
+        observation=f"Error: {message}",
+        value=f"Error: {message}",
+        duration_s=time.perf_counter() - start,
+    )
+
+
+def _resolve_for(tool: Tool, args: dict[str, Any], done: dict[int, StepResult]) -> dict[str, Any]:
     """Arguments with `$N` replaced by typed results; where those do not fit the tool's schema
     (a list of passages for a `str` parameter, say), by the results' text instead."""
-    typed = resolve(args, {r.id: r.value for r in done})
+    typed = resolve(args, {i: r.value for i, r in done.items()})
     try:
         tool.validate(typed)
         return typed
     except ValidationError:
-        as_text = resolve(args, {r.id: r.observation for r in done})
+        as_text = resolve(args, {i: r.observation for i, r in done.items()})
         try:
             tool.validate(as_text)
             return as_text

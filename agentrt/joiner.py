@@ -1,37 +1,90 @@
-"""Joiner: turns the executed steps into the run's answer.
+"""Joiner: after a round of steps, decide between answering and asking for more steps.
 
-A successful `final_answer` step is the answer as written. Otherwise the model composes one from
-the observations with `answer.j2`. Replanning (asking for more steps) is not decided here yet.
+A successful `final_answer` step is the answer as written, with no model call. Otherwise the
+model decides, under a JSON schema: `{"action": "answer", "answer": ...}` or, while replans are
+left, `{"action": "replan", "reason": ...}`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import ModelOutputError
 from .executor import FINAL_ANSWER_TOOL
 from .llm import LLM, GenerationRequest, call_record
 from .prompts import PromptLibrary
 from .schema import Message, ModelCall, StepResult
 
+MAX_ANSWER_CHARS = 400
+
+
+class Decision(BaseModel):
+    """What the joiner decided, and the model call behind it (None for a `final_answer` step)."""
+
+    action: Literal["answer", "replan"]
+    answer: str = ""
+    reason: str = ""
+    call: ModelCall | None = None
+
 
 class Joiner:
-    """Decides the answer once the plan's steps have run."""
+    """Decides the answer, or a replan, once a round of steps has run."""
 
-    def __init__(self, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 96) -> None:
+    def __init__(self, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 160) -> None:
         self.llm = llm
         self.prompts = prompts
         self.max_new_tokens = max_new_tokens
 
-    def answer(self, instruction: str, results: list[StepResult]) -> tuple[str, ModelCall | None]:
-        """The answer text, and the model call that composed it (None when final_answer gave it)."""
+    @staticmethod
+    def final_answer(results: list[StepResult]) -> str | None:
+        """The text of the last successful `final_answer` step, if any."""
         final = [r for r in results if r.tool == FINAL_ANSWER_TOOL and r.status == "ok"]
-        if final:
-            return final[-1].observation, None
+        return final[-1].observation if final else None
+
+    async def decide(self, instruction: str, results: list[StepResult], *, can_replan: bool) -> Decision:
+        answer = self.final_answer(results)
+        if answer is not None:
+            return Decision(action="answer", answer=answer)
         prompt = self.prompts.render(
             "answer",
             instruction=instruction,
             steps=[{"id": r.id, "tool": r.tool, "observation": r.observation} for r in results],
+            can_replan=can_replan,
         )
         request = GenerationRequest(
-            messages=[Message(role="user", content=prompt)], max_new_tokens=self.max_new_tokens
+            messages=[Message(role="user", content=prompt)],
+            json_schema=decision_schema(can_replan),
+            max_new_tokens=self.max_new_tokens,
         )
-        [generation] = self.llm.generate([request])
-        return generation.text.strip(), call_record("answer", request, generation)
+        [generation] = await asyncio.to_thread(self.llm.generate, [request])
+        try:
+            decision = Decision.model_validate(json.loads(generation.text))
+        except (ValueError, ValidationError) as exc:
+            raise ModelOutputError(f"The joiner's reply is not a decision ({exc})", generation.text) from exc
+        if decision.action == "replan" and not can_replan:
+            raise ModelOutputError("The joiner asked to replan with no replans left", generation.text)
+        decision.call = call_record("answer", request, generation)
+        return decision
+
+
+def decision_schema(can_replan: bool) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS}
+    answer = {
+        "type": "object",
+        "properties": {"action": {"const": "answer"}, "answer": text},
+        "required": ["action", "answer"],
+        "additionalProperties": False,
+    }
+    if not can_replan:
+        return answer
+    replan = {
+        "type": "object",
+        "properties": {"action": {"const": "replan"}, "reason": text},
+        "required": ["action", "reason"],
+        "additionalProperties": False,
+    }
+    return {"anyOf": [answer, replan]}

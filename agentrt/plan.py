@@ -88,6 +88,15 @@ class Plan:
                     )
         return cls(graph)
 
+    def extend(self, spec: PlanSpec, tool_names: Collection[str] | None = None) -> Plan:
+        """The plan with `spec`'s steps added after the existing ones, validated as a whole;
+        existing steps and their ids stay as they are (partial replanning)."""
+        current = [self.step(n) for n in sorted(self.graph.nodes)]
+        return Plan.from_spec(PlanSpec(steps=current + spec.steps), tool_names)
+
+    def spec(self) -> PlanSpec:
+        return PlanSpec(steps=[self.step(n) for n in sorted(self.graph.nodes)])
+
     def step(self, step_id: int) -> StepSpec:
         return self.graph.nodes[step_id]["spec"]
 

@@ -7,6 +7,7 @@ DAG by construction. Whether it is a *good* plan is the model's business.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -20,7 +21,7 @@ from .llm import LLM, GenerationRequest, call_record
 from .plan import references
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
-from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepSpec
+from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 
@@ -42,27 +43,46 @@ class Planner:
         self.prompts = prompts
         self.max_steps = max_steps
         self.max_new_tokens = max_new_tokens
-        self.schema = plan_schema(registry, max_steps)
 
-    def request(self, instruction: str, passages: Sequence[Passage] = ()) -> GenerationRequest:
+    def request(
+        self,
+        instruction: str,
+        passages: Sequence[Passage] = (),
+        history: Sequence[StepResult] = (),
+        max_new_steps: int | None = None,
+    ) -> GenerationRequest:
+        """The constrained request for the next planning round; steps in `history` already ran."""
+        first_id = max((r.id for r in history), default=0) + 1
+        count = min(max_new_steps or self.max_steps, self.max_steps)
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
             tools=[_describe(t) for t in self.registry] + [_THINK_DESCRIPTION],
-            max_steps=self.max_steps,
+            max_steps=count,
             passages=list(passages),
             instruction_has_numbers=bool(re.search(r"\d", instruction)),
+            history=[{"id": r.id, "tool": r.tool, "args": json.dumps(r.args), "observation": r.observation}
+                     for r in history],
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=self.schema,
+            json_schema=plan_schema(self.registry, count, first_id=first_id),
             max_new_tokens=self.max_new_tokens,
         )
 
-    def plan(self, instruction: str, passages: Sequence[Passage] = ()) -> tuple[PlanSpec, ModelCall]:
-        """A plan for `instruction`; `passages` (retrieved for it) are shown to the model."""
-        request = self.request(instruction, passages)
-        [generation] = self.llm.generate([request])
+    async def plan(
+        self,
+        instruction: str,
+        passages: Sequence[Passage] = (),
+        history: Sequence[StepResult] = (),
+        max_new_steps: int | None = None,
+    ) -> tuple[PlanSpec, ModelCall]:
+        """Steps for `instruction`, numbered after `history`, which they may reference as `$N`.
+
+        `passages` (retrieved for the instruction) are shown to the model.
+        """
+        request = self.request(instruction, passages, history, max_new_steps)
+        [generation] = await asyncio.to_thread(self.llm.generate, [request])
         call = call_record("plan", request, generation, passages)
         if generation.truncated:
             raise ModelOutputError(
@@ -91,16 +111,16 @@ def parse_plan(text: str) -> PlanSpec:
         raise ModelOutputError(f"The plan is not valid plan JSON ({exc})", text) from exc
 
 
-def plan_schema(registry: ToolRegistry, max_steps: int) -> dict[str, Any]:
-    """JSON schema of a plan: position k holds `{"id": k, "tool": T, "args": T's arguments}`."""
-    if not 1 <= max_steps <= 9:
-        # subtle: the reference patterns below match one digit, so `$12` can never be emitted.
-        raise ValueError(f"max_steps={max_steps}: plans are limited to 1..9 steps per planning round")
+def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) -> dict[str, Any]:
+    """JSON schema of one planning round: position k holds `{"id": first_id + k, "tool": T,
+    "args": T's arguments}`, whose references may only name steps before it."""
+    if max_steps < 1:
+        raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step")
     tools = [(t.name, t.json_schema()) for t in registry]
     tools.append((THINK_TOOL, _THINK_SCHEMA))
     positions = [
-        {"anyOf": [_step_schema(k, name, schema) for name, schema in tools]}
-        for k in range(1, max_steps + 1)
+        {"anyOf": [_step_schema(step_id, name, schema) for name, schema in tools]}
+        for step_id in range(first_id, first_id + max_steps)
     ]
     return {
         "type": "object",
@@ -139,18 +159,22 @@ def _allow_references(prop: dict[str, Any], earlier: int) -> dict[str, Any]:
         return {**prop, "pattern": _text_pattern(earlier), "maxLength": MAX_STRING_CHARS}
     if earlier == 0:
         return prop
-    return {"anyOf": [prop, {"type": "string", "pattern": f"^\\$[1-{earlier}]$"}]}
+    return {"anyOf": [prop, {"type": "string", "pattern": f"^{_reference(earlier)}$"}]}
+
+
+def _reference(earlier: int) -> str:
+    return "\\$(" + "|".join(str(n) for n in range(earlier, 0, -1)) + ")"
 
 
 def _text_pattern(earlier: int) -> str:
     """Free text whose `$` only ever starts a reference to an earlier step.
 
-    A reference is never followed by a digit, `.` or `,`: a small model writing a price like
-    "$1.50" would otherwise splice step 1's result into a number.
+    A reference is never followed by a digit, `.` or `,`: `$1` then `2` would read as `$12`, and a
+    small model writing a price like "$1.50" would otherwise splice step 1's result into a number.
     """
     if earlier == 0:
         return r"^[^$]*$"
-    ref = f"\\$[1-{earlier}]"
+    ref = _reference(earlier)
     return f"^[^$]*({ref}[^$0-9.,][^$]*)*({ref})?$"
 
 

@@ -8,10 +8,12 @@ observations.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import re
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -36,6 +38,9 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         source: str = "python",
+        timeout_s: float | None = None,
+        retries: int | None = None,
+        idempotent: bool = True,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
@@ -48,6 +53,10 @@ class Tool:
                 f"Tool {self.name!r} has no description: give the function a docstring"
             )
         self.source = source
+        # None means "the agent's default"; see Executor.policy_for
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.idempotent = idempotent
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args_model = _args_model(fn, self.name, arg_docs)
 
@@ -64,20 +73,55 @@ class Tool:
         return {name: getattr(model, name) for name in type(model).model_fields}
 
     async def acall(self, args: dict[str, Any]) -> Any:
-        """Validate `args`, then call the function (sync functions run in a worker thread)."""
-        import asyncio
-
+        """Validate `args`, then call the function (a sync one in a daemon thread, so a tool
+        that hangs past its timeout can neither block the event loop nor the process's exit)."""
         kwargs = self.validate(args)
         if self.is_async:
             return await self.fn(**kwargs)
-        return await asyncio.to_thread(self.fn, **kwargs)
+        return await _in_daemon_thread(self.fn, kwargs)
 
 
-def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
-    """Decorator: `@tool` or `@tool(name="x")` makes a `Tool` from a typed, documented function."""
+def tool(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    timeout_s: float | None = None,
+    retries: int | None = None,
+    idempotent: bool = True,
+) -> Any:
+    """Decorator: `@tool`, or `@tool(name=..., timeout_s=..., retries=...)`, makes a `Tool` from a
+    typed, documented function. Retries apply to exceptions and timeouts, not to bad arguments;
+    set `idempotent=False` for a tool whose repeat would do harm (it is then never retried)."""
+    options = {"name": name, "timeout_s": timeout_s, "retries": retries, "idempotent": idempotent}
     if fn is None:
-        return lambda f: Tool(f, name=name)
-    return Tool(fn, name=name)
+        return lambda f: Tool(f, **options)
+    return Tool(fn, **options)
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(value: Any, error: BaseException | None) -> None:
+        if future.done():  # the caller gave up (timeout or cancellation)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(**kwargs), None)
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(deliver, *outcome)
+        except RuntimeError:  # the loop is gone: nobody waits for this result any more
+            pass
+
+    threading.Thread(target=target, name=f"agentrt-tool-{fn.__name__}", daemon=True).start()
+    return await future
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:

@@ -79,13 +79,30 @@ class StepResult(_Data):
     duration_s: float
 
 
+StopReason = Literal["final_answer", "joiner", "max_steps", "max_replans", "time_limit", "replan_failed"]
+
+
 class RunResult(_Data):
-    """Everything a run produced. `Plan.from_spec(result.plan).graph` gives the networkx graph."""
+    """Everything a run produced. `Plan.from_spec(result.plan).graph` gives the networkx graph.
+
+    `plan` holds every step of every planning round; `replans` counts the rounds after the first.
+    `stopped_by` says what ended the run: an answer (`final_answer` step or the joiner), a budget,
+    or a replan that could not be used (`error` then says why).
+    """
 
     instruction: str
     answer: str
     plan: PlanSpec
     steps: list[StepResult]
     model_calls: list[ModelCall]
-    stopped_by: Literal["final_answer", "answer_model", "max_steps"]
+    replans: int = 0
+    stopped_by: StopReason
+    error: str | None = None
     duration_s: float
+
+
+class ToolPolicy(_Data):
+    """How long a tool may run and how often a failed call is retried."""
+
+    timeout_s: float | None = Field(default=30.0, gt=0)
+    retries: int = Field(default=0, ge=0)

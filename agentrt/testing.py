@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,14 +24,17 @@ class ScriptedLLM:
     """An `LLM` that answers each request with the next queued reply.
 
     A reply is a string, a dict (sent as JSON, handy for plans), or a callable taking the request.
-    Every request is kept in `history`, in order, so tests can assert on prompts.
+    Every request is kept in `history`, in order, so tests can assert on prompts; `batch_sizes`
+    records how many requests each `generate` call carried.
     """
 
     name = "scripted"
 
-    def __init__(self, replies: Sequence[Reply] = ()) -> None:
+    def __init__(self, replies: Sequence[Reply] = (), *, latency_s: float = 0.0) -> None:
         self._queue: list[Reply] = list(replies)
+        self.latency_s = latency_s
         self.history: list[GenerationRequest] = []
+        self.batch_sizes: list[int] = []
 
     def enqueue(self, *replies: Reply) -> ScriptedLLM:
         self._queue.extend(replies)
@@ -46,6 +50,10 @@ class ScriptedLLM:
         return [r.messages[-1].content for r in self.history]
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """One reply per request, after `latency_s` per call (a batch costs one latency, as on a GPU)."""
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        self.batch_sizes.append(len(requests))
         generations = []
         for request in requests:
             self.history.append(request)

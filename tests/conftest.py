@@ -13,6 +13,16 @@ def default_llm() -> TransformersLLM:
     return TransformersLLM()
 
 
-def plan(*steps: tuple[str, dict]) -> dict:
-    """Plan JSON as the model emits it: steps numbered from 1 in order."""
-    return {"steps": [{"id": i, "tool": t, "args": a} for i, (t, a) in enumerate(steps, 1)]}
+def plan(*steps: tuple[str, dict], first: int = 1) -> dict:
+    """Plan JSON as the model emits it: steps numbered from `first` in order."""
+    return {"steps": [{"id": i, "tool": t, "args": a} for i, (t, a) in enumerate(steps, first)]}
+
+
+def answer(text: str) -> dict:
+    """The joiner's reply that ends a run with `text`."""
+    return {"action": "answer", "answer": text}
+
+
+def replan(reason: str = "a step failed") -> dict:
+    """The joiner's reply that asks for more steps."""
+    return {"action": "replan", "reason": reason}

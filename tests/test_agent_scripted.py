@@ -5,7 +5,7 @@ import pytest
 from agentrt import Agent, ConfigError, ModelOutputError, PlanError, RetryTool, tool
 from agentrt.testing import ScriptedLLM
 
-from .conftest import plan
+from .conftest import answer, plan
 
 
 @tool
@@ -43,7 +43,7 @@ def test_plan_tool_answer_round_trip_keeps_typed_results_between_steps():
 def test_a_failing_tool_becomes_an_observation_that_the_answer_step_sees():
     agent, llm = agent_with(
         plan(("lookup", {"city": "Nowhere"}), ("lookup", {"city": "Atlantis"}), ("calculator", {"expression": "2+"})),
-        "I could not find it.",
+        answer("I could not find it."),
     )
     result = agent.run("Population of Nowhere?")
     assert [s.status for s in result.steps] == ["error"] * 3
@@ -51,12 +51,12 @@ def test_a_failing_tool_becomes_an_observation_that_the_answer_step_sees():
     assert "lookup asks to retry: no such city" in result.steps[1].observation
     assert "calculator asks to retry" in result.steps[2].observation
     assert result.answer == "I could not find it."
-    assert result.stopped_by == "answer_model"
+    assert result.stopped_by == "joiner"
     assert "KeyError" in llm.prompts()[-1]
 
 
 def test_invalid_tool_arguments_become_an_observation_naming_the_argument():
-    agent, _ = agent_with(plan(("lookup", {"city": 12, "extra": 1})), "no answer")
+    agent, _ = agent_with(plan(("lookup", {"city": 12, "extra": 1})), answer("no answer"))
     [step] = agent.run("Population?").steps
     assert step.status == "error"
     assert "invalid arguments for lookup" in step.observation and "extra" in step.observation
@@ -82,11 +82,11 @@ def test_think_steps_prompt_the_model_with_their_parents_results():
 
 def test_max_steps_stops_execution_and_the_model_answers_from_what_ran():
     agent, _ = agent_with(
-        plan(*[("calculator", {"expression": f"{i}+1"}) for i in range(4)]), "partial", max_steps=2
+        plan(*[("calculator", {"expression": f"{i}+1"}) for i in range(4)]), answer("partial"), max_steps=2
     )
     result = agent.run("count")
     assert len(result.steps) == 2
-    assert result.stopped_by == "max_steps"
+    assert result.stopped_by == "max_steps" and result.answer == "partial"
 
 
 def test_unparseable_plan_raises_with_the_raw_text_attached():

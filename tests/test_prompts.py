@@ -19,14 +19,14 @@ def test_each_template_names_exactly_the_variables_it_uses(name):
 
 
 def test_a_missing_variable_names_the_template_and_the_variable():
-    with pytest.raises(TemplateError, match=r"Template 'answer' needs variable\(s\) \['steps'\]"):
+    with pytest.raises(TemplateError, match=r"Template 'answer' needs variable\(s\) \['can_replan', 'steps'\]"):
         PromptLibrary().render("answer", instruction="x")
 
 
 def test_user_directory_overrides_builtin_templates(tmp_path):
     (tmp_path / "answer.j2").write_text("Just answer: {{ instruction }}")
     assert PromptLibrary(tmp_path).render("answer", instruction="hi") == "Just answer: hi"
-    assert "Plan:" in PromptLibrary(tmp_path).render("plan", instruction="x", tools=[], max_steps=3, passages=[], instruction_has_numbers=False)
+    assert "Plan:" in PromptLibrary(tmp_path).render("plan", instruction="x", tools=[], max_steps=3, passages=[], instruction_has_numbers=False, history=[])
 
 
 def test_unknown_template_and_missing_override_dir_are_clear_errors(tmp_path):

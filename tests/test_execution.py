@@ -1,0 +1,204 @@
+"""Parallel execution, partial replanning, budgets and events, with the scripted model."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from agentrt import Agent, tool
+from agentrt.events import Answered, PlanMade, Replanning, StepFinished, StepStarted
+from agentrt.schema import ToolPolicy
+from agentrt.testing import ScriptedLLM
+
+from .conftest import answer, plan, replan
+
+calls: dict[str, int] = {}
+
+
+@tool
+def nap(seconds: float) -> str:
+    """Sleep, then say so."""
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@tool
+async def async_nap(seconds: float) -> str:
+    """Sleep without a thread."""
+    await asyncio.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@tool
+def lookup(city: str) -> int:
+    """Population of a city."""
+    calls[city] = calls.get(city, 0) + 1
+    return {"Oslo": 709_000, "Bergen": 291_000}[city]
+
+
+def test_independent_tool_steps_run_at_the_same_time():
+    naps = [("nap", {"seconds": 0.3})] * 3 + [("async_nap", {"seconds": 0.3})] * 3
+    llm = ScriptedLLM([plan(*naps, ("final_answer", {"answer": "$1 $6"}))])
+    result = Agent(model=llm, tools=[nap, async_nap]).run("nap six times")
+    assert result.answer == "slept 0.3 slept 0.3"
+    assert result.duration_s < 0.9  # six 0.3 s naps one after another would take 1.8 s
+
+
+def test_sibling_think_steps_go_to_the_model_as_one_batch():
+    llm = ScriptedLLM([
+        plan(("think", {"question": "a?"}), ("think", {"question": "b?"}), ("think", {"question": "c?"}),
+             ("final_answer", {"answer": "$1/$2/$3"})),
+        "A", "B", "C",
+    ])
+    result = Agent(model=llm).run("three questions")
+    assert result.answer == "A/B/C"
+    assert llm.batch_sizes == [1, 3]
+
+
+def test_partial_replanning_keeps_finished_results_and_adds_only_new_steps():
+    calls.clear()
+    llm = ScriptedLLM([
+        plan(("lookup", {"city": "Oslo"}), ("lookup", {"city": "Atlantis"})),
+        replan("Atlantis failed; try Bergen"),
+        plan(("lookup", {"city": "Bergen"}), ("final_answer", {"answer": "$1 and $3"}), first=3),
+    ])
+    result = Agent(model=llm, tools=[lookup], max_replans=1).run("Populations of Oslo and Atlantis?")
+    assert result.answer == "709000 and 291000"
+    assert calls == {"Oslo": 1, "Atlantis": 1, "Bergen": 1}  # Oslo was not looked up again
+    assert [s.id for s in result.plan.steps] == [1, 2, 3, 4]
+    assert result.plan.steps[3].depends_on == [1, 3]
+    assert result.steps[1].status == "error" and result.replans == 1
+    replan_prompt = llm.prompts()[2]
+    assert '1. lookup({"city": "Oslo"}) -> 709000' in replan_prompt and "numbered from 3" in replan_prompt
+    assert llm.history[2].json_schema["properties"]["steps"]["prefixItems"][0]["anyOf"][0]["properties"]["id"] == {"const": 3}
+
+
+def test_when_replans_are_spent_the_joiner_can_only_answer():
+    llm = ScriptedLLM([plan(("lookup", {"city": "Atlantis"})), answer("unknown")])
+    result = Agent(model=llm, tools=[lookup], max_replans=0).run("Population of Atlantis?")
+    assert result.stopped_by == "max_replans" and result.answer == "unknown"
+    assert "anyOf" not in llm.history[-1].json_schema  # no replan option offered
+
+
+def test_an_unusable_replan_ends_the_run_with_the_best_answer_and_the_reason():
+    llm = ScriptedLLM([plan(("lookup", {"city": "Oslo"})), replan(), plan(("weather", {}), first=2)])
+    result = Agent(model=llm, tools=[lookup]).run("Population of Oslo?")
+    assert result.stopped_by == "replan_failed"
+    assert "unknown tool 'weather'" in result.error
+    assert result.answer == "709000"
+
+
+def test_a_hanging_tool_times_out_and_the_run_goes_on():
+    @tool(timeout_s=0.2)
+    def hang(x: int) -> int:
+        """Never returns in time."""
+        threading.Event().wait(30)
+        return x
+
+    llm = ScriptedLLM([plan(("hang", {"x": 1}), ("calculator", {"expression": "1+1"})), answer("2")])
+    start = time.perf_counter()
+    result = Agent(model=llm, tools=[hang], max_replans=0).run("hang")
+    assert time.perf_counter() - start < 5
+    assert result.steps[0].observation == "Error: hang timed out after 0.2 s"
+    assert result.steps[1].value == 2 and result.answer == "2"
+
+
+def test_failed_calls_are_retried_by_policy_and_never_for_non_idempotent_tools():
+    attempts = {"flaky": 0, "pay": 0}
+
+    @tool(retries=2)
+    def flaky() -> str:
+        """Fails once."""
+        attempts["flaky"] += 1
+        if attempts["flaky"] == 1:
+            raise ConnectionError("try again")
+        return "ok"
+
+    @tool(retries=2, idempotent=False)
+    def pay() -> str:
+        """Must not run twice."""
+        attempts["pay"] += 1
+        raise ConnectionError("lost")
+
+    llm = ScriptedLLM([plan(("flaky", {}), ("pay", {})), answer("done")])
+    result = Agent(model=llm, tools=[flaky, pay], max_replans=0).run("go")
+    assert result.steps[0].value == "ok" and attempts == {"flaky": 2, "pay": 1}
+    assert result.steps[1].observation == "Error: pay failed: ConnectionError: lost"
+
+
+def test_agent_tool_policies_override_what_a_tool_declares():
+    llm = ScriptedLLM([plan(("nap", {"seconds": 1.0})), answer("late")])
+    result = Agent(model=llm, tools=[nap], max_replans=0,
+                   tool_policies={"nap": ToolPolicy(timeout_s=0.1)}).run("nap")
+    assert "timed out after 0.1 s" in result.steps[0].observation
+
+
+def test_the_time_limit_ends_a_run_gracefully_with_the_best_answer_so_far():
+    llm = ScriptedLLM([plan(("calculator", {"expression": "6*7"}), ("nap", {"seconds": 5}),
+                            ("final_answer", {"answer": "$2"}))])
+    start = time.perf_counter()
+    result = Agent(model=llm, tools=[nap], time_limit_s=0.5).run("slow")
+    assert time.perf_counter() - start < 2
+    assert result.stopped_by == "time_limit" and result.answer == "42"
+    assert "cut off" in result.steps[1].observation
+
+
+def test_a_tool_result_json_cannot_hold_is_recorded_as_text():
+    @tool
+    def make_set() -> set:
+        """Returns a set."""
+        return {1}
+
+    llm = ScriptedLLM([plan(("make_set", {}), ("final_answer", {"answer": "$1"}))])
+    result = Agent(model=llm, tools=[make_set]).run("set")
+    assert result.steps[0].value == "{1}" and result.model_dump_json()
+
+
+def test_sequential_mode_asks_for_one_step_at_a_time():
+    llm = ScriptedLLM([
+        plan(("calculator", {"expression": "6*7"})),
+        plan(("final_answer", {"answer": "It is $1"}), first=2),
+    ])
+    result = Agent(model=llm, mode="sequential").run("6 times 7?")
+    assert result.answer == "It is 42" and result.stopped_by == "final_answer"
+    schemas = [r.json_schema["properties"]["steps"] for r in llm.history]
+    assert [s["maxItems"] for s in schemas] == [1, 1]
+    assert "6*7" in llm.prompts()[1]  # the second decision sees the first step's result
+
+
+def test_stream_yields_typed_events_in_order():
+    llm = ScriptedLLM([plan(("calculator", {"expression": "1+1"}), ("final_answer", {"answer": "$1"}))])
+    events = list(Agent(model=llm).stream("1+1?"))
+    kinds = [e.kind for e in events]
+    assert kinds == ["plan", "step_started", "step_finished", "step_started", "step_finished", "answer"]
+    assert isinstance(events[0], PlanMade) and isinstance(events[1], StepStarted)
+    assert isinstance(events[2], StepFinished) and events[2].result.value == 2
+    assert isinstance(events[-1], Answered) and events[-1].result.answer == "2"
+
+
+def test_astream_reports_replans():
+    async def collect():
+        llm = ScriptedLLM([plan(("lookup", {"city": "Atlantis"})), replan("missing"),
+                           plan(("final_answer", {"answer": "none"}), first=2)])
+        return [e async for e in Agent(model=llm, tools=[lookup]).astream("Atlantis?")]
+
+    events = asyncio.run(collect())
+    replans = [e for e in events if isinstance(e, Replanning)]
+    assert len(replans) == 1 and replans[0].reason == "missing" and replans[0].round == 1
+
+
+def test_arun_works_inside_a_running_event_loop():
+    async def main():
+        llm = ScriptedLLM([plan(("final_answer", {"answer": "inside"}))])
+        return await Agent(model=llm).arun("hi")
+
+    assert asyncio.run(main()).answer == "inside"
+
+
+@pytest.mark.parametrize("bad", [{"max_steps": 0}, {"max_replans": -1}, {"mode": "turbo"}, {"top_k": -1}])
+def test_bad_agent_settings_are_refused_with_the_valid_range(bad):
+    from agentrt import ConfigError
+
+    with pytest.raises(ConfigError):
+        Agent(model=ScriptedLLM(), **bad)
