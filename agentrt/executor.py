@@ -2,7 +2,7 @@
 
 A step is ready when all its parents have finished (a failed parent counts as finished, so its
 children run and see the failure). Ready tool steps run concurrently: async tools on the event
-loop, sync tools in threads, at most `max_concurrent_tools` at a time. Ready `think` steps go to
+loop, sync tools on a bounded pool of daemon threads (`threads.py`). Ready `think` steps go to
 the model together, as one batched `generate` call. Every failure (bad arguments, an exception,
 a timeout, `RetryTool`) becomes the step's observation; nothing here raises for a tool's sake.
 """
@@ -45,7 +45,6 @@ class Executor:
         think_max_new_tokens: int = 96,
         default_policy: ToolPolicy | None = None,
         policies: dict[str, ToolPolicy] | None = None,
-        max_concurrent_tools: int = 32,
     ) -> None:
         self.llm = llm
         self.registry = registry
@@ -54,7 +53,6 @@ class Executor:
         self.think_max_new_tokens = think_max_new_tokens
         self.default_policy = default_policy or ToolPolicy()
         self.policies = policies or {}
-        self.max_concurrent_tools = max_concurrent_tools
 
     def policy_for(self, tool: Tool) -> ToolPolicy:
         """The agent's override for this tool, else what the tool declares, else the default."""
@@ -75,7 +73,6 @@ class Executor:
         """
         pending = [s for s in plan.order() if s.id not in done]
         running: dict[asyncio.Task[list[StepResult]], list[StepSpec]] = {}
-        slots = asyncio.Semaphore(self.max_concurrent_tools)
         while True:
             ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
             launch = ready[: budget.steps_left()]
@@ -84,7 +81,7 @@ class Executor:
                 budget.steps_used += 1
                 emit(StepStarted(step=step))
                 if step.tool != THINK_TOOL:
-                    running[asyncio.create_task(self._tool_step(step, done, slots))] = [step]
+                    running[asyncio.create_task(self._tool_step(step, done))] = [step]
             thinks = [s for s in launch if s.tool == THINK_TOOL]
             if thinks:
                 running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
@@ -106,7 +103,7 @@ class Executor:
                     emit(StepFinished(result=result))
                 del running[task]
 
-    async def _tool_step(self, step: StepSpec, done: dict[int, StepResult], slots: asyncio.Semaphore) -> list[StepResult]:
+    async def _tool_step(self, step: StepSpec, done: dict[int, StepResult]) -> list[StepResult]:
         start = time.perf_counter()
         tool = self.registry.get(step.tool)
         resolved = _resolve_for(tool, step.args, done)
@@ -114,8 +111,7 @@ class Executor:
         attempts = policy.retries + 1 if tool.idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
-                async with slots:
-                    value = await asyncio.wait_for(tool.acall(resolved), policy.timeout_s)
+                value = await asyncio.wait_for(tool.acall(resolved), policy.timeout_s)
                 break
             except ValidationError as exc:
                 return [_failed(step, resolved, start, f"invalid arguments for {tool.name}: {_brief(exc)}")]

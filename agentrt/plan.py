@@ -50,49 +50,60 @@ def _as_text(value: Any) -> str:
 class Plan:
     """A validated plan: steps as nodes of a DAG, each node carrying its `StepSpec` as `spec`."""
 
-    def __init__(self, graph: nx.DiGraph) -> None:
-        self.graph = graph
+    def __init__(self) -> None:
+        self.graph = nx.DiGraph()
+        self._order: list[int] = []
 
     @classmethod
     def from_spec(cls, spec: PlanSpec, tool_names: Collection[str] | None = None) -> Plan:
         """Build and validate the graph; `tool_names`, when given, are the tools steps may call."""
-        graph = nx.DiGraph()
-        for step in spec.steps:
-            if step.id in graph:
+        return cls().extend(spec, tool_names)
+
+    def extend(self, spec: PlanSpec, tool_names: Collection[str] | None = None) -> Plan:
+        """Add `spec`'s steps after the existing ones, which stay as they are (partial
+        replanning). Only the new steps are validated; on a `PlanError` the plan is unchanged."""
+        new = [step.id for step in spec.steps]
+        try:
+            self._add(spec.steps, tool_names)
+        except PlanError:
+            self.graph.remove_nodes_from([n for n in set(new) if n not in self._order])
+            raise
+        added = self.graph.subgraph(new)
+        self._order.extend(nx.lexicographical_topological_sort(added))
+        return self
+
+    def _add(self, steps: list[StepSpec], tool_names: Collection[str] | None) -> None:
+        for step in steps:
+            if step.id in self.graph:
                 raise PlanError(f"Step {step.id} appears twice; give every step a unique id")
             if tool_names is not None and step.tool not in tool_names:
                 raise PlanError(
                     f"Step {step.id} calls unknown tool {step.tool!r}; "
                     f"available: {', '.join(sorted(tool_names))}"
                 )
-            graph.add_node(step.id, spec=step)
-        for step in spec.steps:
+            self.graph.add_node(step.id, spec=step)
+        for step in steps:
             for parent in step.depends_on:
-                if parent not in graph:
+                if parent not in self.graph:
                     raise PlanError(
                         f"Step {step.id} depends on step {parent}, which is not in the plan; "
                         f"remove it from depends_on or add step {parent}"
                     )
-                graph.add_edge(parent, step.id)
-        if not nx.is_directed_acyclic_graph(graph):
-            cycle = " -> ".join(str(edge[0]) for edge in nx.find_cycle(graph))
+                self.graph.add_edge(parent, step.id)
+        # subtle: earlier steps never depend on new ones, so a cycle can only lie among the new
+        added = self.graph.subgraph(step.id for step in steps)
+        if not nx.is_directed_acyclic_graph(added):
+            cycle = " -> ".join(str(edge[0]) for edge in nx.find_cycle(added))
             raise PlanError(f"Steps form a cycle ({cycle}); a step cannot wait on its own result")
-        for step in spec.steps:
-            ancestors = nx.ancestors(graph, step.id)
+        for step in steps:
+            ancestors = nx.ancestors(self.graph, step.id)
             for ref in sorted(references(step.args)):
                 if ref not in ancestors:
                     raise PlanError(
                         f"Step {step.id} uses ${ref}, but step {ref} is "
-                        + ("not in the plan" if ref not in graph else "not one of its dependencies")
+                        + ("not in the plan" if ref not in self.graph else "not one of its dependencies")
                         + f"; add {ref} to step {step.id}'s depends_on or drop the reference"
                     )
-        return cls(graph)
-
-    def extend(self, spec: PlanSpec, tool_names: Collection[str] | None = None) -> Plan:
-        """The plan with `spec`'s steps added after the existing ones, validated as a whole;
-        existing steps and their ids stay as they are (partial replanning)."""
-        current = [self.step(n) for n in sorted(self.graph.nodes)]
-        return Plan.from_spec(PlanSpec(steps=current + spec.steps), tool_names)
 
     def spec(self) -> PlanSpec:
         return PlanSpec(steps=[self.step(n) for n in sorted(self.graph.nodes)])
@@ -101,8 +112,8 @@ class Plan:
         return self.graph.nodes[step_id]["spec"]
 
     def order(self) -> list[StepSpec]:
-        """Every step, parents before children, ties broken by id."""
-        return [self.step(n) for n in nx.lexicographical_topological_sort(self.graph)]
+        """Every step, parents before children; within a planning round, ties broken by id."""
+        return [self.step(n) for n in self._order]
 
     def parents(self, step_id: int) -> list[int]:
         return sorted(self.graph.predecessors(step_id))

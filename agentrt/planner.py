@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -43,6 +44,11 @@ class Planner:
         self.prompts = prompts
         self.max_steps = max_steps
         self.max_new_tokens = max_new_tokens
+        self._tools = [_describe(t) for t in registry] + [_THINK_DESCRIPTION]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one planner per agent; schemas are pure
+    def _schema(self, count: int, first_id: int) -> dict[str, Any]:
+        return plan_schema(self.registry, count, first_id=first_id)
 
     def request(
         self,
@@ -57,7 +63,7 @@ class Planner:
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
-            tools=[_describe(t) for t in self.registry] + [_THINK_DESCRIPTION],
+            tools=self._tools,
             max_steps=count,
             passages=list(passages),
             instruction_has_numbers=bool(re.search(r"\d", instruction)),
@@ -66,7 +72,7 @@ class Planner:
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=plan_schema(self.registry, count, first_id=first_id),
+            json_schema=self._schema(count, first_id),
             max_new_tokens=self.max_new_tokens,
         )
 

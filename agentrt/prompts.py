@@ -33,6 +33,7 @@ class PromptLibrary:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates are read once per library, not stat-ed per render
         )
 
     def variables(self, name: str) -> set[str]:

@@ -13,9 +13,9 @@ import importlib.util
 import inspect
 import re
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from .errors import ToolDefinitionError
 from .resources import TOOLS_DIR
 from .schema import THINK_TOOL
+from .threads import TOOL_THREADS
 
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
@@ -59,13 +60,14 @@ class Tool:
         self.idempotent = idempotent
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args_model = _args_model(fn, self.name, arg_docs)
+        self._schema = self.args_model.model_json_schema()
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, source={self.source!r})"
 
     def json_schema(self) -> dict[str, Any]:
-        """JSON schema of the arguments object."""
-        return self.args_model.model_json_schema()
+        """JSON schema of the arguments object (computed once; do not mutate it)."""
+        return self._schema
 
     def validate(self, args: dict[str, Any]) -> dict[str, Any]:
         """Arguments checked and coerced by the signature; raises pydantic's ValidationError."""
@@ -73,12 +75,12 @@ class Tool:
         return {name: getattr(model, name) for name in type(model).model_fields}
 
     async def acall(self, args: dict[str, Any]) -> Any:
-        """Validate `args`, then call the function (a sync one in a daemon thread, so a tool
-        that hangs past its timeout can neither block the event loop nor the process's exit)."""
+        """Validate `args`, then call the function (a sync one on the daemon tool threads, so a
+        tool that hangs past its timeout can neither block the event loop nor the process's exit)."""
         kwargs = self.validate(args)
         if self.is_async:
             return await self.fn(**kwargs)
-        return await _in_daemon_thread(self.fn, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(TOOL_THREADS, partial(self.fn, **kwargs))
 
 
 def tool(
@@ -96,32 +98,6 @@ def tool(
     if fn is None:
         return lambda f: Tool(f, **options)
     return Tool(fn, **options)
-
-
-async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def deliver(value: Any, error: BaseException | None) -> None:
-        if future.done():  # the caller gave up (timeout or cancellation)
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def target() -> None:
-        try:
-            outcome: tuple[Any, BaseException | None] = (fn(**kwargs), None)
-        except BaseException as exc:  # handed to the awaiting task, which decides
-            outcome = (None, exc)
-        try:
-            loop.call_soon_threadsafe(deliver, *outcome)
-        except RuntimeError:  # the loop is gone: nobody waits for this result any more
-            pass
-
-    threading.Thread(target=target, name=f"agentrt-tool-{fn.__name__}", daemon=True).start()
-    return await future
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:

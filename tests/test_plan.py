@@ -47,3 +47,16 @@ def test_whole_reference_keeps_the_typed_result_and_embedded_reference_becomes_t
     assert resolve({"n": "$1", "s": "got $1 and $2", "l": ["$2"]}, results) == {
         "n": 42, "s": "got 42 and [1, 2]", "l": [[1, 2]]
     }
+
+
+def test_extending_a_plan_validates_only_new_steps_and_leaves_it_unchanged_on_error():
+    plan = Plan.from_spec(spec(StepSpec(id=1, tool="calculator", args={"expression": "1"})))
+    with pytest.raises(PlanError, match="uses \\$1, but step 1 is not one of its dependencies"):
+        plan.extend(spec(StepSpec(id=2, tool="calculator", args={"expression": "$1"})))
+    assert list(plan.graph.nodes) == [1]
+    plan.extend(spec(StepSpec(id=3, tool="final_answer", args={"answer": "$2"}, depends_on=[2]),
+                     StepSpec(id=2, tool="calculator", args={"expression": "$1"}, depends_on=[1])))
+    assert [s.id for s in plan.order()] == [1, 2, 3]
+    with pytest.raises(PlanError, match="Step 2 appears twice"):
+        plan.extend(spec(StepSpec(id=2, tool="calculator")))
+    assert len(plan) == 3

@@ -1,0 +1,51 @@
+"""A bounded pool of daemon threads for sync tools.
+
+Like `ThreadPoolExecutor`, but its threads are daemons: a tool that never returns can neither
+keep the process alive at exit nor stop the pool, which starts another thread (up to its bound)
+while the stuck one stays busy. Threads are reused, so a call costs no thread start.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any
+
+
+class DaemonThreadPool(Executor):
+    def __init__(self, max_workers: int = 32) -> None:
+        self.max_workers = max_workers
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple, dict]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._work.put((future, fn, args, kwargs))
+        with self._lock:
+            # subtle: each queued item is matched to exactly one worker, idle or new, so a burst of
+            # submits never waits behind a busy thread while the pool is below its bound
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self.max_workers:
+                self._threads += 1
+                threading.Thread(target=self._serve, name=f"agentrt-tool-{self._threads}", daemon=True).start()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            future, fn, args, kwargs = self._work.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:  # handed to whoever awaits the future
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+
+TOOL_THREADS = DaemonThreadPool()
+"""Where every sync tool runs."""

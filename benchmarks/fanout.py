@@ -1,0 +1,168 @@
+"""Fan-out: N independent tool calls, in parallel mode against sequential (ReAct-style) mode,
+measured side by side in one run.
+
+1. Scripted model with a fixed latency per call, tools that sleep L = 200 ms each, N = 2, 4, 8, 16:
+   wall time / critical-path ideal (model latency + L), and sequential / parallel time spent in
+   the fan-out (the tool steps themselves, without model calls).
+2. Orchestration overhead: zero-latency scripted model and no-op tools, microseconds per step,
+   in both modes (and next to smolagents and LangGraph when benchmarks/.venv-others exists:
+   `make bench-others` builds it).
+3. The real default model on CPU: the same kind of fan-out, parallel against sequential.
+
+    .venv/bin/python benchmarks/fanout.py [--skip-real-model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from agentrt import Agent, tool
+from agentrt.events import StepFinished, StepStarted
+from agentrt.testing import ScriptedLLM
+
+HERE = Path(__file__).parent
+SLEEP_S = 0.2
+MODEL_LATENCY_S = 0.05
+
+
+@tool
+def wait(seconds: float) -> str:
+    """Sleep for a while (stands in for a slow API call)."""
+    time.sleep(seconds)
+    return "done"
+
+
+@tool
+def noop(x: int) -> int:
+    """Return the number unchanged."""
+    return x
+
+
+class FanoutModel(ScriptedLLM):
+    """A scripted model that plans `n` calls of one tool and then final_answer, for any number of
+    runs: all steps at once when asked for a whole plan, one per request in sequential mode."""
+
+    def __init__(self, n: int, tool_name: str, args: dict, latency_s: float) -> None:
+        super().__init__(latency_s=latency_s)
+        self.n, self.tool_name, self.args = n, tool_name, args
+
+    def generate(self, requests):
+        for request in requests:
+            steps = request.json_schema["properties"]["steps"]
+            first = steps["prefixItems"][0]["anyOf"][0]["properties"]["id"]["const"]
+            ids = range(first, min(first + steps["maxItems"], self.n + 2))
+            self.enqueue({"steps": [self._step(i) for i in ids]})
+        return super().generate(requests)
+
+    def _step(self, step_id: int) -> dict:
+        if step_id <= self.n:
+            return {"id": step_id, "tool": self.tool_name, "args": self.args}
+        return {"id": step_id, "tool": "final_answer", "args": {"answer": "all done"}}
+
+
+def fanout_agent(mode: str, n: int, latency: float, tool_name: str, args: dict) -> Agent:
+    model = FanoutModel(n, tool_name, args, latency)
+    return Agent(model=model, tools=[wait, noop], mode=mode, max_steps=n + 1)
+
+
+def timed_run(agent: Agent) -> tuple[float, list]:
+    """Wall time of one run, and its events with the time each arrived."""
+    start = time.perf_counter()
+    events = [(time.perf_counter(), e) for e in agent.stream("fan out")]
+    return time.perf_counter() - start, events
+
+
+def fanout_seconds(events: list) -> float:
+    """Time the tool steps took: the span of the parallel ones, or the sum of sequential ones."""
+    starts = {e.step.id: t for t, e in events if isinstance(e, StepStarted) and e.step.tool == "wait"}
+    ends = {e.result.id: t for t, e in events if isinstance(e, StepFinished) and e.result.tool == "wait"}
+    intervals = sorted((starts[i], ends[i]) for i in starts)
+    merged: list[list[float]] = []
+    for begin, end in intervals:  # union of busy intervals: overlap counted once
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return sum(end - begin for begin, end in merged)
+
+
+def fanout_table() -> None:
+    print(f"1. Fan-out, scripted model ({MODEL_LATENCY_S * 1000:.0f} ms per call), tools sleeping {SLEEP_S * 1000:.0f} ms")
+    print("    N   parallel s   ideal s   wall/ideal   sequential s   fan-out seq/par   target 0.9*N")
+    for n in (2, 4, 8, 16):
+        parallel, par_events = timed_run(fanout_agent("parallel", n, MODEL_LATENCY_S, "wait", {"seconds": SLEEP_S}))
+        sequential, seq_events = timed_run(fanout_agent("sequential", n, MODEL_LATENCY_S, "wait", {"seconds": SLEEP_S}))
+        ideal = MODEL_LATENCY_S + SLEEP_S
+        ratio = fanout_seconds(seq_events) / fanout_seconds(par_events)
+        print(f"  {n:3d}   {parallel:10.3f}   {ideal:7.3f}   {parallel / ideal:10.2f}   {sequential:12.3f}"
+              f"   {ratio:15.2f}   {0.9 * n:12.1f}")
+
+
+def overhead_us(mode: str, steps: int = 20, runs: int = 20) -> float:
+    """Median µs per step of a warm agent (built once, as the other frameworks' agents are)."""
+    agent = fanout_agent(mode, steps, 0.0, "noop", {"x": 1})
+    for _ in range(2):
+        agent.run("fan out")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        agent.run("fan out")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / (steps + 1) * 1e6
+
+
+def overhead_table() -> None:
+    print("\n2. Orchestration overhead, zero-latency scripted model, no-op tools (median of 20 runs of 20 steps)")
+    ours = {"agentrt parallel": overhead_us("parallel"), "agentrt sequential": overhead_us("sequential")}
+    for name, us in ours.items():
+        print(f"  {name:<20} {us:9.0f} us/step")
+    python = HERE / ".venv-others" / "bin" / "python"
+    if not python.exists():
+        print("  (smolagents/LangGraph not measured: run `make bench-others` first)")
+        return
+    out = subprocess.run([str(python), str(HERE / "overhead_others.py")], capture_output=True, text=True)
+    others = json.loads(out.stdout.strip().splitlines()[-1])
+    for name in ("smolagents", "langgraph"):
+        entry = others[name]
+        if "us_per_step" not in entry:
+            print(f"  {name:<20} not measured: {entry.get('error')}")
+            continue
+        us = entry["us_per_step"]
+        print(f"  {name + ' ' + entry['version']:<20} {us:9.0f} us/step   "
+              f"= {us / ours['agentrt sequential']:.1f}x agentrt sequential, "
+              f"{us / ours['agentrt parallel']:.1f}x agentrt parallel")
+
+
+def real_model_table() -> None:
+    from agentrt.llm.transformers_llm import TransformersLLM
+
+    llm = TransformersLLM()
+    instruction = "Compute 12*7, 15*3 and 9*9 with the calculator, then give all three results."
+    print("\n3. Real default model on CPU:", repr(instruction))
+    for mode in ("parallel", "sequential"):
+        agent = Agent(model=llm, mode=mode)
+        start = time.perf_counter()
+        result = agent.run(instruction)
+        wall = time.perf_counter() - start
+        tokens = sum(c.completion_tokens for c in result.model_calls)
+        print(f"  {mode:<10} {wall:6.1f} s  {len(result.model_calls)} model calls, {tokens} generated tokens, "
+              f"{len(result.steps)} steps, answer {result.answer!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-real-model", action="store_true")
+    args = parser.parse_args()
+    fanout_table()
+    overhead_table()
+    if not args.skip_real_model:
+        real_model_table()
+
+
+if __name__ == "__main__":
+    main()
