@@ -19,7 +19,7 @@ from .plan import Plan
 from .planner import Planner
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
-from .schema import THINK_TOOL, ModelCall, Passage, RunResult, StepResult, StopReason, ToolPolicy
+from .schema import THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StopReason, ToolPolicy
 
 Mode = Literal["parallel", "sequential"]
 
@@ -164,7 +164,14 @@ class Agent:
         while stopped_by is None:
             per_round = 1 if self.mode == "sequential" else budget.steps_left()
             try:
-                plan = await self._plan_round(instruction, passages, plan, done, per_round, rounds, calls, emit)
+                # subtle: a model call abandoned at the time limit runs on in its thread until done
+                plan = await asyncio.wait_for(
+                    self._plan_round(instruction, passages, plan, done, per_round, rounds, calls, emit),
+                    budget.time_left(),
+                )
+            except asyncio.TimeoutError:
+                answer, stopped_by = _best_effort(list(done.values())), "time_limit"
+                break
             except (PlanError, ModelOutputError) as exc:
                 if plan is None:
                     raise  # no first plan: nothing ran, nothing to answer from
@@ -184,7 +191,13 @@ class Agent:
                 continue
             else:
                 can_replan = budget.replans_left() > 0 and budget.steps_left() > 0
-                decision = await self.joiner.decide(instruction, results, can_replan=can_replan)
+                try:
+                    decision = await asyncio.wait_for(
+                        self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
+                    )
+                except asyncio.TimeoutError:
+                    answer, stopped_by = _best_effort(results), "time_limit"
+                    break
                 calls.append(decision.call)
                 if decision.action == "answer":
                     answer = decision.answer
@@ -196,7 +209,7 @@ class Agent:
         result = RunResult(
             instruction=instruction,
             answer=answer,
-            plan=plan.spec(),
+            plan=plan.spec() if plan else PlanSpec(steps=[]),
             steps=[done[i] for i in sorted(done)],
             model_calls=calls,
             replans=budget.replans_used,

@@ -23,6 +23,7 @@ from .events import Event, StepFinished, StepStarted
 from .llm import LLM, GenerationRequest, call_record
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
+from .threads import MODEL_THREADS, off_loop
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPolicy
 
@@ -158,7 +159,7 @@ class Executor:
                 messages=[Message(role="user", content=prompt)], max_new_tokens=self.think_max_new_tokens
             )
             prepared.append((step, question, passages, request))
-        generations = await asyncio.to_thread(self.llm.generate, [r for *_, r in prepared])
+        generations = await off_loop(MODEL_THREADS, self.llm.generate, [r for *_, r in prepared])
         return [
             StepResult(
                 id=step.id,

@@ -7,7 +7,6 @@ left, `{"action": "replan", "reason": ...}`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from .errors import ModelOutputError
 from .executor import FINAL_ANSWER_TOOL
 from .llm import LLM, GenerationRequest, call_record
 from .prompts import PromptLibrary
+from .threads import MODEL_THREADS, off_loop
 from .schema import Message, ModelCall, StepResult
 
 MAX_ANSWER_CHARS = 400
@@ -52,7 +52,7 @@ class Joiner:
         prompt = self.prompts.render(
             "answer",
             instruction=instruction,
-            steps=[{"id": r.id, "tool": r.tool, "observation": r.observation} for r in results],
+            steps=[{"id": r.id, "tool": r.tool, "observation": r.observation, "status": r.status} for r in results],
             can_replan=can_replan,
         )
         request = GenerationRequest(
@@ -60,7 +60,7 @@ class Joiner:
             json_schema=decision_schema(can_replan),
             max_new_tokens=self.max_new_tokens,
         )
-        [generation] = await asyncio.to_thread(self.llm.generate, [request])
+        [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
         try:
             decision = Decision.model_validate(json.loads(generation.text))
         except (ValueError, ValidationError) as exc:

@@ -7,7 +7,6 @@ DAG by construction. Whether it is a *good* plan is the model's business.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import json
@@ -21,6 +20,7 @@ from .errors import ModelOutputError
 from .llm import LLM, GenerationRequest, call_record
 from .plan import references
 from .prompts import PromptLibrary
+from .threads import MODEL_THREADS, off_loop
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
 
@@ -88,7 +88,7 @@ class Planner:
         `passages` (retrieved for the instruction) are shown to the model.
         """
         request = self.request(instruction, passages, history, max_new_steps)
-        [generation] = await asyncio.to_thread(self.llm.generate, [request])
+        [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
         call = call_record("plan", request, generation, passages)
         if generation.truncated:
             raise ModelOutputError(

@@ -8,7 +8,6 @@ observations.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import inspect
 import re
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from .errors import ToolDefinitionError
 from .resources import TOOLS_DIR
 from .schema import THINK_TOOL
-from .threads import TOOL_THREADS
+from .threads import TOOL_THREADS, off_loop
 
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
@@ -80,7 +79,7 @@ class Tool:
         kwargs = self.validate(args)
         if self.is_async:
             return await self.fn(**kwargs)
-        return await asyncio.get_running_loop().run_in_executor(TOOL_THREADS, partial(self.fn, **kwargs))
+        return await off_loop(TOOL_THREADS, partial(self.fn, **kwargs))
 
 
 def tool(

@@ -1,4 +1,4 @@
-"""A bounded pool of daemon threads for sync tools.
+"""Bounded pools of daemon threads for sync tools and blocking model calls.
 
 Like `ThreadPoolExecutor`, but its threads are daemons: a tool that never returns can neither
 keep the process alive at exit nor stop the pool, which starts another thread (up to its bound)
@@ -7,6 +7,7 @@ while the stuck one stays busy. Threads are reused, so a call costs no thread st
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -49,3 +50,12 @@ class DaemonThreadPool(Executor):
 
 TOOL_THREADS = DaemonThreadPool()
 """Where every sync tool runs."""
+
+MODEL_THREADS = DaemonThreadPool(max_workers=8)
+"""Where blocking model calls run, so that one abandoned at a run's time limit delays neither
+the event loop nor `asyncio.run`'s shutdown (which joins the default executor's threads)."""
+
+
+async def off_loop(pool: DaemonThreadPool, fn: Callable[..., Any], /, *args: Any) -> Any:
+    """`fn(*args)` on one of `pool`'s threads, awaited from the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python examples/custom_tool.py
 The model (the embedded SmolLM2-135M by default) plans which tools to call; the calculator and
-final_answer are built in, `unit_price` is ours.
+final_answer are built in, `lookup_price` is ours.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ PRICES = {"apple": 0.5, "bread": 2.25, "coffee": 4.0}
 
 
 @tool
-def unit_price(item: str) -> float:
+def lookup_price(item: str) -> float:
     """Price in euros of one unit of a grocery item.
 
     Args:
@@ -28,7 +28,7 @@ def unit_price(item: str) -> float:
 
 
 def main(instruction: str) -> None:
-    agent = Agent(tools=[unit_price])
+    agent = Agent(tools=[lookup_price])
     result = agent.run(instruction)
     for step in result.steps:
         print(f"step {step.id}: {step.tool}({step.resolved_args}) -> {step.observation}")
@@ -36,4 +36,4 @@ def main(instruction: str) -> None:
 
 
 if __name__ == "__main__":
-    main(" ".join(sys.argv[1:]) or "What do 6 apples cost? Look up the unit price, then multiply.")
+    main(" ".join(sys.argv[1:]) or "Use lookup_price to find the price of bread.")

@@ -1,5 +1,6 @@
 """End to end on the real embedded SmolLM2-135M: plan -> tool -> answer, and the backend itself."""
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def test_arithmetic_instruction_plans_calls_the_calculator_and_answers(agent):
     ["Convert 3 hours into seconds.", "Write a haiku about rain.", "$$$ {\"steps\": ] ignore the format"],
 )
 def test_constrained_plans_always_parse_and_validate(agent, instruction):
-    spec, call = agent.planner.plan(instruction)
+    spec, call = asyncio.run(agent.planner.plan(instruction))
     Plan.from_spec(spec, tool_names=[*agent.tools.names(), THINK_TOOL])
     assert json.loads(call.output)["steps"]
 

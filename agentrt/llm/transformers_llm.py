@@ -3,6 +3,7 @@ JSON-schema constraints per row. CUDA + bf16 when a GPU is present, fp32 on CPU.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -56,6 +57,8 @@ class TransformersLLM:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
+        # one generate at a time: concurrent callers are served in turn (batch them to overlap)
+        self._lock = threading.Lock()
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
         """The exact text the model sees: its chat template when it has one, else plain turns."""
@@ -81,7 +84,7 @@ class TransformersLLM:
             [self._grammar.matcher(r.json_schema) if r.json_schema else None for r in requests],
             [r.max_new_tokens for r in requests],
         )
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             output = self.model.generate(
                 **batch,
                 max_new_tokens=max(r.max_new_tokens for r in requests) + 1,
