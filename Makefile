@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 INSTRUCTION ?= What is 17 times 23, plus 4?
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench bench-others clean
 
 setup: $(VENV)/.installed
 
@@ -28,10 +28,20 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-bench: setup
+# Every benchmark, one after another (about 30 minutes on 2 cores); figures in benchmarks/README.md.
+bench: setup bench-others
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/plan_validity.py
+	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/retrieval.py
 
+# smolagents and LangGraph, for the overhead comparison, in a virtualenv of their own.
+bench-others: benchmarks/.venv-others/.installed
+
+benchmarks/.venv-others/.installed:
+	$(PYTHON) -m venv benchmarks/.venv-others
+	benchmarks/.venv-others/bin/pip install --quiet smolagents langgraph langchain-core
+	touch $@
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) benchmarks/.venv-others build dist *.egg-info
