@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .errors import AgentrtError, ConfigError, UserError
 from .registry import Tool, ToolRegistry, load_tools_file
-from .schema import RunResult
+from .events import Answered, Event, PlanMade, Replanning, StepFinished
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,9 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="plan, act and answer one instruction")
     run.add_argument("instruction", help="what the agent should do, in plain language")
     run.add_argument("--model", help="Hugging Face id or local path (default: embedded SmolLM2-135M)")
-    run.add_argument("--max-steps", type=int, default=6, help="most steps in a plan (1-9, default 6)")
+    run.add_argument("--mode", choices=["parallel", "sequential"], default="parallel",
+                     help="plan all steps and run independent ones together (default), or one step at a time")
+    run.add_argument("--max-steps", type=int, default=8, help="most steps in the whole run (default 8)")
+    run.add_argument("--max-replans", type=int, default=1, help="most planning rounds after the first (default 1)")
+    run.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall-clock limit for the whole run")
     run.add_argument("--prompts", metavar="DIR", help="directory of templates overriding prompts/")
-    run.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    run.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
     run.add_argument("--kb", metavar="DIR", help="knowledge base to retrieve passages from")
     run.add_argument("--top-k", type=int, default=3, help="passages per prompt from --kb (0: none)")
     _add_tools_option(run)
@@ -75,27 +79,44 @@ def _run(args: argparse.Namespace) -> int:
 
     check_instruction(args.instruction)
     tools = _user_tools(args.tools)
-    agent = Agent(model=args.model, tools=tools, knowledge=args.kb, top_k=args.top_k,
-                  max_steps=args.max_steps, prompts_dir=args.prompts)
-    result = agent.run(args.instruction)
-    print(result.model_dump_json(indent=2) if args.json else _describe_run(result))
+    agent = Agent(
+        model=args.model, tools=tools, knowledge=args.kb, top_k=args.top_k, mode=args.mode,
+        max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
+        prompts_dir=args.prompts,
+    )
+    for event in agent.stream(args.instruction):
+        if args.json:
+            if isinstance(event, Answered):
+                print(event.result.model_dump_json(indent=2))
+            continue
+        for line in _describe(event):
+            print(line, flush=True)
     return 0
 
 
-def _describe_run(result: RunResult) -> str:
-    lines = [f"Passage {p.score:.2f} {p.title} ({p.source})" for p in result.model_calls[0].passages]
-    lines.append("Plan:")
-    for step in result.plan.steps:
-        after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
-        lines.append(f"  {step.id}. {step.tool}({json.dumps(step.args)}){after}")
-    lines.append("Steps:")
-    for record in result.steps:
+def _describe(event: Event) -> list[str]:
+    """Plain, pipe-friendly lines for one event of a run."""
+    if isinstance(event, PlanMade):
+        lines = ["Plan:" if event.round == 0 else f"Replan {event.round}, new steps:"]
+        for step in event.steps:
+            after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
+            lines.append(f"  {step.id}. {step.tool}({json.dumps(step.args)}){after}")
+        return lines
+    if isinstance(event, StepFinished):
+        record = event.result
         mark = "ok" if record.status == "ok" else "FAILED"
-        lines.append(f"  {record.id}. {record.tool} [{mark}, {record.duration_s:.2f}s] -> {record.observation}")
-        lines.extend(f"       passage {p.score:.2f} {p.title} ({p.source})" for p in record.passages)
-    lines.append(f"Answer: {result.answer}")
-    lines.append(f"({result.duration_s:.1f}s, ended by {result.stopped_by})")
-    return "\n".join(lines)
+        lines = [f"  step {record.id} {record.tool} [{mark}, {record.duration_s:.2f}s] -> {record.observation}"]
+        return lines + [f"       passage {p.score:.2f} {p.title} ({p.source})" for p in record.passages]
+    if isinstance(event, Replanning):
+        return [f"Replanning: {event.reason}"]
+    if isinstance(event, Answered):
+        result = event.result
+        passages = [f"Passage {p.score:.2f} {p.title} ({p.source})" for p in result.model_calls[0].passages] \
+            if result.model_calls else []
+        note = f"; {result.error}" if result.error else ""
+        return [*passages, f"Answer: {result.answer}",
+                f"({result.duration_s:.1f}s, ended by {result.stopped_by}{note})"]
+    return []  # StepStarted: the finished line says it all in plain output
 
 
 def _index(args: argparse.Namespace) -> int:

