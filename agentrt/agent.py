@@ -19,7 +19,9 @@ from .plan import Plan
 from .planner import Planner
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
-from .schema import THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StopReason, ToolPolicy
+from .schema import (
+    THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason, ToolPolicy,
+)
 
 Mode = Literal["parallel", "sequential"]
 
@@ -156,29 +158,21 @@ class Agent:
         passages = self._retrieve(instruction)
         done: dict[int, StepResult] = {}
         calls: list[ModelCall] = []
-        plan: Plan | None = None  # set by the first planning round
+        plan = Plan()
         stopped_by: StopReason | None = None
         answer = ""
         error: str | None = None
         rounds = 0
         while stopped_by is None:
             per_round = 1 if self.mode == "sequential" else budget.steps_left()
+            before = set(done)
             try:
-                # subtle: a model call abandoned at the time limit runs on in its thread until done
-                plan = await asyncio.wait_for(
-                    self._plan_round(instruction, passages, plan, done, per_round, rounds, calls, emit),
-                    budget.time_left(),
-                )
-            except asyncio.TimeoutError:
-                answer, stopped_by = _best_effort(list(done.values())), "time_limit"
-                break
+                await self._round(instruction, passages, plan, done, budget, per_round, rounds, calls, emit)
             except (PlanError, ModelOutputError) as exc:
-                if plan is None:
-                    raise  # no first plan: nothing ran, nothing to answer from
+                if rounds == 0:
+                    raise  # no usable first plan: nothing to answer from
                 answer, stopped_by, error = _best_effort(list(done.values())), "replan_failed", str(exc)
                 break
-            before = set(done)
-            await self.executor.run(plan, instruction, done, budget, emit)
             results = [done[i] for i in sorted(done)]
             calls.extend(r.model_call for r in results if r.id not in before and r.model_call)
             final = self.joiner.final_answer(results)
@@ -209,7 +203,7 @@ class Agent:
         result = RunResult(
             instruction=instruction,
             answer=answer,
-            plan=plan.spec() if plan else PlanSpec(steps=[]),
+            plan=plan.spec(),
             steps=[done[i] for i in sorted(done)],
             model_calls=calls,
             replans=budget.replans_used,
@@ -220,16 +214,37 @@ class Agent:
         emit(Answered(result=result))
         return result
 
-    async def _plan_round(
-        self, instruction: str, passages: list[Passage], plan: Plan | None, done: dict[int, StepResult],
-        max_new_steps: int, round_: int, calls: list[ModelCall], emit: Emit,
-    ) -> Plan:
-        history = [done[i] for i in sorted(done)]
-        spec, call = await self.planner.plan(instruction, passages, history, max_new_steps)
-        calls.append(call)
-        emit(PlanMade(round=round_, steps=spec.steps))
+    async def _round(
+        self, instruction: str, passages: list[Passage], plan: Plan, done: dict[int, StepResult],
+        budget: Budget, max_new_steps: int, round_: int, calls: list[ModelCall], emit: Emit,
+    ) -> None:
+        """One planning round, each step starting as soon as the planner has written it and its
+        parents are done. Returns early, with the planner cancelled, at the run's time limit."""
         names = [*self.tools.names(), THINK_TOOL]
-        return Plan.from_spec(spec, names) if plan is None else plan.extend(spec, names)
+        arrivals: asyncio.Queue[StepSpec | None] = asyncio.Queue()
+
+        def accept(step: StepSpec) -> None:
+            plan.extend(PlanSpec(steps=[step]), names)  # a PlanError here ends the round
+            arrivals.put_nowait(step)
+
+        def planned(task: asyncio.Task[tuple[PlanSpec, ModelCall]]) -> None:
+            arrivals.put_nowait(None)
+            if not task.cancelled() and task.exception() is None:
+                spec, call = task.result()
+                calls.append(call)
+                emit(PlanMade(round=round_, steps=spec.steps))
+
+        history = [done[i] for i in sorted(done)]
+        planning = asyncio.create_task(
+            self.planner.plan(instruction, passages, history, max_new_steps, on_step=accept)
+        )
+        planning.add_done_callback(planned)
+        try:
+            await self.executor.run(plan, instruction, done, budget, emit, arrivals)
+        finally:
+            planning.cancel()  # still planning only when the time limit cut the round short
+        if not planning.cancelled() and planning.exception() is not None:
+            raise planning.exception()
 
 
 def _spent(budget: Budget) -> StopReason:

@@ -65,17 +65,30 @@ class Executor:
         )
 
     async def run(
-        self, plan: Plan, instruction: str, done: dict[int, StepResult], budget: Budget, emit: Emit
+        self,
+        plan: Plan,
+        instruction: str,
+        done: dict[int, StepResult],
+        budget: Budget,
+        emit: Emit,
+        arrivals: asyncio.Queue[StepSpec | None] | None = None,
     ) -> None:
         """Run the plan's steps that are not in `done`, adding each result to `done` as it lands.
 
-        Returns when every runnable step has finished, the step budget is spent, or the run's
-        deadline passes (steps still running are then recorded as cut off).
+        With `arrivals`, steps also come in while running (a plan still being written), up to a
+        None that says the plan is complete. Returns when every runnable step has finished, the
+        step budget is spent, or the run's deadline passes (steps still running are then recorded
+        as cut off).
         """
         pending = [s for s in plan.order() if s.id not in done]
-        running: dict[asyncio.Task[list[StepResult]], list[StepSpec]] = {}
+        running: dict[asyncio.Future[Any], list[StepSpec]] = {}
+        arrival = asyncio.ensure_future(arrivals.get()) if arrivals else None
         while True:
             ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
+            if arrival is not None:
+                # subtle: the model is busy writing the plan, so reasoning steps wait for it to end
+                # and then go together, as one batch; tool steps start at once
+                ready = [s for s in ready if s.tool != THINK_TOOL]
             launch = ready[: budget.steps_left()]
             for step in launch:
                 pending.remove(step)
@@ -86,23 +99,35 @@ class Executor:
             thinks = [s for s in launch if s.tool == THINK_TOOL]
             if thinks:
                 running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
-            if not running:
+            waiting = [*running, *([arrival] if arrival else [])]
+            if not waiting:
                 return
-            finished, _ = await asyncio.wait(
-                running, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED
-            )
+            finished, _ = await asyncio.wait(waiting, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED)
             if not finished:  # the deadline passed with steps still running
-                for task, steps in running.items():
-                    task.cancel()
-                    for step in steps:
-                        done[step.id] = _failed(step, {}, budget.started, "cut off: the run's time limit passed")
-                        emit(StepFinished(result=done[step.id]))
+                self._cut_off(running, done, budget, emit)
+                if arrival:
+                    arrival.cancel()
                 return
+            if arrival in finished:
+                finished.discard(arrival)
+                step = arrival.result()
+                arrival = None if step is None else asyncio.ensure_future(arrivals.get())
+                if step is not None:
+                    pending.append(step)
             for task in finished:
                 for result in task.result():
                     done[result.id] = result
                     emit(StepFinished(result=result))
                 del running[task]
+
+    @staticmethod
+    def _cut_off(running: dict[asyncio.Future[Any], list[StepSpec]], done: dict[int, StepResult],
+                 budget: Budget, emit: Emit) -> None:
+        for task, steps in running.items():
+            task.cancel()
+            for step in steps:
+                done[step.id] = _failed(step, {}, budget.started, "cut off: the run's time limit passed")
+                emit(StepFinished(result=done[step.id]))
 
     async def _tool_step(self, step: StepSpec, done: dict[int, StepResult]) -> list[StepResult]:
         start = time.perf_counter()

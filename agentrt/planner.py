@@ -7,22 +7,23 @@ DAG by construction. Whether it is a *good* plan is the model's business.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from .errors import ModelOutputError
-from .llm import LLM, GenerationRequest, call_record
+from .llm import LLM, GenerationRequest, StreamingLLM, call_record
 from .plan import references
 from .prompts import PromptLibrary
-from .threads import MODEL_THREADS, off_loop
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
+from .threads import MODEL_THREADS, off_loop
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 
@@ -82,25 +83,76 @@ class Planner:
         passages: Sequence[Passage] = (),
         history: Sequence[StepResult] = (),
         max_new_steps: int | None = None,
+        on_step: Callable[[StepSpec], None] | None = None,
     ) -> tuple[PlanSpec, ModelCall]:
         """Steps for `instruction`, numbered after `history`, which they may reference as `$N`.
 
-        `passages` (retrieved for the instruction) are shown to the model.
+        `passages` (retrieved for the instruction) are shown to the model. With a streaming
+        backend, `on_step` receives each step as soon as the model has written it, so it can start
+        before the plan is complete; otherwise it receives them all once the plan is parsed.
+        An exception from `on_step` ends the round and is raised here.
         """
         request = self.request(instruction, passages, history, max_new_steps)
-        [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
+        steps = _StepStream(on_step or (lambda step: None))
+        if isinstance(self.llm, StreamingLLM):
+            loop = asyncio.get_running_loop()
+            # subtle: pieces arrive on the model's thread; feeding them through the loop keeps
+            # their order and runs on_step where the executor lives
+            on_text = functools.partial(loop.call_soon_threadsafe, steps.feed)
+            generation = await off_loop(MODEL_THREADS, self.llm.generate_streaming, request, on_text)
+        else:
+            [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
         call = call_record("plan", request, generation, passages)
+        if steps.error is not None:
+            raise steps.error
         if generation.truncated:
             raise ModelOutputError(
                 f"The plan did not finish within {self.max_new_tokens} tokens; "
                 "raise plan_max_new_tokens or lower max_steps",
                 generation.text,
             )
-        return parse_plan(generation.text), call
+        spec = parse_plan(generation.text)
+        steps.finish(spec)
+        return spec, call
 
 
-def parse_plan(text: str) -> PlanSpec:
-    """The `PlanSpec` for the model's plan JSON; `depends_on` is derived from `$N` references."""
+class _StepStream:
+    """Finds the plan's steps in its text as it grows and hands each one on exactly once."""
+
+    def __init__(self, on_step: Callable[[StepSpec], None]) -> None:
+        self.on_step = on_step
+        self.text = ""
+        self.sent = 0
+        self.error: Exception | None = None
+
+    def feed(self, piece: str) -> None:
+        self.text += piece
+        if "}" not in piece or self.error is not None:
+            return
+        try:  # the text up to its last "}", closed as a plan: parses once that "}" ends a step
+            steps = parse_plan(self.text[: self.text.rindex("}") + 1] + "]}", quiet=True).steps
+        except ModelOutputError:
+            return
+        self._send(steps)
+
+    def finish(self, spec: PlanSpec) -> None:
+        self._send(spec.steps)
+        if self.error is not None:
+            raise self.error
+
+    def _send(self, steps: list[StepSpec]) -> None:
+        for step in steps[self.sent :]:
+            self.sent += 1
+            try:
+                self.on_step(step)
+            except Exception as exc:  # kept for the planner to raise: this may run as a loop callback
+                self.error = exc
+                return
+
+
+def parse_plan(text: str, *, quiet: bool = False) -> PlanSpec:
+    """The `PlanSpec` for the model's plan JSON; `depends_on` is derived from `$N` references.
+    `quiet` skips building the error message, for the many failed tries on a partial plan."""
     try:
         raw = json.loads(text)
         steps = [
@@ -114,7 +166,7 @@ def parse_plan(text: str) -> PlanSpec:
         ]
         return PlanSpec(steps=steps)
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise ModelOutputError(f"The plan is not valid plan JSON ({exc})", text) from exc
+        raise ModelOutputError("" if quiet else f"The plan is not valid plan JSON ({exc})", text) from exc
 
 
 def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) -> dict[str, Any]:

@@ -49,6 +49,20 @@ class ScriptedLLM:
         """The last message of each request seen, in order."""
         return [r.messages[-1].content for r in self.history]
 
+    def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
+        """The next reply, handed to `on_text` in pieces of a few characters, with `latency_s`
+        spread over them, as a streaming backend would."""
+        latency, self.latency_s = self.latency_s, 0.0
+        try:
+            [generation] = self.generate([request])
+        finally:
+            self.latency_s = latency
+        pieces = [generation.text[i : i + 8] for i in range(0, len(generation.text), 8)] or [""]
+        for piece in pieces:
+            time.sleep(latency / len(pieces))
+            on_text(piece)
+        return generation
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """One reply per request, after `latency_s` per call (a batch costs one latency, as on a GPU)."""
         if self.latency_s:

@@ -7,7 +7,7 @@ Heavy imports (torch, transformers) live in the backend modules, loaded only whe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +59,15 @@ class LLM(Protocol):
     name: str
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+
+@runtime_checkable
+class StreamingLLM(LLM, Protocol):
+    """An `LLM` that can also hand over one request's text as it is generated."""
+
+    def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
+        """Generate like `generate([request])[0]`, calling `on_text` with each new piece of text."""
+        ...
 
 
 def load_llm(model: str | None = None, **options: Any) -> LLM:

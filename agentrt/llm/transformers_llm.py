@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ModelNotFoundError
@@ -67,7 +67,12 @@ class TransformersLLM:
             return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
+        """`generate` for one request, handing each new piece of text to `on_text` as it decodes."""
+        [generation] = self.generate([request], streamer=_TextPieces(self.tokenizer, on_text))
+        return generation
+
+    def generate(self, requests: Sequence[GenerationRequest], streamer: Any = None) -> list[Generation]:
         """Greedy completions for all `requests` in one padded batch."""
         import torch
 
@@ -93,6 +98,7 @@ class TransformersLLM:
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=self.tokenizer.eos_token_id,
                 top_p=None, top_k=None, temperature=None,
+                streamer=streamer,
             )
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
@@ -117,3 +123,28 @@ class TransformersLLM:
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "device": str(self.device), "dtype": str(self.model.dtype)}
+
+
+class _TextPieces:
+    """A transformers streamer that passes on the newly decoded text after every token."""
+
+    def __init__(self, tokenizer: Any, on_text: Callable[[str], None]) -> None:
+        self.tokenizer = tokenizer
+        self.on_text = on_text
+        self.tokens: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate hands over the prompt first
+            self.prompt_seen = True
+            return
+        self.tokens.extend(value.view(-1).tolist())
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        # subtle: a multi-byte character split across tokens decodes to U+FFFD until complete
+        if len(text) > self.sent and not text.endswith("\ufffd"):
+            self.on_text(text[self.sent :])
+            self.sent = len(text)
+
+    def end(self) -> None:
+        pass
