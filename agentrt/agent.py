@@ -243,7 +243,7 @@ class Agent:
             await self.executor.run(plan, instruction, done, budget, emit, arrivals)
         finally:
             planning.cancel()  # still planning only when the time limit cut the round short
-        if not planning.cancelled() and planning.exception() is not None:
+        if planning.done() and not planning.cancelled() and planning.exception() is not None:
             raise planning.exception()
 
 

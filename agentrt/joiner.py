@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import ModelOutputError
 from .executor import FINAL_ANSWER_TOOL
 from .llm import LLM, GenerationRequest, call_record
+from .plan import references
 from .prompts import PromptLibrary
 from .threads import MODEL_THREADS, off_loop
 from .schema import Message, ModelCall, StepResult
@@ -41,8 +42,13 @@ class Joiner:
 
     @staticmethod
     def final_answer(results: list[StepResult]) -> str | None:
-        """The text of the last successful `final_answer` step, if any."""
-        final = [r for r in results if r.tool == FINAL_ANSWER_TOOL and r.status == "ok"]
+        """The text of the last successful `final_answer` step whose inputs all succeeded, if any:
+        an answer built on a failed step's error text is no answer, so the joiner decides."""
+        failed = {r.id for r in results if r.status == "error"}
+        final = [
+            r for r in results
+            if r.tool == FINAL_ANSWER_TOOL and r.status == "ok" and not references(r.args) & failed
+        ]
         return final[-1].observation if final else None
 
     async def decide(self, instruction: str, results: list[StepResult], *, can_replan: bool) -> Decision:

@@ -62,10 +62,15 @@ def test_invalid_tool_arguments_become_an_observation_naming_the_argument():
     assert "invalid arguments for lookup" in step.observation and "extra" in step.observation
 
 
-def test_a_child_of_a_failed_step_runs_and_sees_the_failure():
-    agent, _ = agent_with(plan(("lookup", {"city": "Nowhere"}), ("final_answer", {"answer": "Result: $1"})))
+def test_a_child_of_a_failed_step_runs_and_sees_the_failure_and_its_answer_is_not_taken():
+    agent, llm = agent_with(
+        plan(("lookup", {"city": "Nowhere"}), ("final_answer", {"answer": "Result: $1"})),
+        answer("I could not find Nowhere."),
+    )
     result = agent.run("Population of Nowhere?")
-    assert result.answer.startswith("Result: Error: lookup failed")
+    assert result.steps[1].observation.startswith("Result: Error: lookup failed")
+    assert result.answer == "I could not find Nowhere." and result.stopped_by == "joiner"
+    assert "Step 1 failed: you may replan" in llm.prompts()[-1]
 
 
 def test_think_steps_prompt_the_model_with_their_parents_results():
