@@ -14,7 +14,7 @@ from .events import Answered, Event, PlanMade, Replanning
 from .executor import Emit, Executor
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
-from .llm import LLM, load_llm
+from .llm import LLM, load_llm, stop_generation
 from .plan import Plan
 from .planner import Planner
 from .prompts import PromptLibrary
@@ -190,6 +190,7 @@ class Agent:
                         self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
                     )
                 except asyncio.TimeoutError:
+                    stop_generation(self.llm)
                     answer, stopped_by = _best_effort(results), "time_limit"
                     break
                 calls.append(decision.call)
@@ -242,7 +243,9 @@ class Agent:
         try:
             await self.executor.run(plan, instruction, done, budget, emit, arrivals)
         finally:
-            planning.cancel()  # still planning only when the time limit cut the round short
+            if not planning.done():  # the time limit cut the round short
+                planning.cancel()
+                stop_generation(self.llm)
         if planning.done() and not planning.cancelled() and planning.exception() is not None:
             raise planning.exception()
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from .budget import Budget
 from .errors import RetryTool
 from .events import Event, StepFinished, StepStarted
-from .llm import LLM, GenerationRequest, call_record
+from .llm import LLM, GenerationRequest, call_record, stop_generation
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
 from .threads import MODEL_THREADS, off_loop
@@ -105,6 +105,8 @@ class Executor:
             finished, _ = await asyncio.wait(waiting, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED)
             if not finished:  # the deadline passed with steps still running
                 self._cut_off(running, done, budget, emit)
+                if any(s.tool == THINK_TOOL for steps in running.values() for s in steps):
+                    stop_generation(self.llm)
                 if arrival:
                     arrival.cancel()
                 return

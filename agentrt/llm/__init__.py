@@ -70,6 +70,21 @@ class StreamingLLM(LLM, Protocol):
         ...
 
 
+@runtime_checkable
+class CancellableLLM(Protocol):
+    """An `LLM` whose generation in progress can be stopped from another thread."""
+
+    def cancel(self) -> None:
+        """Stop the generation in progress; its caller gets what was generated so far."""
+        ...
+
+
+def stop_generation(llm: object) -> None:
+    """Stop `llm`'s generation in progress, if it can be stopped; for calls a run abandons."""
+    if isinstance(llm, CancellableLLM):
+        llm.cancel()
+
+
 def load_llm(model: str | None = None, **options: Any) -> LLM:
     """The local transformers backend for `model` (a Hugging Face id, a local path, or the default)."""
     from .transformers_llm import TransformersLLM

@@ -3,8 +3,10 @@ JSON-schema constraints per row. CUDA + bf16 when a GPU is present, fp32 on CPU.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,6 +61,8 @@ class TransformersLLM:
         self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
         # one generate at a time: concurrent callers are served in turn (batch them to overlap)
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        _LIVE.add(self)
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
         """The exact text the model sees: its chat template when it has one, else plain turns."""
@@ -90,6 +94,7 @@ class TransformersLLM:
             [r.max_new_tokens for r in requests],
         )
         with self._lock, torch.inference_mode():
+            self._stop.clear()
             output = self.model.generate(
                 **batch,
                 max_new_tokens=max(r.max_new_tokens for r in requests) + 1,
@@ -99,6 +104,7 @@ class TransformersLLM:
                 eos_token_id=self.tokenizer.eos_token_id,
                 top_p=None, top_k=None, temperature=None,
                 streamer=streamer,
+                stopping_criteria=[_StopWhenSet(self._stop)],
             )
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
@@ -121,8 +127,41 @@ class TransformersLLM:
             truncated=not ended or len(tokens) >= request.max_new_tokens,
         )
 
+    def cancel(self) -> None:
+        """Stop the generation in progress at its next token."""
+        self._stop.set()
+
+    def wind_down(self, timeout_s: float = 10.0) -> None:
+        """Stop any generation and wait for it to leave the model."""
+        self.cancel()
+        if self._lock.acquire(timeout=timeout_s):
+            self._lock.release()
+
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "device": str(self.device), "dtype": str(self.model.dtype)}
+
+
+class _StopWhenSet:
+    """A stopping criterion that ends every row once `event` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+_LIVE: weakref.WeakSet[TransformersLLM] = weakref.WeakSet()
+
+
+@atexit.register
+def _wind_down_all() -> None:
+    # subtle: a generation abandoned at a time limit runs on a daemon thread; torch aborts the
+    # process ("terminate called...") if that thread is still inside it when Python finalizes
+    for llm in list(_LIVE):
+        llm.wind_down()
 
 
 class _TextPieces:
