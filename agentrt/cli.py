@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .errors import AgentrtError, ConfigError, UserError
 from .registry import Tool, ToolRegistry, load_tools_file
-from .events import Answered, Event, PlanMade, Replanning, StepFinished
+from .events import Answered, Event, PlanMade, Replanning, StepFinished, StepStarted
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,28 +95,29 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _describe(event: Event) -> list[str]:
-    """Plain, pipe-friendly lines for one event of a run."""
-    if isinstance(event, PlanMade):
-        lines = ["Plan:" if event.round == 0 else f"Replan {event.round}, new steps:"]
-        for step in event.steps:
-            after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
-            lines.append(f"  {step.id}. {step.tool}({json.dumps(step.args)}){after}")
-        return lines
+    """Plain, pipe-friendly lines for one event of a run. Steps start while the plan is still
+    being written, so each step is shown when it starts and the plan's size when it is done."""
+    if isinstance(event, StepStarted):
+        step = event.step
+        after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
+        return [f"step {step.id}: {step.tool}({json.dumps(step.args)}){after}"]
     if isinstance(event, StepFinished):
         record = event.result
         mark = "ok" if record.status == "ok" else "FAILED"
-        lines = [f"  step {record.id} {record.tool} [{mark}, {record.duration_s:.2f}s] -> {record.observation}"]
-        return lines + [f"       passage {p.score:.2f} {p.title} ({p.source})" for p in record.passages]
+        lines = [f"  -> {mark} in {record.duration_s:.2f}s: {record.observation}"]
+        return lines + [f"     passage {p.score:.2f} {p.title} ({p.source})" for p in record.passages]
+    if isinstance(event, PlanMade):
+        return [f"{'plan' if event.round == 0 else f'replan {event.round}'}: {len(event.steps)} steps written"]
     if isinstance(event, Replanning):
-        return [f"Replanning: {event.reason}"]
+        return [f"replanning: {event.reason}"]
     if isinstance(event, Answered):
         result = event.result
-        passages = [f"Passage {p.score:.2f} {p.title} ({p.source})" for p in result.model_calls[0].passages] \
+        passages = [f"plan passage {p.score:.2f} {p.title} ({p.source})" for p in result.model_calls[0].passages] \
             if result.model_calls else []
         note = f"; {result.error}" if result.error else ""
         return [*passages, f"Answer: {result.answer}",
                 f"({result.duration_s:.1f}s, ended by {result.stopped_by}{note})"]
-    return []  # StepStarted: the finished line says it all in plain output
+    return []
 
 
 def _index(args: argparse.Namespace) -> int:

@@ -76,4 +76,5 @@ def test_cli_run_prints_plan_observations_and_answer():
         capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr
-    assert "Plan:" in out.stdout and "calculator" in out.stdout and "Answer:" in out.stdout
+    assert "step 1: calculator(" in out.stdout and "plan: 2 steps written" in out.stdout
+    assert "  -> ok in" in out.stdout and "Answer: 42" in out.stdout

@@ -147,3 +147,44 @@ def test_a_huge_single_line_is_cut_into_bounded_chunks(tmp_path):
     report = kb.add(tmp_path / "one_line.txt")
     assert report.chunks >= 200
     assert all(len(p.text) <= 500 for p in kb.search("word", k=50))
+
+
+def test_a_kill_during_indexing_leaves_the_previous_base_readable(tmp_path, docs):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add(docs)
+    kb.save()
+    before = len(kb)
+    kb.close()
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(200):
+        (many / f"{i}.txt").write_text(f"document number {i} " * 50)
+    slow_indexer = f"""
+import time
+from pathlib import Path
+from agentrt.knowledge import KnowledgeBase
+from agentrt.testing import HashingEmbedder
+
+class Slow(HashingEmbedder):
+    def embed(self, texts):
+        print("embedding", flush=True)
+        time.sleep(0.2)
+        return super().embed(texts)
+
+kb = KnowledgeBase.open({str(tmp_path / "kb")!r}, embedder=Slow())
+kb.add(Path({str(many)!r}))
+kb.save()
+"""
+    process = subprocess.Popen([sys.executable, "-c", slow_indexer], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "embedding"
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    reopened = KnowledgeBase.open(tmp_path / "kb", embedder=HashingEmbedder())
+    assert len(reopened) == before
+    assert reopened.search("refunds working days", k=1)[0].title == "Refunds"
