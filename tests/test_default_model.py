@@ -78,3 +78,15 @@ def test_cli_run_prints_plan_observations_and_answer():
     assert out.returncode == 0, out.stderr
     assert "step 1: calculator(" in out.stdout and "plan: 2 steps written" in out.stdout
     assert "  -> ok in" in out.stdout and "Answer: 42" in out.stdout
+
+
+def test_prefix_reuse_gives_the_same_greedy_output_as_computing_every_prompt_afresh(default_llm):
+    from agentrt.llm.transformers_llm import TransformersLLM
+
+    agent = Agent(model=default_llm)
+    requests = [agent.planner.request(q) for q in ("What is 12 times 9, minus 5?", "What is 7 times 8, plus 3?")]
+    before = default_llm.prefix_cache.reused_tokens
+    reused = [default_llm.generate([r])[0].text for r in requests]
+    assert default_llm.prefix_cache.reused_tokens - before > 300  # the second prompt reused the first's prefix
+    fresh = TransformersLLM(prefix_cache=False)
+    assert reused == [fresh.generate([r])[0].text for r in requests]

@@ -13,12 +13,20 @@ from typing import Any
 from ..errors import ModelNotFoundError
 from ..schema import Message
 from . import Generation, GenerationRequest, model_source
+from .prefix_cache import PrefixCache
 
 
 class TransformersLLM:
     """A causal LM loaded with transformers from the embedded default, a local path or a hub id."""
 
-    def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        prefix_cache: bool = True,
+    ) -> None:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -62,6 +70,7 @@ class TransformersLLM:
         # one generate at a time: concurrent callers are served in turn (batch them to overlap)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.prefix_cache = PrefixCache() if prefix_cache else None
         _LIVE.add(self)
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
@@ -93,10 +102,15 @@ class TransformersLLM:
             [self._grammar.matcher(r.json_schema) if r.json_schema else None for r in requests],
             [r.max_new_tokens for r in requests],
         )
+        single = len(requests) == 1 and self.prefix_cache is not None
         with self._lock, torch.inference_mode():
             self._stop.clear()
-            output = self.model.generate(
+            prompt_ids = batch["input_ids"][0].tolist() if single else []
+            past = self.prefix_cache.lookup(prompt_ids) if single else None
+            result = self.model.generate(
                 **batch,
+                past_key_values=past,
+                return_dict_in_generate=True,
                 max_new_tokens=max(r.max_new_tokens for r in requests) + 1,
                 do_sample=False,
                 logits_processor=[constraints],
@@ -106,6 +120,9 @@ class TransformersLLM:
                 streamer=streamer,
                 stopping_criteria=[_StopWhenSet(self._stop)],
             )
+            if single:
+                self.prefix_cache.store(prompt_ids, result.past_key_values)
+        output = result.sequences
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()

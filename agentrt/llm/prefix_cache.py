@@ -1,0 +1,61 @@
+"""Reuse of the attention (KV) cache across prompts that start the same way.
+
+Every plan request repeats the same instructions, tool list and examples before the task; a
+reasoning step in sequential mode repeats the whole history so far. Keeping the KV cache of
+recent prompts lets the next one compute only what differs. Greedy outputs are unchanged
+(tests/test_default_model.py checks it). Used for single-request calls; batches are padded on
+the left, so their prefixes do not line up.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from typing import Any
+
+
+class PrefixCache:
+    """The KV caches of the last `entries` prompts, keyed by their token ids."""
+
+    def __init__(self, entries: int = 4, min_tokens: int = 32) -> None:
+        self.entries = entries
+        self.min_tokens = min_tokens
+        self._caches: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self.reused_tokens = 0
+
+    def lookup(self, ids: list[int]) -> Any:
+        """A private copy of the cache for the longest stored prefix of `ids`, cut to that prefix;
+        None when no stored prompt shares `min_tokens` with `ids`."""
+        best, best_len = None, 0
+        for key in self._caches:
+            shared = _common_prefix(key, ids)
+            if shared > best_len:
+                best, best_len = key, shared
+        # subtle: at least one prompt token must be left for the model to compute logits from
+        best_len = min(best_len, len(ids) - 1)
+        if best is None or best_len < self.min_tokens:
+            return None
+        self._caches.move_to_end(best)
+        cache = copy.deepcopy(self._caches[best])
+        cache.crop(best_len - cache.get_seq_length())
+        self.reused_tokens += best_len
+        return cache
+
+    def store(self, ids: list[int], cache: Any) -> None:
+        """Keep `cache` (which may run past the prompt) as the cache of prompt `ids`."""
+        extra = cache.get_seq_length() - len(ids)
+        if extra > 0:
+            cache.crop(-extra)
+        self._caches[tuple(ids)] = cache
+        self._caches.move_to_end(tuple(ids))
+        while len(self._caches) > self.entries:
+            self._caches.popitem(last=False)
+
+
+def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
