@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from .plan import Plan
 from .planner import Planner
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
+from .threads import MODEL_THREADS, off_loop
 from .schema import (
     THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason, ToolPolicy,
 )
@@ -87,7 +89,15 @@ class Agent:
         self.top_k = top_k
         self.mode: Mode = mode
         self.max_steps, self.max_replans, self.time_limit_s = max_steps, max_replans, time_limit_s
-        self.llm: LLM = model if isinstance(model, LLM) else load_llm(model)
+        if isinstance(model, (str, type(None))):
+            self.llm: LLM = load_llm(model)
+        elif callable(getattr(model, "generate", None)):
+            self.llm = model
+        else:
+            raise ConfigError(
+                f"model={model!r} is neither a model id or path nor an object with a batched "
+                "generate(requests) method (see agentrt.llm.LLM)"
+            )
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
         self.tools = ToolRegistry.with_builtins(extra)
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
@@ -117,8 +127,8 @@ class Agent:
         return await self._run(instruction, lambda event: None)
 
     async def astream(self, instruction: str) -> AsyncIterator[Event]:
-        """The run's events as they happen; the last is `Answered`, carrying the `RunResult`."""
-        check_instruction(instruction)
+        """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.
+        Leaving the loop early cancels the run, and any model call it has in progress."""
         queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
         task = asyncio.create_task(self._run(instruction, queue.put_nowait))
 
@@ -136,7 +146,10 @@ class Agent:
                 if isinstance(event, Answered):
                     return
         finally:
-            task.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def stream(self, instruction: str) -> Iterator[Event]:
         """`astream` for synchronous callers: a plain iterator over the run's events."""
@@ -150,12 +163,13 @@ class Agent:
                     return
         finally:
             loop.run_until_complete(events.aclose())
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     async def _run(self, instruction: str, emit: Emit) -> RunResult:
         check_instruction(instruction)
         budget = Budget(self.max_steps, self.max_replans, self.time_limit_s)
-        passages = self._retrieve(instruction)
+        passages = await off_loop(MODEL_THREADS, self._retrieve, instruction)
         done: dict[int, StepResult] = {}
         calls: list[ModelCall] = []
         plan = Plan()
@@ -192,6 +206,9 @@ class Agent:
                 except asyncio.TimeoutError:
                     stop_generation(self.llm)
                     answer, stopped_by = _best_effort(results), "time_limit"
+                    break
+                except ModelOutputError as exc:
+                    answer, stopped_by, error = _best_effort(results), "join_failed", str(exc)
                     break
                 calls.append(decision.call)
                 if decision.action == "answer":
@@ -243,7 +260,7 @@ class Agent:
         try:
             await self.executor.run(plan, instruction, done, budget, emit, arrivals)
         finally:
-            if not planning.done():  # the time limit cut the round short
+            if not planning.done():  # the time limit (or the caller) cut the round short
                 planning.cancel()
                 stop_generation(self.llm)
         if planning.done() and not planning.cancelled() and planning.exception() is not None:
@@ -256,7 +273,7 @@ def _spent(budget: Budget) -> StopReason:
 
 
 def _best_effort(results: list[StepResult]) -> str:
-    """When the model cannot be asked (no time, or its replan was unusable): the last successful
+    """When the model cannot be asked (no time, or its output was unusable): the last successful
     observation, if any."""
     ok = [r.observation for r in sorted(results, key=lambda r: r.id) if r.status == "ok"]
     return ok[-1] if ok else "No answer: no step succeeded before the run had to stop."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import json
 import sys
 from collections.abc import Sequence
@@ -127,6 +128,7 @@ def _index(args: argparse.Namespace) -> int:
 
     from .knowledge import KnowledgeBase
 
+    is_new = not (Path(args.kb) / KnowledgeBase.DB_FILE).exists()
     kb = KnowledgeBase.open_or_create(
         args.kb, embedder=args.embedder, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap
     )
@@ -135,6 +137,9 @@ def _index(args: argparse.Namespace) -> int:
         report = kb.add(*map(Path, args.paths),
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     if report.documents == 0:
+        kb.close()
+        if is_new:  # leave no empty knowledge base behind
+            shutil.rmtree(args.kb)
         reasons = "".join(f"\n  {s.source}: {s.reason}" for s in report.skipped)
         raise ConfigError(f"No readable documents in {', '.join(args.paths)}{reasons or ' (empty)'}")
     kb.save()

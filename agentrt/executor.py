@@ -27,8 +27,6 @@ from .threads import MODEL_THREADS, off_loop
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPolicy
 
-FINAL_ANSWER_TOOL = "final_answer"
-
 Retriever = Callable[[str], list[Passage]]
 Emit = Callable[[Event], None]
 
@@ -83,66 +81,79 @@ class Executor:
         pending = [s for s in plan.order() if s.id not in done]
         running: dict[asyncio.Future[Any], list[StepSpec]] = {}
         arrival = asyncio.ensure_future(arrivals.get()) if arrivals else None
-        while True:
-            ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
-            if arrival is not None:
-                # subtle: the model is busy writing the plan, so reasoning steps wait for it to end
-                # and then go together, as one batch; tool steps start at once
-                ready = [s for s in ready if s.tool != THINK_TOOL]
-            launch = ready[: budget.steps_left()]
-            for step in launch:
-                pending.remove(step)
-                budget.steps_used += 1
-                emit(StepStarted(step=step))
-                if step.tool != THINK_TOOL:
-                    running[asyncio.create_task(self._tool_step(step, done))] = [step]
-            thinks = [s for s in launch if s.tool == THINK_TOOL]
-            if thinks:
-                running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
-            waiting = [*running, *([arrival] if arrival else [])]
-            if not waiting:
-                return
-            finished, _ = await asyncio.wait(waiting, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED)
-            if not finished:  # the deadline passed with steps still running
-                self._cut_off(running, done, budget, emit)
-                if any(s.tool == THINK_TOOL for steps in running.values() for s in steps):
-                    stop_generation(self.llm)
-                if arrival:
-                    arrival.cancel()
-                return
-            if arrival in finished:
-                finished.discard(arrival)
-                step = arrival.result()
-                arrival = None if step is None else asyncio.ensure_future(arrivals.get())
-                if step is not None:
-                    pending.append(step)
-            for task in finished:
-                for result in task.result():
-                    done[result.id] = result
-                    emit(StepFinished(result=result))
-                del running[task]
+        try:
+            while True:
+                self._launch(plan, instruction, done, budget, emit, pending, running, writing=arrival is not None)
+                waiting = [*running, *([arrival] if arrival else [])]
+                if not waiting:
+                    return
+                finished, _ = await asyncio.wait(
+                    waiting, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not finished:  # the deadline passed with steps still running
+                    self._cut_off(running, done, budget, emit)
+                    return
+                if arrival in finished:
+                    finished.discard(arrival)
+                    step = arrival.result()
+                    arrival = None if step is None else asyncio.ensure_future(arrivals.get())
+                    if step is not None:
+                        pending.append(step)
+                for task in finished:
+                    for result in task.result():
+                        done[result.id] = result
+                        emit(StepFinished(result=result))
+                    del running[task]
+        finally:  # on return, cancellation or an unexpected error alike, leave nothing running
+            for task in [*running, *([arrival] if arrival else [])]:
+                task.cancel()
+            if any(s.tool == THINK_TOOL for steps in running.values() for s in steps):
+                stop_generation(self.llm)
+
+    def _launch(
+        self, plan: Plan, instruction: str, done: dict[int, StepResult], budget: Budget, emit: Emit,
+        pending: list[StepSpec], running: dict[asyncio.Future[Any], list[StepSpec]], *, writing: bool,
+    ) -> None:
+        """Start every pending step whose parents are done, as far as the step budget allows."""
+        ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
+        if writing:
+            # subtle: the model is busy writing the plan, so reasoning steps wait for it to end
+            # and then go together, as one batch; tool steps start at once
+            ready = [s for s in ready if s.tool != THINK_TOOL]
+        launch = ready[: budget.steps_left()]
+        for step in launch:
+            pending.remove(step)
+            budget.steps_used += 1
+            emit(StepStarted(step=step))
+            if step.tool != THINK_TOOL:
+                running[asyncio.create_task(self._tool_step(step, done))] = [step]
+        thinks = [s for s in launch if s.tool == THINK_TOOL]
+        if thinks:
+            running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
 
     @staticmethod
     def _cut_off(running: dict[asyncio.Future[Any], list[StepSpec]], done: dict[int, StepResult],
                  budget: Budget, emit: Emit) -> None:
-        for task, steps in running.items():
-            task.cancel()
+        """Record the steps still running as failed; the caller's cleanup cancels them."""
+        for steps in running.values():
             for step in steps:
-                done[step.id] = _failed(step, {}, budget.started, "cut off: the run's time limit passed")
+                done[step.id] = _failed(step, {}, time.perf_counter(), "cut off: the run's time limit passed")
                 emit(StepFinished(result=done[step.id]))
 
     async def _tool_step(self, step: StepSpec, done: dict[int, StepResult]) -> list[StepResult]:
         start = time.perf_counter()
         tool = self.registry.get(step.tool)
-        resolved = _resolve_for(tool, step.args, done)
+        try:
+            resolved = _resolve_for(tool, step.args, done)
+        except ValidationError as exc:
+            typed = resolve(step.args, {i: r.value for i, r in done.items()})
+            return [_failed(step, typed, start, f"invalid arguments for {tool.name}: {_brief(exc)}")]
         policy = self.policy_for(tool)
         attempts = policy.retries + 1 if tool.idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
-                value = await asyncio.wait_for(tool.acall(resolved), policy.timeout_s)
+                value = await asyncio.wait_for(tool.invoke(resolved), policy.timeout_s)
                 break
-            except ValidationError as exc:
-                return [_failed(step, resolved, start, f"invalid arguments for {tool.name}: {_brief(exc)}")]
             except RetryTool as exc:
                 return [_failed(step, resolved, start, f"{tool.name} asks to retry: {exc}")]
             except asyncio.TimeoutError:
@@ -174,7 +185,7 @@ class Executor:
         prepared = []
         for step in steps:
             question = str(resolve(step.args, texts).get("question", ""))
-            passages = self.retrieve(question) if self.retrieve and question.strip() else []
+            passages = await off_loop(MODEL_THREADS, self.retrieve, question) if self.retrieve and question.strip() else []
             prompt = self.prompts.render(
                 "step",
                 instruction=instruction,
@@ -219,19 +230,17 @@ def _failed(step: StepSpec, resolved: dict[str, Any], start: float, message: str
 
 
 def _resolve_for(tool: Tool, args: dict[str, Any], done: dict[int, StepResult]) -> dict[str, Any]:
-    """Arguments with `$N` replaced by typed results; where those do not fit the tool's schema
-    (a list of passages for a `str` parameter, say), by the results' text instead."""
+    """Validated arguments with `$N` replaced by typed results; where those do not fit the tool's
+    schema (a list of passages for a `str` parameter, say), by the results' text instead.
+    Raises the typed form's ValidationError when neither fits."""
     typed = resolve(args, {i: r.value for i, r in done.items()})
     try:
-        tool.validate(typed)
-        return typed
-    except ValidationError:
-        as_text = resolve(args, {i: r.observation for i, r in done.items()})
+        return tool.validate(typed)
+    except ValidationError as typed_error:
         try:
-            tool.validate(as_text)
-            return as_text
+            return tool.validate(resolve(args, {i: r.observation for i, r in done.items()}))
         except ValidationError:
-            return typed  # the call reports the typed form's errors
+            raise typed_error from None
 
 
 def _is_passages(value: Any) -> bool:

@@ -1,7 +1,7 @@
 """Joiner: after a round of steps, decide between answering and asking for more steps.
 
-A successful `final_answer` step is the answer as written, with no model call. Otherwise the
-model decides, under a JSON schema: `{"action": "answer", "answer": ...}` or, while replans are
+A successful `final_answer` step is the answer as written, with no model call (the agent checks
+`Joiner.final_answer` first). Otherwise the model decides, under a JSON schema: `{"action": "answer", "answer": ...}` or, while replans are
 left, `{"action": "replan", "reason": ...}`.
 """
 
@@ -13,12 +13,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from .errors import ModelOutputError
-from .executor import FINAL_ANSWER_TOOL
 from .llm import LLM, GenerationRequest, call_record
 from .plan import references
 from .prompts import PromptLibrary
 from .threads import MODEL_THREADS, off_loop
-from .schema import Message, ModelCall, StepResult
+from .schema import FINAL_ANSWER_TOOL, Message, ModelCall, StepResult
 
 MAX_ANSWER_CHARS = 400
 
@@ -42,19 +41,17 @@ class Joiner:
 
     @staticmethod
     def final_answer(results: list[StepResult]) -> str | None:
-        """The text of the last successful `final_answer` step whose inputs all succeeded, if any:
-        an answer built on a failed step's error text is no answer, so the joiner decides."""
-        failed = {r.id for r in results if r.status == "error"}
-        final = [
-            r for r in results
-            if r.tool == FINAL_ANSWER_TOOL and r.status == "ok" and not references(r.args) & failed
-        ]
+        """The text of the last successful `final_answer` step that no failed step feeds, even
+        through other steps, if any: an answer built on an error text is no answer."""
+        tainted: set[int] = set()
+        for r in sorted(results, key=lambda r: r.id):  # references only point to earlier steps
+            if r.status == "error" or references(r.args) & tainted:
+                tainted.add(r.id)
+        final = [r for r in results if r.tool == FINAL_ANSWER_TOOL and r.id not in tainted]
         return final[-1].observation if final else None
 
     async def decide(self, instruction: str, results: list[StepResult], *, can_replan: bool) -> Decision:
-        answer = self.final_answer(results)
-        if answer is not None:
-            return Decision(action="answer", answer=answer)
+        """Ask the model to answer from `results` or, when `can_replan`, to ask for more steps."""
         prompt = self.prompts.render(
             "answer",
             instruction=instruction,
@@ -67,10 +64,20 @@ class Joiner:
             max_new_tokens=self.max_new_tokens,
         )
         [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
+        if generation.truncated:
+            raise ModelOutputError(
+                f"The joiner's reply did not finish within {self.max_new_tokens} tokens; raise "
+                "agent.joiner.max_new_tokens",
+                generation.text,
+            )
         try:
             decision = Decision.model_validate(json.loads(generation.text))
         except (ValueError, ValidationError) as exc:
-            raise ModelOutputError(f"The joiner's reply is not a decision ({exc})", generation.text) from exc
+            raise ModelOutputError(
+                f"The joiner's reply is not a decision ({exc}); the JSON-schema constraint should "
+                "make this impossible, so please report it with the raw output below",
+                generation.text,
+            ) from exc
         if decision.action == "replan" and not can_replan:
             raise ModelOutputError("The joiner asked to replan with no replans left", generation.text)
         decision.call = call_record("answer", request, generation)
@@ -78,6 +85,7 @@ class Joiner:
 
 
 def decision_schema(can_replan: bool) -> dict[str, Any]:
+    """The JSON schema of the joiner's reply: an answer, or (when allowed) a replan request."""
     text = {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS}
     answer = {
         "type": "object",

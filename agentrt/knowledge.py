@@ -3,14 +3,16 @@
 On disk a knowledge base is a directory with two files. `chunks.sqlite` (WAL mode) is the source
 of truth: every chunk's text, source, title, position and embedding, committed in one transaction
 per `add`/`delete`. `index.faiss` is derived from it and replaced atomically on `save`; if it is
-missing or older than the database (a crash between the two), it is rebuilt on open.
+missing, damaged or older than the database (a crash between the two), it is rebuilt.
 
+The index is rebuilt in memory at the first search after a change (and saved by `save`).
 Search is exact inner product (`IndexFlatIP`) up to `APPROXIMATE_FROM` chunks and HNSW above:
 benchmarks/retrieval.py measures where HNSW starts to pay and what recall it costs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import tempfile
@@ -21,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .documents import Chunk, Document, Skipped, chunk, read_path
+from .documents import Document, Skipped, chunk, read_path
 from .embeddings import Embedder
 from .errors import ConfigError
 from .schema import Passage
@@ -117,9 +119,23 @@ class KnowledgeBase:
         return kb
 
     @classmethod
-    def open_or_create(cls, path: str | Path, **options: object) -> KnowledgeBase:
+    def open_or_create(
+        cls, path: str | Path, *, embedder: Embedder | str | None = None, chunk_size: int = 800,
+        chunk_overlap: int = 100,
+    ) -> KnowledgeBase:
+        """The knowledge base at `path`, created with these settings if there is none; an existing
+        one must have been built with the same settings."""
         path = Path(path)
-        return cls.open(path) if (path / cls.DB_FILE).is_file() else cls.create(path, **options)  # type: ignore[arg-type]
+        if not (path / cls.DB_FILE).is_file():
+            return cls.create(path, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        kb = cls.open(path, embedder=embedder)
+        built = (int(kb.settings["chunk_size"]), int(kb.settings["chunk_overlap"]))
+        if built != (chunk_size, chunk_overlap):
+            raise ConfigError(
+                f"{str(path)!r} was built with chunk size {built[0]} and overlap {built[1]}, not "
+                f"{chunk_size} and {chunk_overlap}; pass those, or index into a new directory"
+            )
+        return kb
 
     @property
     def embedder(self) -> Embedder:
@@ -144,14 +160,15 @@ class KnowledgeBase:
             raise ConfigError(f"Nothing to index at {', '.join(map(repr, missing))}: no such file or directory")
         report = AddReport()
         documents: list[Document] = []
-        for n, item in enumerate(items):
+        for item in items:
             if isinstance(item, Document):
                 documents.append(item)
             elif isinstance(item, Path):
                 for found in read_path(item):
                     (report.skipped if isinstance(found, Skipped) else documents).append(found)
-            else:
-                documents.append(Document(f"text:{len(self) + n}", str(item)[:60], str(item)))
+            else:  # named by content, so adding the same text twice keeps one copy
+                digest = hashlib.sha256(str(item).encode()).hexdigest()[:16]
+                documents.append(Document(f"text:{digest}", str(item)[:60], str(item)))
         chunks = [c for d in documents for c in chunk(d, size=int(self.settings["chunk_size"]),
                                                     overlap=int(self.settings["chunk_overlap"]))]
         vectors = self._embed([f"{c.title}\n{c.text}" for c in chunks], progress)

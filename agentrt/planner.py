@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ModelOutputError
-from .llm import LLM, GenerationRequest, StreamingLLM, call_record
+from .errors import ModelOutputError, ToolDefinitionError
+from .llm import LLM, GenerationRequest, StreamingLLM, call_record, stop_generation
 from .plan import references
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
@@ -46,10 +46,13 @@ class Planner:
         self.max_steps = max_steps
         self.max_new_tokens = max_new_tokens
         self._tools = [_describe(t) for t in registry] + [_THINK_DESCRIPTION]
+        self._schemas: dict[tuple[int, int], dict[str, Any]] = {}
 
-    @functools.lru_cache(maxsize=64)  # noqa: B019 - one planner per agent; schemas are pure
     def _schema(self, count: int, first_id: int) -> dict[str, Any]:
-        return plan_schema(self.registry, count, first_id=first_id)
+        key = (count, first_id)
+        if key not in self._schemas:
+            self._schemas[key] = plan_schema(self.registry, count, first_id=first_id)
+        return self._schemas[key]
 
     def request(
         self,
@@ -93,7 +96,7 @@ class Planner:
         An exception from `on_step` ends the round and is raised here.
         """
         request = self.request(instruction, passages, history, max_new_steps)
-        steps = _StepStream(on_step or (lambda step: None))
+        steps = _StepStream(on_step or (lambda step: None), on_error=lambda: stop_generation(self.llm))
         if isinstance(self.llm, StreamingLLM):
             loop = asyncio.get_running_loop()
             # subtle: pieces arrive on the model's thread; feeding them through the loop keeps
@@ -107,8 +110,8 @@ class Planner:
             raise steps.error
         if generation.truncated:
             raise ModelOutputError(
-                f"The plan did not finish within {self.max_new_tokens} tokens; "
-                "raise plan_max_new_tokens or lower max_steps",
+                f"The plan did not finish within {self.max_new_tokens} tokens; raise "
+                "agent.planner.max_new_tokens or lower max_steps",
                 generation.text,
             )
         spec = parse_plan(generation.text)
@@ -119,8 +122,9 @@ class Planner:
 class _StepStream:
     """Finds the plan's steps in its text as it grows and hands each one on exactly once."""
 
-    def __init__(self, on_step: Callable[[StepSpec], None]) -> None:
+    def __init__(self, on_step: Callable[[StepSpec], None], on_error: Callable[[], None]) -> None:
         self.on_step = on_step
+        self.on_error = on_error
         self.text = ""
         self.sent = 0
         self.error: Exception | None = None
@@ -147,6 +151,7 @@ class _StepStream:
                 self.on_step(step)
             except Exception as exc:  # kept for the planner to raise: this may run as a loop callback
                 self.error = exc
+                self.on_error()  # the rest of the plan is moot: stop writing it
                 return
 
 
@@ -174,7 +179,7 @@ def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) ->
     "args": T's arguments}`, whose references may only name steps before it."""
     if max_steps < 1:
         raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step")
-    tools = [(t.name, t.json_schema()) for t in registry]
+    tools = [(t.name, inline_refs(t.json_schema(), t.name)) for t in registry]
     tools.append((THINK_TOOL, _THINK_SCHEMA))
     positions = [
         {"anyOf": [_step_schema(step_id, name, schema) for name, schema in tools]}
@@ -196,6 +201,31 @@ def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) ->
     }
 
 
+def inline_refs(schema: dict[str, Any], tool: str) -> dict[str, Any]:
+    """`schema` with every `$ref` to its `$defs` replaced by the definition itself, so that it
+    can be nested inside the plan schema (whose root has no `$defs`)."""
+    definitions = schema.get("$defs", {})
+
+    def expand(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [expand(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen:
+                raise ToolDefinitionError(
+                    f"Tool {tool!r}: parameter type {name!r} refers to itself; plans need "
+                    "non-recursive argument types"
+                )
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**expand(definitions[name], (*seen, name)), **expand(rest, seen)}
+        return {k: expand(v, seen) for k, v in node.items() if k != "$defs"}
+
+    return expand(schema, ())
+
+
 def _step_schema(position: int, tool: str, args_schema: dict[str, Any]) -> dict[str, Any]:
     args = copy.deepcopy(args_schema)
     args.pop("title", None)
@@ -214,7 +244,8 @@ def _allow_references(prop: dict[str, Any], earlier: int) -> dict[str, Any]:
     """A property schema that also accepts `$N` for N in 1..earlier, and only those."""
     prop = {k: v for k, v in prop.items() if k not in ("title", "default")}
     if prop.get("type") == "string" and "pattern" not in prop and "enum" not in prop:
-        return {**prop, "pattern": _text_pattern(earlier), "maxLength": MAX_STRING_CHARS}
+        limit = min(prop.get("maxLength", MAX_STRING_CHARS), MAX_STRING_CHARS)
+        return {**prop, "pattern": _text_pattern(earlier), "maxLength": limit}
     if earlier == 0:
         return prop
     return {"anyOf": [prop, {"type": "string", "pattern": f"^{_reference(earlier)}$"}]}

@@ -59,7 +59,13 @@ class Tool:
         self.idempotent = idempotent
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args_model = _args_model(fn, self.name, arg_docs)
-        self._schema = self.args_model.model_json_schema()
+        try:
+            self._schema = self.args_model.model_json_schema()
+        except Exception as exc:  # a type pydantic cannot describe in JSON schema
+            raise ToolDefinitionError(
+                f"Tool {self.name!r}: its parameter types have no JSON schema ({exc}); use plain "
+                "types (str, int, float, bool, lists, dicts, enums, pydantic models)"
+            ) from exc
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, source={self.source!r})"
@@ -74,9 +80,13 @@ class Tool:
         return {name: getattr(model, name) for name in type(model).model_fields}
 
     async def acall(self, args: dict[str, Any]) -> Any:
-        """Validate `args`, then call the function (a sync one on the daemon tool threads, so a
-        tool that hangs past its timeout can neither block the event loop nor the process's exit)."""
-        kwargs = self.validate(args)
+        """Validate `args`, then call the function."""
+        return await self.invoke(self.validate(args))
+
+    async def invoke(self, kwargs: dict[str, Any]) -> Any:
+        """Call the function with arguments `validate` returned (a sync one on the daemon tool
+        threads, so a tool that hangs past its timeout can neither block the event loop nor the
+        process's exit)."""
         if self.is_async:
             return await self.fn(**kwargs)
         return await off_loop(TOOL_THREADS, partial(self.fn, **kwargs))
@@ -210,7 +220,7 @@ def load_tools_file(path: str | Path, *, source: str | None = None) -> list[Tool
         spec.loader.exec_module(module)
     except ToolDefinitionError as exc:
         raise ToolDefinitionError(f"{path}: {exc}") from exc
-    except BaseException as exc:
+    except Exception as exc:
         sys.modules.pop(module_name, None)
         line = _failing_line(exc, path)
         raise ToolDefinitionError(

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 THINK_TOOL = "think"
 """The reserved step tool that asks the language model to reason, instead of calling a tool."""
 
+FINAL_ANSWER_TOOL = "final_answer"
+"""The built-in tool whose successful result is the run's answer."""
+
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -79,7 +82,9 @@ class StepResult(_Data):
     duration_s: float
 
 
-StopReason = Literal["final_answer", "joiner", "max_steps", "max_replans", "time_limit", "replan_failed"]
+StopReason = Literal[
+    "final_answer", "joiner", "max_steps", "max_replans", "time_limit", "replan_failed", "join_failed"
+]
 
 
 class RunResult(_Data):
@@ -87,7 +92,7 @@ class RunResult(_Data):
 
     `plan` holds every step of every planning round; `replans` counts the rounds after the first.
     `stopped_by` says what ended the run: an answer (`final_answer` step or the joiner), a budget,
-    or a replan that could not be used (`error` then says why).
+    or a replan or join decision that could not be used (`error` then says why).
     """
 
     instruction: str

@@ -16,8 +16,11 @@ from typing import Any
 
 
 class DaemonThreadPool(Executor):
-    def __init__(self, max_workers: int = 32) -> None:
+    """A `concurrent.futures.Executor` of at most `max_workers` reused daemon threads."""
+
+    def __init__(self, max_workers: int = 32, name: str = "agentrt-worker") -> None:
         self.max_workers = max_workers
+        self.name = name
         self._work: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple, dict]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
@@ -33,7 +36,7 @@ class DaemonThreadPool(Executor):
                 self._idle -= 1
             elif self._threads < self.max_workers:
                 self._threads += 1
-                threading.Thread(target=self._serve, name=f"agentrt-tool-{self._threads}", daemon=True).start()
+                threading.Thread(target=self._serve, name=f"{self.name}-{self._threads}", daemon=True).start()
         return future
 
     def _serve(self) -> None:
@@ -48,10 +51,10 @@ class DaemonThreadPool(Executor):
                 self._idle += 1
 
 
-TOOL_THREADS = DaemonThreadPool()
+TOOL_THREADS = DaemonThreadPool(32, "agentrt-tool")
 """Where every sync tool runs."""
 
-MODEL_THREADS = DaemonThreadPool(max_workers=8)
+MODEL_THREADS = DaemonThreadPool(8, "agentrt-model")
 """Where blocking model calls run, so that one abandoned at a run's time limit delays neither
 the event loop nor `asyncio.run`'s shutdown (which joins the default executor's threads)."""
 

@@ -31,6 +31,9 @@ def test_arithmetic_matches_python(expression, expected):
         ("1/0", "divides by zero"),
         ("2 +", "not an arithmetic expression"),
         ("1" * 600, "longer than"),
+        ("(-8) ** 0.5", "no finite real value"),
+        ("1e308 * 10", "no finite real value"),
+        ("round(2.5, 1.0)", "cannot be computed"),
     ],
 )
 def test_unsafe_or_unbounded_input_is_refused_with_a_reason(expression, reason):

@@ -167,7 +167,7 @@ def test_sequential_mode_asks_for_one_step_at_a_time():
     assert "6*7" in llm.prompts()[1]  # the second decision sees the first step's result
 
 
-def test_stream_yields_typed_events_in_order():
+def test_stream_yields_typed_events_with_each_step_started_before_it_finishes():
     llm = ScriptedLLM([plan(("calculator", {"expression": "1+1"}), ("final_answer", {"answer": "$1"}))])
     events = list(Agent(model=llm).stream("1+1?"))
     kinds = [e.kind for e in events]
@@ -198,7 +198,7 @@ def test_arun_works_inside_a_running_event_loop():
 
 
 @pytest.mark.parametrize("bad", [{"max_steps": 0}, {"max_replans": -1}, {"mode": "turbo"}, {"top_k": -1}])
-def test_bad_agent_settings_are_refused_with_the_valid_range(bad):
+def test_bad_agent_settings_are_refused_before_anything_loads(bad):
     from agentrt import ConfigError
 
     with pytest.raises(ConfigError):
@@ -224,3 +224,53 @@ def test_a_streamed_step_that_breaks_the_plan_ends_the_round_with_a_plan_error()
     llm = ScriptedLLM([{"steps": [{"id": 1, "tool": "calculator", "args": {"expression": "$1"}}]}])
     with pytest.raises(PlanError, match="cycle"):
         Agent(model=llm).run("self reference")
+
+
+def test_leaving_a_stream_early_cancels_the_run():
+    started = threading.Event()
+
+    @tool
+    async def forever() -> str:
+        """Never finishes."""
+        started.set()
+        await asyncio.sleep(60)
+        return "late"
+
+    llm = ScriptedLLM([plan(("forever", {}), ("final_answer", {"answer": "$1"}))])
+    start = time.perf_counter()
+    for event in Agent(model=llm, tools=[forever]).stream("go"):
+        if isinstance(event, StepStarted):
+            break
+    assert started.wait(1) and time.perf_counter() - start < 5
+
+
+def test_an_unusable_join_decision_ends_the_run_with_the_best_answer_and_the_reason():
+    llm = ScriptedLLM([plan(("calculator", {"expression": "6*7"})), "not json"])
+    result = Agent(model=llm).run("6*7?")
+    assert result.stopped_by == "join_failed" and result.answer == "42"
+    assert "not a decision" in result.error
+
+
+def test_an_answer_fed_by_a_failed_step_through_another_step_is_not_taken():
+    llm = ScriptedLLM([
+        plan(("lookup", {"city": "Atlantis"}), ("think", {"question": "about $1"}), ("final_answer", {"answer": "$2"})),
+        "It is an error.",
+        answer("unknown"),
+    ])
+    result = Agent(model=llm, tools=[lookup]).run("Atlantis?")
+    assert result.answer == "unknown" and result.stopped_by == "joiner"
+
+
+def test_any_object_with_a_batched_generate_can_be_the_model():
+    class Minimal:
+        def __init__(self):
+            self.inner = ScriptedLLM([plan(("final_answer", {"answer": "hi"}))])
+
+        def generate(self, requests):
+            return self.inner.generate(requests)
+
+    assert Agent(model=Minimal()).run("hi").answer == "hi"
+    from agentrt import ConfigError
+
+    with pytest.raises(ConfigError, match="batched"):
+        Agent(model=42)

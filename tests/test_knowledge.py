@@ -188,3 +188,20 @@ kb.save()
     reopened = KnowledgeBase.open(tmp_path / "kb", embedder=HashingEmbedder())
     assert len(reopened) == before
     assert reopened.search("refunds working days", k=1)[0].title == "Refunds"
+
+
+def test_plain_texts_are_named_by_content_so_one_never_replaces_another(tmp_path):
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add("alpha text")
+    kb.add("beta text")
+    kb.delete(kb.search("alpha", k=1)[0].source)
+    kb.add("gamma text")
+    assert sorted(p.text for p in kb.search("text", k=10)) == ["beta text", "gamma text"]
+    kb.add("gamma text")
+    assert len(kb) == 2
+
+
+def test_reopening_with_other_chunk_settings_is_refused(tmp_path):
+    KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder(), chunk_size=500, chunk_overlap=50)
+    with pytest.raises(ConfigError, match="built with chunk size 500 and overlap 50"):
+        KnowledgeBase.open_or_create(tmp_path / "kb", embedder=HashingEmbedder(), chunk_size=800)

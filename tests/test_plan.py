@@ -60,3 +60,30 @@ def test_extending_a_plan_validates_only_new_steps_and_leaves_it_unchanged_on_er
     with pytest.raises(PlanError, match="Step 2 appears twice"):
         plan.extend(spec(StepSpec(id=2, tool="calculator")))
     assert len(plan) == 3
+
+
+def test_tools_with_enum_and_nested_model_parameters_get_a_self_contained_plan_schema():
+    import enum
+    import json
+
+    from pydantic import BaseModel
+
+    from agentrt import tool
+    from agentrt.planner import plan_schema
+    from agentrt.registry import ToolRegistry
+
+    class Unit(enum.Enum):
+        C = "celsius"
+        F = "fahrenheit"
+
+    class Place(BaseModel):
+        city: str
+
+    @tool
+    def weather(place: Place, unit: Unit = Unit.C) -> str:
+        """Weather at a place."""
+        return place.city
+
+    text = json.dumps(plan_schema(ToolRegistry.with_builtins([weather]), 2))
+    assert "$ref" not in text and "$defs" not in text
+    assert '"enum": ["celsius", "fahrenheit"]' in text and '"city"' in text

@@ -84,10 +84,12 @@ def test_cli_index_then_search_on_the_example_folder(tmp_path):
     assert "opening_hours" in search.stdout
 
 
-def test_cli_index_of_an_empty_folder_says_nothing_was_readable(tmp_path):
+@pytest.mark.model
+def test_cli_index_of_an_empty_folder_says_nothing_was_readable_and_leaves_no_base(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "image.png").write_bytes(b"\x89PNG")
     out = subprocess.run([sys.executable, "-m", "agentrt.cli", "index", str(tmp_path / "empty"), "--kb",
                           str(tmp_path / "kb")], capture_output=True, text=True)
     assert out.returncode == 2
     assert "No readable documents in" in out.stderr and "image.png: unsupported type '.png'" in out.stderr
+    assert not (tmp_path / "kb").exists()

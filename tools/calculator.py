@@ -93,8 +93,10 @@ def calculator(expression: str) -> float | int:
         result = _evaluate(tree)
     except ZeroDivisionError:
         raise RetryTool(f"{expression!r} divides by zero") from None
-    except (OverflowError, ValueError) as exc:
+    except (OverflowError, ValueError, TypeError) as exc:
         raise RetryTool(f"{expression!r} cannot be computed: {exc}") from None
+    if isinstance(result, complex) or (isinstance(result, float) and not math.isfinite(result)):
+        raise RetryTool(f"{expression!r} has no finite real value")
     if isinstance(result, float) and result.is_integer() and abs(result) < 1e15:
         return int(result)
     return result

@@ -1,7 +1,7 @@
 """JSON-schema-constrained decoding for transformers' `generate`, built on llguidance.
 
 Why llguidance: a 7.6 MB wheel with no GPU stack, the widest JSON-schema coverage, and ~0.4 ms
-per token on the default model (benchmarks/constrained_decoding.py measures it). We only turn its
+per token on the default model (benchmarks/plan_validity.py measures the total cost). We only turn its
 token bitmask into a logits mask; the grammar work is the library's.
 """
 
@@ -16,6 +16,8 @@ import llguidance.hf
 import llguidance.torch
 import torch
 from transformers import LogitsProcessor
+
+from ..errors import ConfigError
 
 # Compact JSON: whitespace costs tokens and invites a small model to ramble.
 _JSON_OPTIONS = {"whitespace_flexible": False}
@@ -35,7 +37,10 @@ class TokenizerGrammar:
         )
         matcher = llguidance.LLMatcher(self.tokenizer, grammar, log_level=0)
         if matcher.is_error():
-            raise ValueError(f"JSON schema not supported by the constraint engine: {matcher.get_error()}")
+            raise ConfigError(
+                f"A tool's argument schema cannot be enforced while decoding ({matcher.get_error()}); "
+                "simplify that tool's parameter types"
+            )
         return matcher
 
 

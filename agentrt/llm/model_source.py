@@ -1,7 +1,7 @@
 """Where a model's weights come from: the embedded default, a local path, or a Hugging Face id.
 
 A GGUF file (the embedded default ships as one) is dequantised by transformers once and saved
-as safetensors in the user cache, keyed by the file's hash, so later starts load in under a second.
+as safetensors in the user cache, keyed by the file's hash, so later starts skip the ~20 s conversion.
 Nothing here downloads: an id that is not in the local Hugging Face cache is a clear error.
 """
 

@@ -37,15 +37,27 @@ class PrefixCache:
             return None
         self._caches.move_to_end(best)
         cache = copy.deepcopy(self._caches[best])
-        cache.crop(best_len - cache.get_seq_length())
+        try:
+            cache.crop(best_len - cache.get_seq_length())
+        except (RuntimeError, ValueError, NotImplementedError):
+            # sliding-window and linear-attention caches cannot be cut back to a prefix
+            self.entries = 0
+            self._caches.clear()
+            return None
         self.reused_tokens += best_len
         return cache
 
     def store(self, ids: list[int], cache: Any) -> None:
         """Keep `cache` (which may run past the prompt) as the cache of prompt `ids`."""
+        if not self.entries:
+            return
         extra = cache.get_seq_length() - len(ids)
-        if extra > 0:
-            cache.crop(-extra)
+        try:
+            if extra > 0:
+                cache.crop(-extra)
+        except (RuntimeError, ValueError, NotImplementedError):
+            self.entries = 0  # this model's cache cannot be cut back to a prefix: stop trying
+            return
         self._caches[tuple(ids)] = cache
         self._caches.move_to_end(tuple(ids))
         while len(self._caches) > self.entries:

@@ -47,7 +47,6 @@ class TransformersLLM:
         torch_dtype = getattr(torch, dtype) if dtype else (
             torch.bfloat16 if self.device.type == "cuda" else torch.float32
         )
-        start = time.perf_counter()
         try:
             # subtle: never download at run time; a hub id must already be in the local HF cache.
             self.tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
@@ -62,7 +61,6 @@ class TransformersLLM:
                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
             ) from exc
         self.model.to(self.device).eval()
-        self.load_seconds = time.perf_counter() - start
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -153,9 +151,6 @@ class TransformersLLM:
         self.cancel()
         if self._lock.acquire(timeout=timeout_s):
             self._lock.release()
-
-    def describe(self) -> dict[str, Any]:
-        return {"model": self.name, "device": str(self.device), "dtype": str(self.model.dtype)}
 
 
 class _StopWhenSet:
