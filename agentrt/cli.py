@@ -14,6 +14,7 @@ from .events import Answered, Event, PlanMade, Replanning, StepFinished, StepSta
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `agentrt` command; returns the exit status (2: bad input, 1: run failure)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:

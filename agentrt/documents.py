@@ -64,6 +64,7 @@ def read_path(path: Path) -> Iterator[Document | Skipped]:
 
 
 def read_file(path: Path) -> Iterator[Document | Skipped]:
+    """The documents in one file (one per line for JSON Lines), or why it was skipped."""
     source = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:

@@ -22,11 +22,15 @@ class PlanMade(_Event):
 
 
 class StepStarted(_Event):
+    """A step's parents are done and it has started."""
+
     kind: Literal["step_started"] = "step_started"
     step: StepSpec
 
 
 class StepFinished(_Event):
+    """A step has finished, successfully or not; `result` is its record."""
+
     kind: Literal["step_finished"] = "step_finished"
     result: StepResult
 

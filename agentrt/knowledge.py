@@ -139,6 +139,7 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
+        """The embedder this base was built with, loaded on first use."""
         if self._embedder is None:
             self._embedder = _embedder(self.settings["embedder"])
         return self._embedder
@@ -147,6 +148,7 @@ class KnowledgeBase:
         return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
     def sources(self) -> list[str]:
+        """Every indexed source (file path, `file:line` for JSON Lines, `text:…` for texts)."""
         return [row[0] for row in self._db.execute("SELECT DISTINCT source FROM chunks ORDER BY source")]
 
     def add(self, *items: str | Path | Document, progress: Progress | None = None) -> AddReport:
@@ -229,9 +231,11 @@ class KnowledgeBase:
             self._set("index_generation", self.settings["generation"])
 
     def close(self) -> None:
+        """Close the database; the object is unusable afterwards."""
         self._db.close()
 
     def index_kind(self) -> str:
+        """`"exact"` or `"hnsw"`: the index a search uses at this size."""
         return "hnsw" if len(self) >= APPROXIMATE_FROM else "exact"
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:

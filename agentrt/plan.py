@@ -106,9 +106,11 @@ class Plan:
                     )
 
     def spec(self) -> PlanSpec:
+        """Every step, by id, as plain data."""
         return PlanSpec(steps=[self.step(n) for n in sorted(self.graph.nodes)])
 
     def step(self, step_id: int) -> StepSpec:
+        """The step with id `step_id`."""
         return self.graph.nodes[step_id]["spec"]
 
     def order(self) -> list[StepSpec]:
@@ -116,6 +118,7 @@ class Plan:
         return [self.step(n) for n in self._order]
 
     def parents(self, step_id: int) -> list[int]:
+        """Ids of the steps `step_id` waits for, ascending."""
         return sorted(self.graph.predecessors(step_id))
 
     def __len__(self) -> int:

@@ -174,6 +174,7 @@ class ToolRegistry:
         return new
 
     def get(self, name: str) -> Tool:
+        """The tool called `name`; a ToolDefinitionError listing the registered ones if none is."""
         try:
             return self._tools[name]
         except KeyError:
@@ -191,6 +192,7 @@ class ToolRegistry:
         return len(self._tools)
 
     def names(self) -> list[str]:
+        """Registered tool names, in registration order."""
         return list(self._tools)
 
     @classmethod
