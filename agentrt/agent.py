@@ -189,35 +189,11 @@ class Agent:
                 break
             results = [done[i] for i in sorted(done)]
             calls.extend(r.model_call for r in results if r.id not in before and r.model_call)
-            final = self.joiner.final_answer(results)
-            if final is not None:
-                answer, stopped_by = final, "final_answer"
-            elif budget.out_of_time():
-                answer, stopped_by = _best_effort(results), "time_limit"
-            elif self.mode == "sequential" and budget.steps_left():
-                rounds += 1  # sequential: the next step is the model's next decision
-                continue
+            outcome = await self._conclude(instruction, results, budget, calls, emit, rounds + 1)
+            if outcome is None:
+                rounds += 1
             else:
-                can_replan = budget.replans_left() > 0 and budget.steps_left() > 0
-                try:
-                    decision = await asyncio.wait_for(
-                        self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
-                    )
-                except asyncio.TimeoutError:
-                    stop_generation(self.llm)
-                    answer, stopped_by = _best_effort(results), "time_limit"
-                    break
-                except ModelOutputError as exc:
-                    answer, stopped_by, error = _best_effort(results), "join_failed", str(exc)
-                    break
-                calls.append(decision.call)
-                if decision.action == "answer":
-                    answer = decision.answer
-                    stopped_by = "joiner" if can_replan else _spent(budget)
-                else:
-                    budget.replans_used += 1
-                    rounds += 1
-                    emit(Replanning(round=rounds, reason=decision.reason))
+                answer, stopped_by, error = outcome
         result = RunResult(
             instruction=instruction,
             answer=answer,
@@ -231,6 +207,35 @@ class Agent:
         )
         emit(Answered(result=result))
         return result
+
+    async def _conclude(
+        self, instruction: str, results: list[StepResult], budget: Budget, calls: list[ModelCall],
+        emit: Emit, next_round: int,
+    ) -> tuple[str, StopReason, str | None] | None:
+        """After a round: (answer, what stopped the run, error), or None for another round."""
+        final = self.joiner.final_answer(results)
+        if final is not None:
+            return final, "final_answer", None
+        if budget.out_of_time():
+            return _best_effort(results), "time_limit", None
+        if self.mode == "sequential" and budget.steps_left():
+            return None  # sequential: the next step is the model's next decision
+        can_replan = budget.replans_left() > 0 and budget.steps_left() > 0
+        try:
+            decision = await asyncio.wait_for(
+                self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
+            )
+        except asyncio.TimeoutError:
+            stop_generation(self.llm)
+            return _best_effort(results), "time_limit", None
+        except ModelOutputError as exc:
+            return _best_effort(results), "join_failed", str(exc)
+        calls.append(decision.call)
+        if decision.action == "answer":
+            return decision.answer, "joiner" if can_replan else _spent(budget), None
+        budget.replans_used += 1
+        emit(Replanning(round=next_round, reason=decision.reason))
+        return None
 
     async def _round(
         self, instruction: str, passages: list[Passage], plan: Plan, done: dict[int, StepResult],
