@@ -246,9 +246,10 @@ class Agent:
         names = [*self.tools.names(), THINK_TOOL]
         arrivals: asyncio.Queue[StepSpec | None] = asyncio.Queue()
 
-        def accept(step: StepSpec) -> None:
-            plan.extend(PlanSpec(steps=[step]), names)  # a PlanError here ends the round
-            arrivals.put_nowait(step)
+        def accept(steps: list[StepSpec]) -> None:
+            plan.extend(PlanSpec(steps=steps), names)  # a PlanError here ends the round
+            for step in steps:
+                arrivals.put_nowait(step)
 
         def planned(task: asyncio.Task[tuple[PlanSpec, ModelCall]]) -> None:
             arrivals.put_nowait(None)
@@ -259,7 +260,7 @@ class Agent:
 
         history = [done[i] for i in sorted(done)]
         planning = asyncio.create_task(
-            self.planner.plan(instruction, passages, history, max_new_steps, on_step=accept)
+            self.planner.plan(instruction, passages, history, max_new_steps, on_steps=accept)
         )
         planning.add_done_callback(planned)
         try:

@@ -86,17 +86,17 @@ class Planner:
         passages: Sequence[Passage] = (),
         history: Sequence[StepResult] = (),
         max_new_steps: int | None = None,
-        on_step: Callable[[StepSpec], None] | None = None,
+        on_steps: Callable[[list[StepSpec]], None] | None = None,
     ) -> tuple[PlanSpec, ModelCall]:
         """Steps for `instruction`, numbered after `history`, which they may reference as `$N`.
 
         `passages` (retrieved for the instruction) are shown to the model. With a streaming
-        backend, `on_step` receives each step as soon as the model has written it, so it can start
+        backend, `on_steps` receives steps as soon as the model has written them, so they can start
         before the plan is complete; otherwise it receives them all once the plan is parsed.
-        An exception from `on_step` ends the round and is raised here.
+        An exception from `on_steps` ends the round and is raised here.
         """
         request = self.request(instruction, passages, history, max_new_steps)
-        steps = _StepStream(on_step or (lambda step: None), on_error=lambda: stop_generation(self.llm))
+        steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm))
         if isinstance(self.llm, StreamingLLM):
             loop = asyncio.get_running_loop()
             # subtle: pieces arrive on the model's thread; feeding them through the loop keeps
@@ -120,12 +120,19 @@ class Planner:
 
 
 class _StepStream:
-    """Finds the plan's steps in its text as it grows and hands each one on exactly once."""
+    """Finds the plan's steps in its text as it grows and hands each one on exactly once.
 
-    def __init__(self, on_step: Callable[[StepSpec], None], on_error: Callable[[], None]) -> None:
-        self.on_step = on_step
+    Each step is decoded once, from where the previous one ended, as soon as its closing brace
+    arrives: the cost stays linear in the plan's length.
+    """
+
+    _DECODER = json.JSONDecoder()
+
+    def __init__(self, on_steps: Callable[[list[StepSpec]], None], on_error: Callable[[], None]) -> None:
+        self.on_steps = on_steps
         self.on_error = on_error
         self.text = ""
+        self.position: int | None = None  # where the next step starts, once the list has opened
         self.sent = 0
         self.error: Exception | None = None
 
@@ -133,45 +140,55 @@ class _StepStream:
         self.text += piece
         if "}" not in piece or self.error is not None:
             return
-        try:  # the text up to its last "}", closed as a plan: parses once that "}" ends a step
-            steps = parse_plan(self.text[: self.text.rindex("}") + 1] + "]}", quiet=True).steps
-        except ModelOutputError:
-            return
-        self._send(steps)
+        if self.position is None:
+            opened = self.text.find("[")
+            if opened < 0:
+                return
+            self.position = opened + 1
+        complete = []
+        while True:
+            start = self.position
+            while start < len(self.text) and self.text[start] in ", ":
+                start += 1
+            try:
+                raw, end = self._DECODER.raw_decode(self.text, start)
+                complete.append(_step_spec(raw))
+            except (ValueError, KeyError, TypeError, ValidationError):
+                break  # the next step is not complete yet; finish() checks the whole plan anyway
+            self.position = end
+        self._send(complete)
 
     def finish(self, spec: PlanSpec) -> None:
-        self._send(spec.steps)
+        self._send(spec.steps[self.sent :])
         if self.error is not None:
             raise self.error
 
     def _send(self, steps: list[StepSpec]) -> None:
-        for step in steps[self.sent :]:
-            self.sent += 1
-            try:
-                self.on_step(step)
-            except Exception as exc:  # kept for the planner to raise: this may run as a loop callback
-                self.error = exc
-                self.on_error()  # the rest of the plan is moot: stop writing it
-                return
+        if not steps or self.error is not None:
+            return
+        self.sent += len(steps)
+        try:
+            self.on_steps(steps)
+        except Exception as exc:  # kept for the planner to raise: this may run as a loop callback
+            self.error = exc
+            self.on_error()  # the rest of the plan is moot: stop writing it
 
 
-def parse_plan(text: str, *, quiet: bool = False) -> PlanSpec:
-    """The `PlanSpec` for the model's plan JSON; `depends_on` is derived from `$N` references.
-    `quiet` skips building the error message, for the many failed tries on a partial plan."""
+def parse_plan(text: str) -> PlanSpec:
+    """The `PlanSpec` for the model's plan JSON; `depends_on` is derived from `$N` references."""
     try:
-        raw = json.loads(text)
-        steps = [
-            StepSpec(
-                id=step["id"],
-                tool=step["tool"],
-                args=step["args"],
-                depends_on=sorted(set(step.get("depends_on", [])) | references(step["args"])),
-            )
-            for step in raw["steps"]
-        ]
-        return PlanSpec(steps=steps)
+        return PlanSpec(steps=[_step_spec(step) for step in json.loads(text)["steps"]])
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise ModelOutputError("" if quiet else f"The plan is not valid plan JSON ({exc})", text) from exc
+        raise ModelOutputError(f"The plan is not valid plan JSON ({exc})", text) from exc
+
+
+def _step_spec(raw: dict[str, Any]) -> StepSpec:
+    return StepSpec(
+        id=raw["id"],
+        tool=raw["tool"],
+        args=raw["args"],
+        depends_on=sorted(set(raw.get("depends_on", [])) | references(raw["args"])),
+    )
 
 
 def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) -> dict[str, Any]:

@@ -50,16 +50,17 @@ class ScriptedLLM:
         return [r.messages[-1].content for r in self.history]
 
     def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
-        """The next reply, handed to `on_text` in pieces of a few characters, with `latency_s`
+        """The next reply, handed to `on_text` in pieces of a few words' length, with `latency_s`
         spread over them, as a streaming backend would."""
         latency, self.latency_s = self.latency_s, 0.0
         try:
             [generation] = self.generate([request])
         finally:
             self.latency_s = latency
-        pieces = [generation.text[i : i + 8] for i in range(0, len(generation.text), 8)] or [""]
+        pieces = [generation.text[i : i + 24] for i in range(0, len(generation.text), 24)] or [""]
         for piece in pieces:
-            time.sleep(latency / len(pieces))
+            if latency:
+                time.sleep(latency / len(pieces))
             on_text(piece)
         return generation
 

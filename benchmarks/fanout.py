@@ -43,21 +43,34 @@ def noop(x: int) -> int:
     return x
 
 
-class FanoutModel(ScriptedLLM):
+class FanoutModel:
     """A scripted model that plans `n` calls of one tool and then final_answer, for any number of
-    runs: all steps at once when asked for a whole plan, one per request in sequential mode."""
+    runs: all steps at once when asked for a whole plan, one per request in sequential mode.
+    It answers each call whole after a fixed latency; `streaming=True` hands the plan over in
+    pieces instead, so steps can start while it is being written."""
 
-    def __init__(self, n: int, tool_name: str, args: dict, latency_s: float) -> None:
-        super().__init__(latency_s=latency_s)
+    name = "fan-out script"
+
+    def __init__(self, n: int, tool_name: str, args: dict, latency_s: float, streaming: bool = False) -> None:
+        self.script = ScriptedLLM(latency_s=latency_s)
         self.n, self.tool_name, self.args = n, tool_name, args
+        if streaming:
+            self.generate_streaming = self._generate_streaming
 
     def generate(self, requests):
         for request in requests:
-            steps = request.json_schema["properties"]["steps"]
-            first = steps["prefixItems"][0]["anyOf"][0]["properties"]["id"]["const"]
-            ids = range(first, min(first + steps["maxItems"], self.n + 2))
-            self.enqueue({"steps": [self._step(i) for i in ids]})
-        return super().generate(requests)
+            self.script.enqueue(self._plan(request))
+        return self.script.generate(requests)
+
+    def _generate_streaming(self, request, on_text):
+        self.script.enqueue(self._plan(request))
+        return self.script.generate_streaming(request, on_text)
+
+    def _plan(self, request) -> dict:
+        steps = request.json_schema["properties"]["steps"]
+        first = steps["prefixItems"][0]["anyOf"][0]["properties"]["id"]["const"]
+        ids = range(first, min(first + steps["maxItems"], self.n + 2))
+        return {"steps": [self._step(i) for i in ids]}
 
     def _step(self, step_id: int) -> dict:
         if step_id <= self.n:
@@ -65,8 +78,8 @@ class FanoutModel(ScriptedLLM):
         return {"id": step_id, "tool": "final_answer", "args": {"answer": "all done"}}
 
 
-def fanout_agent(mode: str, n: int, latency: float, tool_name: str, args: dict) -> Agent:
-    model = FanoutModel(n, tool_name, args, latency)
+def fanout_agent(mode: str, n: int, latency: float, tool_name: str, args: dict, streaming: bool = False) -> Agent:
+    model = FanoutModel(n, tool_name, args, latency, streaming)
     return Agent(model=model, tools=[wait, noop], mode=mode, max_steps=n + 1)
 
 
@@ -103,9 +116,9 @@ def fanout_table() -> None:
               f"   {ratio:15.2f}   {0.9 * n:12.1f}")
 
 
-def overhead_us(mode: str, steps: int = 20, runs: int = 20) -> float:
+def overhead_us(mode: str, steps: int = 20, runs: int = 20, streaming: bool = False) -> float:
     """Median µs per step of a warm agent (built once, as the other frameworks' agents are)."""
-    agent = fanout_agent(mode, steps, 0.0, "noop", {"x": 1})
+    agent = fanout_agent(mode, steps, 0.0, "noop", {"x": 1}, streaming)
     for _ in range(2):
         agent.run("fan out")
     times = []
@@ -121,6 +134,7 @@ def overhead_table() -> None:
     ours = {"agentrt parallel": overhead_us("parallel"), "agentrt sequential": overhead_us("sequential")}
     for name, us in ours.items():
         print(f"  {name:<20} {us:9.0f} us/step")
+    print(f"  {'(parallel, plan streamed in pieces)':<20} {overhead_us('parallel', streaming=True):9.0f} us/step")
     python = HERE / ".venv-others" / "bin" / "python"
     if not python.exists():
         print("  (smolagents/LangGraph not measured: run `make bench-others` first)")
