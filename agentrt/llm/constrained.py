@@ -67,7 +67,8 @@ class BatchConstraints(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self.steps > 0:
             for row, matcher in enumerate(self.matchers):
-                if matcher is not None and not matcher.is_stopped():
+                # subtle: a row past its budget was forced to EOS; that token is not the grammar's
+                if matcher is not None and not matcher.is_stopped() and self.steps <= self.budgets[row]:
                     matcher.consume_token(int(input_ids[row, -1]))
         constrained = False
         for row, matcher in enumerate(self.matchers):

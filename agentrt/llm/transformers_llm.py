@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import ModelNotFoundError
+from ..errors import ModelNotFoundError, ModelOutputError
 from ..schema import Message
 from . import Generation, GenerationRequest, model_source
 from .prefix_cache import PrefixCache
@@ -124,10 +124,14 @@ class TransformersLLM:
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        return [
+        generations = [
             self._generation(tokens, prompt_tokens, request, duration)
             for tokens, prompt_tokens, request in zip(new_tokens, prompt_lengths, requests)
         ]
+        for generation, error in zip(generations, constraints.errors()):
+            if error is not None:  # the mask let through a token the grammar then refused: a bug
+                raise ModelOutputError(f"The constraint engine rejected the output ({error})", generation.text)
+        return generations
 
     def _generation(self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float) -> Generation:
         eos = self.tokenizer.eos_token_id
