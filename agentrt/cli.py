@@ -172,9 +172,10 @@ def _tools(args: argparse.Namespace) -> int:
         return 0
     for t in registry:
         print(f"{t.name}  [{t.source}]\n  {t.description}")
-        for name, prop in t.json_schema().get("properties", {}).items():
-            kind = prop.get("type") or " | ".join(p.get("type", "?") for p in prop.get("anyOf", []))
-            print(f"    {name}: {kind}" + (f"  {prop['description']}" if "description" in prop else ""))
+        properties = t.json_schema().get("properties", {})
+        for name, kinds in t.parameter_types().items():
+            described = properties[name].get("description")
+            print(f"    {name}: {' | '.join(kinds)}" + (f"  {described}" if described else ""))
     return 0
 
 

@@ -300,7 +300,6 @@ def _describe(t: Tool) -> dict[str, str]:
     schema = t.json_schema()
     required = set(schema.get("required", []))
     params = []
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type") or "|".join(p.get("type", "any") for p in prop.get("anyOf", [])) or "any"
-        params.append(f"{name}: {kind}" + ("" if name in required else " = optional"))
+    for name, kinds in t.parameter_types().items():
+        params.append(f"{name}: {'|'.join(kinds)}" + ("" if name in required else " = optional"))
     return {"name": t.name, "signature": ", ".join(params), "description": t.description}

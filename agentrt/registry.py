@@ -74,6 +74,13 @@ class Tool:
         """JSON schema of the arguments object (computed once; do not mutate it)."""
         return self._schema
 
+    def parameter_types(self) -> dict[str, list[str]]:
+        """Each parameter's JSON type names (several for a union), for showing to people and models."""
+        return {
+            name: [prop["type"]] if "type" in prop else [p.get("type", "any") for p in prop.get("anyOf", [])] or ["any"]
+            for name, prop in self._schema.get("properties", {}).items()
+        }
+
     def validate(self, args: dict[str, Any]) -> dict[str, Any]:
         """Arguments checked and coerced by the signature; raises pydantic's ValidationError."""
         model = self.args_model.model_validate(args)
