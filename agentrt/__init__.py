@@ -3,6 +3,7 @@
 from .agent import Agent
 from .errors import (
     AgentrtError,
+    BackendError,
     ConfigError,
     ModelNotFoundError,
     ModelOutputError,
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentrtError",
+    "BackendError",
     "ConfigError",
     "ModelNotFoundError",
     "ModelOutputError",

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="plan, act and answer one instruction")
     run.add_argument("instruction", help="what the agent should do, in plain language")
-    run.add_argument("--model", help="Hugging Face id or local path (default: embedded SmolLM2-135M)")
+    run.add_argument("--model", help="Hugging Face id, local path, or OpenAI-compatible server URL[#MODEL] (default: embedded SmolLM2-135M)")
     run.add_argument("--mode", choices=["parallel", "sequential"], default="parallel",
                      help="plan all steps and run independent ones together (default), or one step at a time")
     run.add_argument("--max-steps", type=int, default=8, help="most steps in the whole run (default 8)")

@@ -48,5 +48,9 @@ class ModelOutputError(RunError):
         self.raw_text = raw_text
 
 
+class BackendError(RunError):
+    """The model backend failed: its server could not be reached or refused a request."""
+
+
 class RetryTool(Exception):
     """Raise inside a tool to tell the model what to correct; the message becomes the observation."""

@@ -90,3 +90,30 @@ def test_prefix_reuse_gives_the_same_greedy_output_as_computing_every_prompt_afr
     assert default_llm.prefix_cache.reused_tokens - before > 300  # the second prompt reused the first's prefix
     fresh = TransformersLLM(prefix_cache=False)
     assert reused == [fresh.generate([r])[0].text for r in requests]
+
+
+def test_concurrent_callers_share_batches_and_get_their_own_greedy_outputs(default_llm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["Name a fruit.", "Name a colour.", "Name a planet.", "Name an animal."]
+    requests = [GenerationRequest(messages=[Message(role="user", content=q)], max_new_tokens=8) for q in questions]
+    alone = [default_llm.generate([r])[0].text for r in requests]
+    with ThreadPoolExecutor(len(requests)) as pool:
+        together = list(pool.map(lambda r: default_llm.generate([r])[0].text, requests))
+    assert together == alone
+
+
+def test_stop_strings_end_the_text_and_streaming_never_passes_them(default_llm):
+    request = GenerationRequest(
+        messages=[Message(role="user", content="Count from 1 to 20, separated by commas.")], max_new_tokens=60
+    )
+    full = default_llm.generate([request])[0].text
+    assert "5" in full, full
+    stop = full[full.index("5") :][:2]  # the stop string: "5" and the character after it
+    stopped_request = request.model_copy(update={"stop": [stop]})
+    pieces: list[str] = []
+    streamed = default_llm.generate_streaming(stopped_request, pieces.append)
+    assert streamed.text == full[: full.index(stop)]
+    assert "".join(pieces) == streamed.text and not streamed.truncated
+    batched = default_llm.generate([stopped_request, request])
+    assert [g.text for g in batched] == [streamed.text, full]

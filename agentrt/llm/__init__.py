@@ -16,13 +16,14 @@ from ..schema import Message, ModelCall, Passage
 
 
 class GenerationRequest(BaseModel):
-    """One completion to produce: chat messages, an optional JSON schema, and a token budget."""
+    """One completion to produce: chat messages, an optional JSON schema, a token budget and stop strings."""
 
     model_config = ConfigDict(extra="forbid")
 
     messages: list[Message]
     json_schema: dict[str, Any] | None = None
     max_new_tokens: int = Field(default=256, ge=1)
+    stop: list[str] = Field(default_factory=list, description="end the text before the first of these")
 
 
 class Generation(BaseModel):
@@ -86,7 +87,12 @@ def stop_generation(llm: object) -> None:
 
 
 def load_llm(model: str | None = None, **options: Any) -> LLM:
-    """The local transformers backend for `model` (a Hugging Face id, a local path, or the default)."""
+    """The backend for `model`: an OpenAI-compatible server for ``http(s)://HOST/v1[#MODEL]``,
+    else the local transformers backend (a Hugging Face id, a local path, or the default)."""
+    from .openai_compatible import OpenAICompatibleLLM, is_remote
+
+    if is_remote(model):
+        return OpenAICompatibleLLM.from_url(model, **options)
     from .transformers_llm import TransformersLLM
 
     return TransformersLLM(model, **options)

@@ -8,11 +8,13 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ModelNotFoundError, ModelOutputError
 from ..schema import Message
 from . import Generation, GenerationRequest, model_source
+from .batching import BatchQueue, Job
 from .prefix_cache import PrefixCache
 
 
@@ -26,6 +28,7 @@ class TransformersLLM:
         device: str | None = None,
         dtype: str | None = None,
         prefix_cache: bool = True,
+        max_batch: int = 16,
     ) -> None:
         try:
             import torch
@@ -69,6 +72,7 @@ class TransformersLLM:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.prefix_cache = PrefixCache() if prefix_cache else None
+        self._queue = BatchQueue(self._run_batch, max_batch)
         _LIVE.add(self)
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
@@ -78,19 +82,23 @@ class TransformersLLM:
             return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
 
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Greedy completions for `requests`. Requests from concurrent callers that wait while the
+        model is busy are run together as its next batch."""
+        return self._queue.submit(requests)
+
     def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
         """`generate` for one request, handing each new piece of text to `on_text` as it decodes."""
-        [generation] = self.generate([request], streamer=_TextPieces(self.tokenizer, on_text))
+        [generation] = self._queue.submit([request], [on_text])
         return generation
 
-    def generate(self, requests: Sequence[GenerationRequest], streamer: Any = None) -> list[Generation]:
-        """Greedy completions for all `requests` in one padded batch."""
+    def _run_batch(self, jobs: list[Job]) -> None:
+        """One padded batch through `model.generate`; sets each job's result or error."""
         import torch
 
         from .constrained import BatchConstraints
 
-        if not requests:
-            return []
+        requests = [job.request for job in jobs]
         start = time.perf_counter()
         prompts = [self.prompt_text(r.messages) for r in requests]
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -100,6 +108,7 @@ class TransformersLLM:
             [self._grammar.matcher(r.json_schema) if r.json_schema else None for r in requests],
             [r.max_new_tokens for r in requests],
         )
+        texts = _RowTexts(self.tokenizer, jobs)
         single = len(requests) == 1 and self.prefix_cache is not None
         with self._lock, torch.inference_mode():
             self._stop.clear()
@@ -115,8 +124,8 @@ class TransformersLLM:
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=self.tokenizer.eos_token_id,
                 top_p=None, top_k=None, temperature=None,
-                streamer=streamer,
-                stopping_criteria=[_StopWhenSet(self._stop)],
+                streamer=texts if texts.needed else None,
+                stopping_criteria=[_StopWhenSet(self._stop), *([texts] if texts.needed else [])],
             )
             if single:
                 self.prefix_cache.store(prompt_ids, result.past_key_values)
@@ -124,26 +133,23 @@ class TransformersLLM:
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        generations = [
-            self._generation(tokens, prompt_tokens, request, duration)
-            for tokens, prompt_tokens, request in zip(new_tokens, prompt_lengths, requests)
-        ]
-        for generation, error in zip(generations, constraints.errors()):
+        for job, tokens, prompt_tokens, error in zip(jobs, new_tokens, prompt_lengths, constraints.errors()):
+            job.result = self._generation(tokens, prompt_tokens, job.request, duration)
             if error is not None:  # the mask let through a token the grammar then refused: a bug
-                raise ModelOutputError(f"The constraint engine rejected the output ({error})", generation.text)
-        return generations
+                job.error = ModelOutputError(f"The constraint engine rejected the output ({error})", job.result.text)
 
     def _generation(self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float) -> Generation:
         eos = self.tokenizer.eos_token_id
         ended = eos in tokens
         if ended:
             tokens = tokens[: tokens.index(eos)]
+        text, stopped = _cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), request.stop)
         return Generation(
-            text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+            text=text,
             prompt_tokens=int(prompt_tokens),
             completion_tokens=len(tokens),
             duration_s=duration,
-            truncated=not ended or len(tokens) >= request.max_new_tokens,
+            truncated=not stopped and (not ended or len(tokens) >= request.max_new_tokens),
         )
 
     def cancel(self) -> None:
@@ -180,26 +186,58 @@ def _wind_down_all() -> None:
         llm.wind_down()
 
 
-class _TextPieces:
-    """A transformers streamer that passes on the newly decoded text after every token."""
+def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """`text` up to the earliest of `stops`, and whether one was found."""
+    cut = min((i for i in (text.find(stop) for stop in stops if stop) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
 
-    def __init__(self, tokenizer: Any, on_text: Callable[[str], None]) -> None:
+
+class _RowTexts:
+    """Follows each row's new text as it is generated: hands it to the row's `on_text`, and ends
+    the row at its first stop string. It is both `generate`'s streamer and a stopping criterion."""
+
+    def __init__(self, tokenizer: Any, jobs: Sequence[Job]) -> None:
         self.tokenizer = tokenizer
-        self.on_text = on_text
-        self.tokens: list[int] = []
-        self.sent = 0
+        self.rows = [_Row(job.on_text, [s for s in job.request.stop if s]) for job in jobs]
+        self.needed = any(row.on_text or row.stops for row in self.rows)
         self.prompt_seen = False
 
     def put(self, value: Any) -> None:
         if not self.prompt_seen:  # generate hands over the prompt first
             self.prompt_seen = True
             return
-        self.tokens.extend(value.view(-1).tolist())
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
-        # subtle: a multi-byte character split across tokens decodes to U+FFFD until complete
-        if len(text) > self.sent and not text.endswith("\ufffd"):
-            self.on_text(text[self.sent :])
-            self.sent = len(text)
+        for row, token in zip(self.rows, value.view(-1).tolist()):
+            if not row.stopped and (row.on_text or row.stops):
+                row.tokens.append(token)
+                row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True), final=False)
 
     def end(self) -> None:
-        pass
+        for row in self.rows:
+            if row.tokens and not row.stopped:
+                row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True), final=True)
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.tensor([row.stopped for row in self.rows], dtype=torch.bool, device=input_ids.device)
+
+
+@dataclass
+class _Row:
+    on_text: Callable[[str], None] | None
+    stops: list[str]
+    tokens: list[int] = field(default_factory=list)
+    sent: int = 0
+    stopped: bool = False
+
+    def advance(self, text: str, final: bool) -> None:
+        """Send what is new in `text`, holding back a tail that could still become a stop string."""
+        # subtle: a multi-byte character split across tokens decodes to U+FFFD until complete
+        if text.endswith("\ufffd") and not final:
+            return
+        text, self.stopped = _cut_at_stop(text, self.stops)
+        hold = 0 if self.stopped or final else max((len(s) - 1 for s in self.stops), default=0)
+        ready = max(len(text) - hold, self.sent)
+        if ready > self.sent and self.on_text is not None:
+            self.on_text(text[self.sent : ready])
+        self.sent = ready

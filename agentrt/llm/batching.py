@@ -1,0 +1,78 @@
+"""Merging requests that arrive from many threads into shared batches.
+
+Concurrent runs (`Agent.run_many`, or several agents on one model) each call `generate` on their
+own thread. A local model can run only one batch at a time, so instead of queueing behind the
+lock one by one, waiting requests are gathered and run together as the next batch: one forward
+pass serves them all, which is where a batch's throughput comes from.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from . import Generation, GenerationRequest
+
+OnText = Callable[[str], None] | None
+
+
+@dataclass(eq=False)
+class Job:
+    """One request waiting in the queue, with where its streamed text and its result go."""
+
+    request: GenerationRequest
+    on_text: OnText = None
+    result: Generation | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class BatchQueue:
+    """Runs submitted requests in batches of up to `max_batch`, one batch at a time.
+
+    `run_batch` sets each job's `result` (or its own `error`); if it raises, every job in that
+    batch gets the exception.
+
+    Whichever caller finds the model idle runs the next batch from everything queued, its own
+    requests or others'; the rest wait until theirs are done. No thread is needed of our own.
+    """
+
+    def __init__(self, run_batch: Callable[[list[Job]], None], max_batch: int = 16) -> None:
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self._queue: list[Job] = []
+        self._busy = False
+        self._changed = threading.Condition()
+
+    def submit(self, requests: Sequence[GenerationRequest], on_text: Sequence[OnText] = ()) -> list[Generation]:
+        """Generations for `requests`, in order, once the batches holding them have run."""
+        jobs = [Job(r, cb) for r, cb in zip(requests, [*on_text] + [None] * (len(requests) - len(on_text)))]
+        with self._changed:
+            self._queue.extend(jobs)
+        while True:
+            with self._changed:
+                while self._busy and not all(j.done for j in jobs):
+                    self._changed.wait()
+                if all(j.done for j in jobs):
+                    break
+                self._busy = True
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            self._run(batch)
+        for job in jobs:
+            if job.error is not None:
+                raise job.error
+        return [job.result for job in jobs]  # type: ignore[misc]
+
+    def _run(self, batch: list[Job]) -> None:
+        try:
+            self._run_batch(batch)
+        except BaseException as exc:  # every caller in the batch gets the failure, not just this one
+            for job in batch:
+                job.error = exc
+        finally:
+            with self._changed:
+                for job in batch:
+                    job.done = True
+                self._busy = False
+                self._changed.notify_all()

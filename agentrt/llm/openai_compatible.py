@@ -1,0 +1,157 @@
+"""A backend that talks to any OpenAI-compatible server (vLLM, SGLang, llama.cpp's server, ...).
+
+The server owns the model, the chat template and the batching: every request of a `generate`
+call is sent at once, on its own connection, so the server's continuous batching sees them
+together. JSON-schema constraints travel as `response_format`, which those servers enforce
+while decoding.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urldefrag
+
+from ..errors import BackendError, ConfigError, ModelNotFoundError
+from . import Generation, GenerationRequest
+
+REMOTE_PREFIXES = ("http://", "https://")
+
+
+class OpenAICompatibleLLM:
+    """Chat completions from a server at `base_url` (e.g. ``http://localhost:8000/v1``).
+
+    `model` names the served model; when omitted, the server must serve exactly one, which is
+    used. `schema_style` picks how a JSON schema is sent: ``"json_schema"`` is OpenAI's form,
+    understood by vLLM, SGLang and llama.cpp's own server; ``"json_object"`` puts the schema
+    beside ``type: json_object``, the form llama-cpp-python's server reads.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        *,
+        api_key: str = "not-needed",
+        schema_style: str = "json_schema",
+        timeout_s: float = 600.0,
+        max_concurrency: int = 64,
+    ) -> None:
+        try:
+            import openai
+        except ImportError as exc:
+            raise ConfigError(
+                "A server URL as the model needs the OpenAI client: pip install 'agentrt[remote]'"
+            ) from exc
+        if schema_style not in ("json_schema", "json_object"):
+            raise ConfigError(f"schema_style must be 'json_schema' or 'json_object', not {schema_style!r}")
+        self._openai = openai
+        self.base_url = base_url
+        self.schema_style = schema_style
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=1)
+        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="agentrt-remote")
+        self._streams: set[Any] = set()
+        self._streams_lock = threading.Lock()
+        self.model = model or self._only_served_model()
+        self.name = f"{self.model} @ {base_url}"
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> OpenAICompatibleLLM:
+        """A backend for ``URL`` or ``URL#MODEL``: the fragment names the served model."""
+        base_url, model = urldefrag(url)
+        return cls(base_url, model or None, **options)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """All `requests` in flight at once; their generations in order."""
+        return list(self._pool.map(lambda r: self.generate_streaming(r, None), requests))
+
+    def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None] | None) -> Generation:
+        """One request, streamed: `on_text` gets each piece of text as the server sends it."""
+        start = time.perf_counter()
+        pieces: list[str] = []
+        finish_reason = None
+        usage = None
+        with self._errors_named(), self._stream(request) as stream:
+            for chunk in stream:
+                usage = chunk.usage or usage
+                for choice in chunk.choices:
+                    finish_reason = choice.finish_reason or finish_reason
+                    if choice.delta.content:
+                        pieces.append(choice.delta.content)
+                        if on_text is not None:
+                            on_text(choice.delta.content)
+        text = "".join(pieces)
+        return Generation(
+            text=text,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else len(pieces),
+            duration_s=time.perf_counter() - start,
+            truncated=finish_reason != "stop",
+        )
+
+    def cancel(self) -> None:
+        """Close every stream in flight; their callers get what had arrived."""
+        with self._streams_lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.close()
+
+    @contextmanager
+    def _stream(self, request: GenerationRequest) -> Iterator[Any]:
+        stream = self._client.chat.completions.create(
+            model=self.model,
+            messages=[m.model_dump() for m in request.messages],
+            max_tokens=request.max_new_tokens,
+            temperature=0.0,
+            stream=True,
+            stream_options={"include_usage": True},
+            **self._response_format(request.json_schema),
+        )
+        with self._streams_lock:
+            self._streams.add(stream)
+        try:
+            yield stream
+        finally:
+            with self._streams_lock:
+                self._streams.discard(stream)
+            stream.close()
+
+    def _response_format(self, schema: dict[str, Any] | None) -> dict[str, Any]:
+        if schema is None:
+            return {}
+        if self.schema_style == "json_object":
+            return {"response_format": {"type": "json_object", "schema": schema}}
+        return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}}
+
+    def _only_served_model(self) -> str:
+        with self._errors_named():
+            served = [m.id for m in self._client.models.list()]
+        if len(served) != 1:
+            raise ModelNotFoundError(
+                f"The server at {self.base_url} serves {len(served)} models ({', '.join(served) or 'none'}); "
+                f"name one after '#': --model '{self.base_url}#MODEL'"
+            )
+        return served[0]
+
+    @contextmanager
+    def _errors_named(self) -> Iterator[None]:
+        """The OpenAI client's exceptions as agentrt's, saying which server and what to check."""
+        openai = self._openai
+        try:
+            yield
+        except openai.APIConnectionError as exc:
+            raise BackendError(f"Could not reach the model server at {self.base_url} ({exc}); is it running?") from exc
+        except openai.APIStatusError as exc:
+            raise BackendError(
+                f"The model server at {self.base_url} refused the request with HTTP {exc.status_code}: "
+                f"{str(exc)[:500]}"
+            ) from exc
+
+
+def is_remote(model: str | None) -> bool:
+    """Whether `model` names a server URL rather than a local model."""
+    return model is not None and model.startswith(REMOTE_PREFIXES)

@@ -1,0 +1,93 @@
+"""The queue that merges requests from concurrent callers into shared batches."""
+
+import threading
+import time
+
+import pytest
+
+from agentrt.llm import Generation, GenerationRequest
+from agentrt.llm.batching import BatchQueue, Job
+from agentrt.schema import Message
+
+
+def request(text: str) -> GenerationRequest:
+    return GenerationRequest(messages=[Message(role="user", content=text)])
+
+
+class EchoModel:
+    """Answers each request with its own prompt after `delay_s` per batch; records batch sizes."""
+
+    def __init__(self, delay_s: float = 0.05, fail_on: str | None = None) -> None:
+        self.delay_s, self.fail_on = delay_s, fail_on
+        self.batches: list[list[str]] = []
+
+    def run_batch(self, jobs: list[Job]) -> None:
+        prompts = [job.request.messages[0].content for job in jobs]
+        self.batches.append(prompts)
+        time.sleep(self.delay_s)
+        if self.fail_on in prompts:
+            raise RuntimeError(f"model failed on {self.fail_on}")
+        for job, prompt in zip(jobs, prompts):
+            if job.on_text:
+                job.on_text(prompt)
+            job.result = Generation(text=prompt, prompt_tokens=1, completion_tokens=1, duration_s=self.delay_s)
+
+
+def submit_from_threads(queue: BatchQueue, texts: list[str]) -> dict[str, object]:
+    outcomes: dict[str, object] = {}
+
+    def call(text: str) -> None:
+        try:
+            outcomes[text] = queue.submit([request(text)])[0].text
+        except Exception as exc:
+            outcomes[text] = exc
+
+    threads = [threading.Thread(target=call, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join(timeout=10)
+    return outcomes
+
+
+def test_requests_that_wait_while_the_model_is_busy_run_together_as_the_next_batch():
+    model = EchoModel()
+    queue = BatchQueue(model.run_batch)
+    outcomes = submit_from_threads(queue, ["a", "b", "c", "d"])
+    assert outcomes == {t: t for t in "abcd"}
+    assert model.batches == [["a"], ["b", "c", "d"]]
+
+
+def test_batches_are_capped_and_results_keep_the_callers_order():
+    model = EchoModel(delay_s=0.0)
+    queue = BatchQueue(model.run_batch, max_batch=2)
+    texts = [str(i) for i in range(5)]
+    assert [g.text for g in queue.submit([request(t) for t in texts])] == texts
+    assert model.batches == [["0", "1"], ["2", "3"], ["4"]]
+
+
+def test_streamed_text_reaches_only_its_own_caller():
+    queue = BatchQueue(EchoModel(delay_s=0.0).run_batch)
+    seen: list[str] = []
+    queue.submit([request("x"), request("y")], [seen.append])
+    assert seen == ["x"]
+
+
+def test_a_failed_batch_fails_every_caller_in_it_and_the_queue_goes_on():
+    model = EchoModel(fail_on="c")
+    queue = BatchQueue(model.run_batch)
+    outcomes = submit_from_threads(queue, ["a", "b", "c"])
+    assert outcomes["a"] == "a"
+    assert all(isinstance(outcomes[t], RuntimeError) for t in "bc")
+    assert queue.submit([request("e")])[0].text == "e"
+
+
+def test_an_error_the_model_sets_on_one_row_is_raised_to_its_caller():
+    def run_batch(jobs: list[Job]) -> None:
+        for job in jobs:
+            job.result = Generation(text="ok", prompt_tokens=1, completion_tokens=1, duration_s=0)
+        jobs[1].error = ValueError("row 2 broke")
+
+    with pytest.raises(ValueError, match="row 2 broke"):
+        BatchQueue(run_batch).submit([request("a"), request("b")])
