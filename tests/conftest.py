@@ -23,6 +23,13 @@ def default_llm() -> TransformersLLM:
 
 
 @pytest.fixture(scope="session")
+def exact_llm() -> TransformersLLM:
+    """The embedded model in fp32, unquantised: batches of different shapes give bit-identical
+    greedy outputs only there, so output-equality tests of batching and prefix reuse use it."""
+    return TransformersLLM(quantize="none")
+
+
+@pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """The URL of a real OpenAI-compatible server (llama-cpp-python's) serving the embedded GGUF.
 

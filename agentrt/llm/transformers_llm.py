@@ -1,5 +1,6 @@
-"""Local generation with transformers: one padded batch per `generate` call, greedy decoding,
-JSON-schema constraints per row. CUDA + bf16 when a GPU is present, fp32 on CPU."""
+"""Local generation with transformers: padded batches, greedy decoding, JSON-schema constraints
+per row. CUDA + bf16 when a GPU is present; on the CPU int4 weights with bf16 activations for a
+4-bit GGUF, else fp32."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ModelNotFoundError, ModelOutputError
+from ..errors import ConfigError, ModelNotFoundError, ModelOutputError
 from ..schema import Message
 from . import Generation, GenerationRequest, model_source
 from .batching import BatchQueue, Job
@@ -27,9 +28,15 @@ class TransformersLLM:
         *,
         device: str | None = None,
         dtype: str | None = None,
+        quantize: str | None = None,
         prefix_cache: bool = True,
         max_batch: int = 16,
     ) -> None:
+        """`device` and `dtype` default to CUDA + bf16 when a GPU is present, else the CPU.
+        `quantize="int4"` packs the linear weights to int4 for the CPU's int4 kernel, with bf16
+        activations; `"none"` keeps them. By default a 4-bit GGUF (the embedded model) is packed
+        when the CPU computes bf16 natively, since int4 then holds exactly the GGUF's weights.
+        `max_batch` caps how many waiting requests run as one batch."""
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -40,15 +47,25 @@ class TransformersLLM:
                 "or `pip install torch==2.13.0 transformers`"
             ) from exc
         from .constrained import TokenizerGrammar
+        from .quantize import cpu_has_bf16, quantize_int4
 
         self.name = model or model_source.DEFAULT_MODEL
         location, gguf_file = model_source.resolve(model)
+        four_bit_source = gguf_file is not None and model_source.gguf_is_4bit(location, gguf_file)
         if gguf_file is not None:
             location = str(model_source.converted_gguf(location, gguf_file))
         hf_logging.disable_progress_bar()  # loading converted weights takes under a second
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        on_cpu = self.device.type == "cpu"
+        if quantize is None:
+            quantize = "int4" if on_cpu and four_bit_source and cpu_has_bf16() else "none"
+        if quantize not in ("int4", "none"):
+            raise ConfigError(f"quantize={quantize!r}; use 'int4', 'none', or leave it unset to choose by model and CPU")
+        if quantize == "int4" and not on_cpu:
+            raise ConfigError("quantize='int4' uses torch's CPU int4 kernel; on a GPU leave it unset (bf16)")
+        self.quantize = quantize
         torch_dtype = getattr(torch, dtype) if dtype else (
-            torch.bfloat16 if self.device.type == "cuda" else torch.float32
+            torch.bfloat16 if not on_cpu or quantize == "int4" else torch.float32
         )
         try:
             # subtle: never download at run time; a hub id must already be in the local HF cache.
@@ -64,6 +81,8 @@ class TransformersLLM:
                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
             ) from exc
         self.model.to(self.device).eval()
+        if quantize == "int4":
+            quantize_int4(self.model)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
