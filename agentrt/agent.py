@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from .budget import Budget
-from .errors import ConfigError, ModelOutputError, PlanError
+from .errors import AgentrtError, ConfigError, ModelOutputError, PlanError
 from .events import Answered, Event, PlanMade, Replanning
 from .executor import Emit, Executor
 from .joiner import Joiner
@@ -125,6 +125,43 @@ class Agent:
     async def arun(self, instruction: str) -> RunResult:
         """`run` for callers already inside an event loop."""
         return await self._run(instruction, lambda event: None)
+
+    def run_many(self, instructions: Sequence[str], *, concurrency: int = 8) -> list[RunResult | AgentrtError]:
+        """Run every instruction, up to `concurrency` at once on this agent's one model; the
+        results in order. A run that fails gives its error in its place; the others go on."""
+        async def collect() -> list[RunResult | AgentrtError]:
+            outcomes = dict([pair async for pair in self.arun_many(instructions, concurrency=concurrency)])
+            return [outcomes[index] for index in range(len(instructions))]
+
+        return asyncio.run(collect())
+
+    async def arun_many(
+        self, instructions: Sequence[str], *, concurrency: int = 8
+    ) -> AsyncIterator[tuple[int, RunResult | AgentrtError]]:
+        """`run_many` as the runs finish: (index into `instructions`, result or error) pairs.
+
+        Runs share the model: their calls that wait while it is busy go to it as one batch (the
+        local backend), or are in flight together for a server's continuous batching.
+        """
+        if concurrency < 1:
+            raise ConfigError(f"concurrency={concurrency} must be 1 or more")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, instruction: str) -> tuple[int, RunResult | AgentrtError]:
+            async with gate:
+                try:
+                    return index, await self.arun(instruction)
+                except AgentrtError as exc:
+                    return index, exc
+
+        tasks = [asyncio.create_task(one(i, text)) for i, text in enumerate(instructions)]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                yield await finished
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def astream(self, instruction: str) -> AsyncIterator[Event]:
         """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.

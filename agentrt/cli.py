@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import json
+import shutil
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import AgentrtError, ConfigError, UserError
 from .registry import Tool, ToolRegistry, load_tools_file
 from .events import Answered, Event, PlanMade, Replanning, StepFinished, StepStarted
+
+if TYPE_CHECKING:
+    from .agent import Agent
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,18 +34,18 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="plan, act and answer one instruction")
     run.add_argument("instruction", help="what the agent should do, in plain language")
-    run.add_argument("--model", help="Hugging Face id, local path, or OpenAI-compatible server URL[#MODEL] (default: embedded SmolLM2-135M)")
-    run.add_argument("--mode", choices=["parallel", "sequential"], default="parallel",
-                     help="plan all steps and run independent ones together (default), or one step at a time")
-    run.add_argument("--max-steps", type=int, default=8, help="most steps in the whole run (default 8)")
-    run.add_argument("--max-replans", type=int, default=1, help="most planning rounds after the first (default 1)")
-    run.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall-clock limit for the whole run")
-    run.add_argument("--prompts", metavar="DIR", help="directory of templates overriding prompts/")
     run.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
-    run.add_argument("--kb", metavar="DIR", help="knowledge base to retrieve passages from")
-    run.add_argument("--top-k", type=int, default=3, help="passages per prompt from --kb (0: none)")
-    _add_tools_option(run)
+    _add_agent_options(run)
     run.set_defaults(command=_run)
+
+    batch = commands.add_parser("run-batch", help="run many instructions at once, sharing one model")
+    batch.add_argument("file", metavar="FILE.jsonl", help='one {"instruction": ..., "id": optional} per line')
+    batch.add_argument("--concurrency", type=int, default=8, help="runs at once (default 8)")
+    batch.add_argument("--out", metavar="RESULTS.jsonl",
+                       help="append one result per line as runs finish; instructions already there are "
+                            "skipped, so an interrupted batch resumes (default: print to stdout)")
+    _add_agent_options(batch)
+    batch.set_defaults(command=_run_batch)
 
     index = commands.add_parser("index", help="add documents (files or folders) to a knowledge base")
     index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
@@ -65,6 +69,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_agent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="Hugging Face id, local path, or OpenAI-compatible server "
+                                        "URL[#MODEL] (default: embedded SmolLM2-135M)")
+    parser.add_argument("--mode", choices=["parallel", "sequential"], default="parallel",
+                        help="plan all steps and run independent ones together (default), or one step at a time")
+    parser.add_argument("--max-steps", type=int, default=8, help="most steps in the whole run (default 8)")
+    parser.add_argument("--max-replans", type=int, default=1, help="most planning rounds after the first (default 1)")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall-clock limit for the whole run")
+    parser.add_argument("--prompts", metavar="DIR", help="directory of templates overriding prompts/")
+    parser.add_argument("--kb", metavar="DIR", help="knowledge base to retrieve passages from")
+    parser.add_argument("--top-k", type=int, default=3, help="passages per prompt from --kb (0: none)")
+    _add_tools_option(parser)
+
+
+def _agent(args: argparse.Namespace) -> Agent:
+    from .agent import Agent
+
+    return Agent(
+        model=args.model, tools=_user_tools(args.tools), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
+        max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
+        prompts_dir=args.prompts,
+    )
+
+
 def _add_tools_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tools", metavar="FILE.py", action="append", default=[],
@@ -77,15 +105,10 @@ def _user_tools(paths: Sequence[str]) -> list[Tool]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .agent import Agent, check_instruction
+    from .agent import check_instruction
 
     check_instruction(args.instruction)
-    tools = _user_tools(args.tools)
-    agent = Agent(
-        model=args.model, tools=tools, knowledge=args.kb, top_k=args.top_k, mode=args.mode,
-        max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
-        prompts_dir=args.prompts,
-    )
+    agent = _agent(args)
     for event in agent.stream(args.instruction):
         if args.json:
             if isinstance(event, Answered):
@@ -94,6 +117,48 @@ def _run(args: argparse.Namespace) -> int:
         for line in _describe(event):
             print(line, flush=True)
     return 0
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .batch import finished_ids, read_batch, result_record
+
+    items = read_batch(args.file)
+    done = finished_ids(args.out) if args.out else set()
+    todo = [item for item in items if item.id not in done]
+    if not todo:
+        print(f"nothing to run: all {len(items)} instructions are already in {args.out}", file=sys.stderr)
+        return 0
+    agent = _agent(args)
+    out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
+    failed = 0
+    start = time.perf_counter()
+
+    async def run_all() -> None:
+        nonlocal failed
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"{len(todo)} runs, {args.concurrency} at once", total=len(todo))
+            async for index, outcome in agent.arun_many([i.instruction for i in todo], concurrency=args.concurrency):
+                record = result_record(todo[index], outcome)
+                failed += "failed" in record
+                print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
+                progress.advance(task)
+
+    try:
+        asyncio.run(run_all())
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    elapsed = time.perf_counter() - start
+    skipped = f", {len(items) - len(todo)} already in {args.out}" if len(todo) < len(items) else ""
+    print(f"{len(todo)} runs in {elapsed:.1f}s ({len(todo) - failed} answered, {failed} failed){skipped}",
+          file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _describe(event: Event) -> list[str]:

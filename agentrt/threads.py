@@ -54,9 +54,10 @@ class DaemonThreadPool(Executor):
 TOOL_THREADS = DaemonThreadPool(32, "agentrt-tool")
 """Where every sync tool runs."""
 
-MODEL_THREADS = DaemonThreadPool(8, "agentrt-model")
+MODEL_THREADS = DaemonThreadPool(64, "agentrt-model")
 """Where blocking model calls run, so that one abandoned at a run's time limit delays neither
-the event loop nor `asyncio.run`'s shutdown (which joins the default executor's threads)."""
+the event loop nor `asyncio.run`'s shutdown (which joins the default executor's threads). Many
+runs at once each wait here for the model, whose batching serves their calls together."""
 
 
 async def off_loop(pool: DaemonThreadPool, fn: Callable[..., Any], /, *args: Any) -> Any:

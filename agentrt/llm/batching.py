@@ -9,6 +9,7 @@ pass serves them all, which is where a batch's throughput comes from.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ class BatchQueue:
         self._queue: list[Job] = []
         self._busy = False
         self._changed = threading.Condition()
+        self.batch_sizes: Counter[int] = Counter()
 
     def submit(self, requests: Sequence[GenerationRequest], on_text: Sequence[OnText] = ()) -> list[Generation]:
         """Generations for `requests`, in order, once the batches holding them have run."""
@@ -65,6 +67,7 @@ class BatchQueue:
         return [job.result for job in jobs]  # type: ignore[misc]
 
     def _run(self, batch: list[Job]) -> None:
+        self.batch_sizes[len(batch)] += 1
         try:
             self._run_batch(batch)
         except BaseException as exc:  # every caller in the batch gets the failure, not just this one

@@ -91,7 +91,7 @@ class TransformersLLM:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.prefix_cache = PrefixCache() if prefix_cache else None
-        self._queue = BatchQueue(self._run_batch, max_batch)
+        self.batches = BatchQueue(self._run_batch, max_batch)
         _LIVE.add(self)
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
@@ -104,11 +104,11 @@ class TransformersLLM:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Greedy completions for `requests`. Requests from concurrent callers that wait while the
         model is busy are run together as its next batch."""
-        return self._queue.submit(requests)
+        return self.batches.submit(requests)
 
     def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
         """`generate` for one request, handing each new piece of text to `on_text` as it decodes."""
-        [generation] = self._queue.submit([request], [on_text])
+        [generation] = self.batches.submit([request], [on_text])
         return generation
 
     def _run_batch(self, jobs: list[Job]) -> None:
