@@ -47,6 +47,10 @@ class PrefixCache:
         self.reused_tokens += best_len
         return cache
 
+    def clear(self) -> None:
+        """Forget every stored prompt."""
+        self._caches.clear()
+
     def store(self, ids: list[int], cache: Any) -> None:
         """Keep `cache` (which may run past the prompt) as the cache of prompt `ids`."""
         if not self.entries:
