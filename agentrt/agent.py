@@ -60,6 +60,8 @@ class Agent:
     concurrently; `mode="sequential"` asks the model for one step at a time (ReAct-style).
     Budgets: `max_steps` steps in all, `max_replans` planning rounds after the first, and
     `time_limit_s` seconds for the whole run. A run that exhausts one still returns an answer.
+    `constrained=False` lets the model write plans and decisions without the JSON-schema
+    constraint: a baseline for measuring what the constraint is worth, not for use.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Agent:
         tool_retries: int = 0,
         tool_policies: dict[str, ToolPolicy] | None = None,
         prompts_dir: str | Path | None = None,
+        constrained: bool = True,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -103,14 +106,14 @@ class Agent:
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
         if unknown:
             raise ConfigError(f"tool_policies names unknown tools {unknown}; registered: {self.tools.names()}")
-        self.planner = Planner(self.llm, self.tools, prompts, max_steps=max_steps)
+        self.planner = Planner(self.llm, self.tools, prompts, max_steps=max_steps, constrained=constrained)
         self.executor = Executor(
             self.llm, self.tools, prompts,
             retrieve=self._retrieve if self.knowledge else None,
             default_policy=ToolPolicy(timeout_s=tool_timeout_s, retries=tool_retries),
             policies=tool_policies,
         )
-        self.joiner = Joiner(self.llm, prompts)
+        self.joiner = Joiner(self.llm, prompts, constrained=constrained)
 
     def _retrieve(self, query: str) -> list[Passage]:
         """Top-k passages for a prompt; none when no knowledge base is given or top_k is 0."""

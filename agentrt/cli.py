@@ -47,6 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     _add_agent_options(batch)
     batch.set_defaults(command=_run_batch)
 
+    evaluate = commands.add_parser("eval", help="run a public benchmark suite and score it by its authors' rules")
+    evaluate.add_argument("suite", help="bfcl-simple-python, bfcl-multiple, bfcl-parallel, bfcl-parallel-multiple, "
+                                        "bfcl-irrelevance, gsm8k, hotpotqa or hotpotqa-comparison")
+    evaluate.add_argument("--split", choices=["dev", "test"], default="dev",
+                          help="first half of the data (tune here, the default) or second half (report here)")
+    evaluate.add_argument("--limit", type=int, help="only the first N items of the split")
+    evaluate.add_argument("--model", help="as for run (default: embedded SmolLM2-135M)")
+    evaluate.add_argument("--mode", choices=["parallel", "sequential"], default="parallel")
+    evaluate.add_argument("--unconstrained", action="store_true",
+                          help="decode plans without the JSON-schema constraint (the baseline)")
+    evaluate.add_argument("--concurrency", type=int, default=1,
+                          help="items at once (default 1, which keeps latencies comparable)")
+    evaluate.add_argument("--out", metavar="REPORT.json",
+                          help="write the report here; finished items are kept beside it, so a rerun resumes")
+    evaluate.set_defaults(command=_eval)
+
     index = commands.add_parser("index", help="add documents (files or folders) to a knowledge base")
     index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
     index.add_argument("--kb", metavar="DIR", required=True, help="knowledge base directory (created if new)")
@@ -159,6 +175,18 @@ def _run_batch(args: argparse.Namespace) -> int:
     print(f"{len(todo)} runs in {elapsed:.1f}s ({len(todo) - failed} answered, {failed} failed){skipped}",
           file=sys.stderr)
     return 1 if failed else 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evals.runner import evaluate
+
+    report = evaluate(args.suite, split=args.split, limit=args.limit, model=args.model, mode=args.mode,
+                      constrained=not args.unconstrained, concurrency=args.concurrency, out=args.out)
+    print(f"{report['suite']} ({report['split']} half, {report['items']} items, {report['mode']} mode, "
+          f"{'constrained' if report['constrained'] else 'unconstrained'}, model {report['model']})")
+    for name, value in report["totals"].items():
+        print(f"  {name:<18} {value:.3f}")
+    return 0
 
 
 def _describe(event: Event) -> list[str]:

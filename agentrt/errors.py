@@ -36,6 +36,10 @@ class TemplateError(UserError):
     """A prompt template is missing or was rendered without a variable it uses."""
 
 
+class InvalidArguments(AgentrtError, ValueError):
+    """Arguments that do not fit a tool's schema; inside a run this becomes the step's observation."""
+
+
 class RunError(AgentrtError):
     """Something failed while the agent was running."""
 

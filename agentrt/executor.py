@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
 
 from .budget import Budget
-from .errors import RetryTool
+from .errors import InvalidArguments, RetryTool
 from .events import Event, StepFinished, StepStarted
 from .llm import LLM, GenerationRequest, call_record, stop_generation
 from .plan import Plan, resolve
@@ -145,9 +144,9 @@ class Executor:
         tool = self.registry.get(step.tool)
         try:
             resolved = _resolve_for(tool, step.args, done)
-        except ValidationError as exc:
+        except InvalidArguments as exc:
             typed = resolve(step.args, {i: r.value for i, r in done.items()})
-            return [_failed(step, typed, start, f"invalid arguments for {tool.name}: {_brief(exc)}")]
+            return [_failed(step, typed, start, str(exc))]
         policy = self.policy_for(tool)
         attempts = policy.retries + 1 if tool.idempotent else 1
         for attempt in range(1, attempts + 1):
@@ -232,14 +231,14 @@ def _failed(step: StepSpec, resolved: dict[str, Any], start: float, message: str
 def _resolve_for(tool: Tool, args: dict[str, Any], done: dict[int, StepResult]) -> dict[str, Any]:
     """Validated arguments with `$N` replaced by typed results; where those do not fit the tool's
     schema (a list of passages for a `str` parameter, say), by the results' text instead.
-    Raises the typed form's ValidationError when neither fits."""
+    Raises the typed form's InvalidArguments when neither fits."""
     typed = resolve(args, {i: r.value for i, r in done.items()})
     try:
         return tool.validate(typed)
-    except ValidationError as typed_error:
+    except InvalidArguments as typed_error:
         try:
             return tool.validate(resolve(args, {i: r.observation for i, r in done.items()}))
-        except ValidationError:
+        except InvalidArguments:
             raise typed_error from None
 
 
@@ -251,13 +250,6 @@ def _observation(value: Any, passages: list[Passage]) -> str:
     if passages:
         return "\n".join(f"[{p.title}] {p.text}" for p in passages)
     return value if isinstance(value, str) else json.dumps(_jsonable(value))
-
-
-def _brief(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']} (got {e.get('input')!r})"
-        for e in exc.errors()
-    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -34,8 +34,9 @@ class Decision(BaseModel):
 class Joiner:
     """Decides the answer, or a replan, once a round of steps has run."""
 
-    def __init__(self, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 160) -> None:
+    def __init__(self, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 160, constrained: bool = True) -> None:
         self.llm = llm
+        self.constrained = constrained
         self.prompts = prompts
         self.max_new_tokens = max_new_tokens
 
@@ -60,7 +61,7 @@ class Joiner:
         )
         request = GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=decision_schema(can_replan),
+            json_schema=decision_schema(can_replan) if self.constrained else None,
             max_new_tokens=self.max_new_tokens,
         )
         [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
@@ -74,8 +75,9 @@ class Joiner:
             decision = Decision.model_validate(json.loads(generation.text))
         except (ValueError, ValidationError) as exc:
             raise ModelOutputError(
-                f"The joiner's reply is not a decision ({exc}); the JSON-schema constraint should "
-                "make this impossible, so please report it with the raw output below",
+                f"The joiner's reply is not a decision ({exc})"
+                + ("; the JSON-schema constraint should make this impossible, so please report it with "
+                   "the raw output below" if self.constrained else ""),
                 generation.text,
             ) from exc
         if decision.action == "replan" and not can_replan:

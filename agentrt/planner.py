@@ -39,8 +39,10 @@ class Planner:
         *,
         max_steps: int,
         max_new_tokens: int = 640,
+        constrained: bool = True,
     ) -> None:
         self.llm = llm
+        self.constrained = constrained
         self.registry = registry
         self.prompts = prompts
         self.max_steps = max_steps
@@ -61,7 +63,8 @@ class Planner:
         history: Sequence[StepResult] = (),
         max_new_steps: int | None = None,
     ) -> GenerationRequest:
-        """The constrained request for the next planning round; steps in `history` already ran."""
+        """The request for the next planning round, constrained to valid plans unless the planner
+        was made with `constrained=False` (a baseline); steps in `history` already ran."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
         prompt = self.prompts.render(
@@ -76,7 +79,7 @@ class Planner:
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=self._schema(count, first_id),
+            json_schema=self._schema(count, first_id) if self.constrained else None,
             max_new_tokens=self.max_new_tokens,
         )
 

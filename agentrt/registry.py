@@ -18,9 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from .errors import ToolDefinitionError
+from .errors import InvalidArguments, ToolDefinitionError
 from .resources import TOOLS_DIR
 from .schema import THINK_TOOL
 from .threads import TOOL_THREADS, off_loop
@@ -29,7 +29,12 @@ _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
 
 class Tool:
-    """A callable the planner may use: name, description, argument model, and the function."""
+    """A callable the planner may use: name, description, argument schema, and the function.
+
+    The schema comes from the function's signature (see `@tool`), or is given as JSON schema with
+    `parameters` (for tools defined elsewhere, such as benchmark functions or MCP servers): the
+    function then receives the checked arguments as keywords.
+    """
 
     def __init__(
         self,
@@ -37,6 +42,7 @@ class Tool:
         *,
         name: str | None = None,
         description: str | None = None,
+        parameters: dict[str, Any] | None = None,
         source: str = "python",
         timeout_s: float | None = None,
         retries: int | None = None,
@@ -45,7 +51,7 @@ class Tool:
         self.fn = fn
         self.name = name or fn.__name__
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
-            raise ToolDefinitionError(f"Tool name {self.name!r} must be a Python identifier")
+            raise ToolDefinitionError(f"Tool {self.name!r} must be a Python identifier")
         summary, arg_docs = _parse_docstring(inspect.getdoc(fn) or "")
         self.description = description or summary
         if not self.description:
@@ -58,14 +64,19 @@ class Tool:
         self.retries = retries
         self.idempotent = idempotent
         self.is_async = inspect.iscoroutinefunction(fn)
-        self.args_model = _args_model(fn, self.name, arg_docs)
+        if parameters is not None:
+            self._schema = parameters
+            self._check = _schema_checker(self.name, parameters)
+            return
+        args_model = _args_model(fn, self.name, arg_docs)
         try:
-            self._schema = self.args_model.model_json_schema()
+            self._schema = args_model.model_json_schema()
         except Exception as exc:  # a type pydantic cannot describe in JSON schema
             raise ToolDefinitionError(
                 f"Tool {self.name!r}: its parameter types have no JSON schema ({exc}); use plain "
                 "types (str, int, float, bool, lists, dicts, enums, pydantic models)"
             ) from exc
+        self._check = _model_checker(args_model)
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, source={self.source!r})"
@@ -82,9 +93,12 @@ class Tool:
         }
 
     def validate(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Arguments checked and coerced by the signature; raises pydantic's ValidationError."""
-        model = self.args_model.model_validate(args)
-        return {name: getattr(model, name) for name in type(model).model_fields}
+        """Arguments checked (and, for a signature, coerced to its types); raises
+        `InvalidArguments` saying which argument is wrong and why."""
+        try:
+            return self._check(args)
+        except InvalidArguments as exc:
+            raise InvalidArguments(f"invalid arguments for {self.name}: {exc}") from None
 
     async def acall(self, args: dict[str, Any]) -> Any:
         """Validate `args`, then call the function."""
@@ -155,6 +169,39 @@ def _args_model(fn: Callable[..., Any], tool_name: str, arg_docs: dict[str, str]
     return create_model(
         f"{tool_name}_args", __config__=ConfigDict(extra="forbid", coerce_numbers_to_str=True), **fields
     )
+
+
+def _model_checker(args_model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            model = args_model.model_validate(args)
+        except ValidationError as exc:
+            raise InvalidArguments("; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )) from None
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    return check
+
+
+def _schema_checker(tool_name: str, schema: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    import jsonschema
+
+    try:
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ToolDefinitionError(f"Tool {tool_name!r}: its parameters are not valid JSON schema: {exc.message}") from exc
+
+    def check(args: dict[str, Any]) -> dict[str, Any]:
+        problems = [f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}"
+                    for e in validator.iter_errors(args)]
+        if problems:
+            raise InvalidArguments("; ".join(problems))
+        return dict(args)
+
+    return check
 
 
 class ToolRegistry:

@@ -2,9 +2,8 @@ import asyncio
 import textwrap
 
 import pytest
-from pydantic import ValidationError
 
-from agentrt import Tool, ToolDefinitionError, ToolRegistry, load_tools_file, tool
+from agentrt import InvalidArguments, Tool, ToolDefinitionError, ToolRegistry, load_tools_file, tool
 
 
 @tool
@@ -28,10 +27,24 @@ def test_signature_and_docstring_become_the_schema():
 
 def test_arguments_are_validated_before_the_call():
     assert asyncio.run(convert.acall({"amount": "2.5"})) == "2.5 EUR"
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidArguments, match=r"invalid arguments for convert: amount: .*got 'lots'"):
         asyncio.run(convert.acall({"amount": "lots"}))
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidArguments, match="unexpected"):
         asyncio.run(convert.acall({"amount": 1, "unexpected": True}))
+
+
+def test_a_tool_can_be_defined_by_a_json_schema_and_checks_arguments_against_it():
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+              "required": ["city"], "additionalProperties": False}
+    forecast = Tool(lambda **kwargs: kwargs, name="forecast", description="Weather forecast.", parameters=schema)
+    assert forecast.json_schema() is schema and forecast.parameter_types() == {"city": ["string"], "days": ["integer"]}
+    assert asyncio.run(forecast.acall({"city": "Oslo", "days": 2})) == {"city": "Oslo", "days": 2}
+    with pytest.raises(InvalidArguments, match="days: 0 is less than the minimum of 1"):
+        forecast.validate({"city": "Oslo", "days": 0})
+    with pytest.raises(InvalidArguments, match="'city' is a required property"):
+        forecast.validate({})
+    with pytest.raises(ToolDefinitionError, match="not valid JSON schema"):
+        Tool(lambda: None, name="broken", description="x", parameters={"type": "no-such-type"})
 
 
 def test_async_functions_become_tools():

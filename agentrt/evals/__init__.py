@@ -1,0 +1,1 @@
+"""Evaluation on public benchmarks, scored by their authors' rules."""

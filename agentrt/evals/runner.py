@@ -1,0 +1,167 @@
+"""Running a suite: every item through its agent, a record per item, totals for the report.
+
+Records are appended to `REPORT.records.jsonl` as items finish, so a run that is interrupted
+keeps them, and running it again with the same report path does only the items left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from ..agent import Mode
+from ..errors import AgentrtError, ConfigError
+from ..llm import LLM, load_llm
+from ..schema import FINAL_ANSWER_TOOL
+from .suites import Item, Split, Suite, suite, tool_calls
+
+
+def evaluate(
+    suite_name: str,
+    *,
+    split: Split = "dev",
+    limit: int | None = None,
+    model: LLM | str | None = None,
+    mode: Mode = "parallel",
+    constrained: bool = True,
+    concurrency: int = 1,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run the first `limit` items (all by default) of a suite's `split` and return the report:
+    settings, totals, and one record per item. With `out`, the report is written there and
+    finished items are kept in `out`.records.jsonl, so an interrupted run resumes.
+    Item latencies are measured with `concurrency` items at once: keep it 1 to compare them."""
+    if split not in ("dev", "test"):
+        raise ConfigError(f"split={split!r}; use 'dev' (tune here) or 'test' (report here)")
+    if concurrency < 1 or (limit is not None and limit < 1):
+        raise ConfigError(f"concurrency={concurrency} and limit={limit} must be 1 or more")
+    chosen = suite(suite_name)
+    if mode not in chosen.modes:
+        raise ConfigError(f"Suite {suite_name} runs in {' or '.join(chosen.modes)} mode, not {mode!r}")
+    items = chosen.items(split)[:limit]
+    llm = model if model is not None and not isinstance(model, str) else load_llm(model)
+    settings = {"suite": suite_name, "split": split, "model": llm.name, "mode": mode, "constrained": constrained}
+    store = _RecordStore(Path(f"{out}.records.jsonl"), settings) if out else None
+    done = store.load() if store else {}
+    todo = [item for item in items if item.id not in done]
+    records = {**done, **asyncio.run(_run_items(chosen, todo, llm, mode, constrained, concurrency, store))}
+    ordered = [records[item.id] for item in items]
+    report = {**settings, "agentrt_version": _version(), "items": len(ordered), "limit": limit,
+              "concurrency": concurrency, "totals": totals(ordered), "records": ordered}
+    if out:
+        _write_atomically(Path(out), json.dumps(report, indent=1, ensure_ascii=False))
+    return report
+
+
+async def _run_items(
+    chosen: Suite, items: list[Item], llm: LLM, mode: Mode, constrained: bool, concurrency: int,
+    store: _RecordStore | None,
+) -> dict[str, dict[str, Any]]:
+    gate = asyncio.Semaphore(concurrency)
+    records: dict[str, dict[str, Any]] = {}
+
+    async def one(item: Item) -> dict[str, Any]:
+        async with gate:
+            return await run_item(chosen, item, llm, mode, constrained)
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"{chosen.name}: {len(items)} items", total=len(items))
+        for finished in asyncio.as_completed([one(item) for item in items]):
+            record = await finished
+            records[record["id"]] = record
+            if store:
+                store.append(record)
+            right = sum(r["correct"] for r in records.values())
+            progress.update(task, advance=1, description=f"{chosen.name}: {right}/{len(records)} correct")
+    return records
+
+
+async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained: bool) -> dict[str, Any]:
+    """One item's record: question, plan, calls, answer, scores, validity, latency and tokens."""
+    start = time.perf_counter()
+    record: dict[str, Any] = {"id": item.id, "question": item.question, "reference": item.reference}
+    try:
+        result = await chosen.agent(item, llm, mode, constrained).arun(item.question)
+    except AgentrtError as exc:  # no usable plan: the output was not valid
+        return {**record, "valid": False, "correct": False, "answer": None, "plan": None, "calls": [],
+                "error": str(exc), "latency_s": time.perf_counter() - start, "prompt_tokens": 0,
+                "completion_tokens": 0}
+    return {
+        **record,
+        "valid": True,
+        "answer": result.answer,
+        **chosen.score(item, result),
+        "plan": [step.model_dump() for step in result.plan.steps],
+        "calls": tool_calls(result, skip=(FINAL_ANSWER_TOOL,)),
+        "error": result.error,
+        "latency_s": time.perf_counter() - start,
+        "prompt_tokens": sum(c.prompt_tokens for c in result.model_calls),
+        "completion_tokens": sum(c.completion_tokens for c in result.model_calls),
+    }
+
+
+def totals(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Accuracy, valid-output rate, mean latency and tokens, and the mean of every other score."""
+    if not records:
+        return {}
+    numeric = [k for k, v in records[0].items()
+               if isinstance(v, (bool, int, float)) and k not in ("valid", "correct", "latency_s")]
+    means = {k: statistics.mean(float(r.get(k) or 0) for r in records) for k in numeric}
+    return {
+        "accuracy": statistics.mean(r["correct"] for r in records),
+        "valid_rate": statistics.mean(r["valid"] for r in records),
+        "mean_latency_s": statistics.mean(r["latency_s"] for r in records),
+        **means,
+    }
+
+
+class _RecordStore:
+    """Finished items' records, one JSON line each, under a first line naming the settings."""
+
+    def __init__(self, path: Path, settings: dict[str, Any]) -> None:
+        self.path, self.settings = path, settings
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
+            return {}
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        if not lines or json.loads(lines[0]).get("settings") != self.settings:
+            raise ConfigError(
+                f"{self.path} holds records of another run (not {self.settings}); "
+                "give another --out, or delete it to start over"
+            )
+        records = {}
+        for line in lines[1:]:
+            try:
+                record = json.loads(line)
+            except ValueError:  # the line being written when the run was killed: run that item again
+                continue
+            records[record["id"]] = record
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.partial")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, path)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

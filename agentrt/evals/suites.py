@@ -1,0 +1,246 @@
+"""The benchmark suites: where each one's items come from, the agent that answers them, and how
+an answer is scored (by the rules in `scoring`, which follow the benchmarks' authors).
+
+Every data file is split by position: its first half is *dev*, its second half *test*
+(`../shared/benchdata/README.md`). Nothing here looks inside the test half except to run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from ..agent import Agent, Mode
+from ..errors import ConfigError
+from ..llm import LLM
+from ..registry import Tool
+from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
+from . import scoring
+
+Split = Literal["dev", "test"]
+BFCL_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
+
+
+def benchdata_dir() -> Path:
+    """`AGENTRT_BENCHDATA`, else `../shared/benchdata` beside the working directory's checkout."""
+    configured = os.environ.get("AGENTRT_BENCHDATA")
+    path = Path(configured) if configured else Path.cwd().parent / "shared" / "benchdata"
+    if not (path / "README.md").is_file():
+        raise ConfigError(
+            f"No benchmark data at {path}; set AGENTRT_BENCHDATA to the benchdata folder "
+            "(the one whose README lists bfcl/, gsm8k/, hotpotqa/ and llmcompiler/)"
+        )
+    return path
+
+
+def half(items: list[Any], split: Split) -> list[Any]:
+    """The dev (first) or test (second) half of a file's items, by position."""
+    middle = (len(items) + 1) // 2
+    return items[:middle] if split == "dev" else items[middle:]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class Item:
+    """One question of a suite, with what scoring needs to know about it."""
+
+    id: str
+    question: str
+    reference: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Suite:
+    """A benchmark: its items, an agent for an item, and a score for the agent's result."""
+
+    name: str
+    modes: tuple[Mode, ...] = ("parallel",)
+
+    def items(self, split: Split) -> list[Item]:
+        raise NotImplementedError
+
+    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+        raise NotImplementedError
+
+    def score(self, item: Item, result: RunResult) -> dict[str, Any]:
+        """At least `correct`; other scores are averaged into the report's totals too."""
+        raise NotImplementedError
+
+
+def tool_calls(result: RunResult, skip: tuple[str, ...] = (THINK_TOOL, FINAL_ANSWER_TOOL)) -> list[dict[str, Any]]:
+    """The run's tool calls as `{name: arguments}`, in plan order."""
+    return [{step.tool: step.resolved_args or step.args} for step in result.steps if step.tool not in skip]
+
+
+class BFCL(Suite):
+    """One BFCL v4 category: each entry's functions become tools, and the plan's calls are scored
+    by BFCL's AST rules. The tools do nothing; only the calls the model plans matter."""
+
+    def __init__(self, category: str) -> None:
+        self.category = category
+        self.name = f"bfcl-{category.replace('_', '-')}"
+
+    def items(self, split: Split) -> list[Item]:
+        root = benchdata_dir() / "bfcl"
+        entries = read_jsonl(root / f"BFCL_v4_{self.category}.json")
+        answers_file = root / "possible_answer" / f"BFCL_v4_{self.category}.json"
+        answers = {a["id"]: a["ground_truth"] for a in read_jsonl(answers_file)} if answers_file.exists() else {}
+        return [
+            Item(id=e["id"], question=_bfcl_question(e), reference=answers.get(e["id"], []),
+                 extra={"functions": e["function"]})
+            for e in half(entries, split)
+        ]
+
+    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+        tools = [bfcl_tool(f) for f in item.extra["functions"]]
+        return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained)
+
+    def score(self, item: Item, result: RunResult) -> dict[str, Any]:
+        names = {f["name"].replace(".", "_"): f["name"] for f in item.extra["functions"]}
+        calls = [{names.get(name, name): args for name, args in call.items()} for call in tool_calls(result)]
+        correct, reason = scoring.bfcl_check(self.category, calls, item.extra["functions"], item.reference)
+        return {"correct": correct, "reason": reason}
+
+
+def _bfcl_question(entry: dict[str, Any]) -> str:
+    return "\n".join(m["content"] for turn in entry["question"] for m in turn if m["role"] == "user")
+
+
+def bfcl_tool(function: dict[str, Any]) -> Tool:
+    """A BFCL function as a tool: its name with `.` as `_` (tool names are identifiers, and BFCL
+    accepts either), its parameters in JSON schema; calling it only acknowledges the call."""
+    name = function["name"].replace(".", "_")
+    return Tool(lambda **arguments: "done", name=name, description=function.get("description") or name,
+                parameters=bfcl_json_schema(function["parameters"]), source="bfcl")
+
+
+_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
+
+
+def bfcl_json_schema(node: Any) -> Any:
+    """BFCL's parameter schema in JSON schema: `dict` is `object`, `float` is `number`, `tuple`
+    is `array`, and `any` is no type at all."""
+    if isinstance(node, list):
+        return [bfcl_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {}
+    for key, value in node.items():
+        if key == "type":
+            if value != "any":
+                converted[key] = _BFCL_TYPES.get(value, value)
+        elif key == "properties":
+            converted[key] = {name: bfcl_json_schema(prop) for name, prop in value.items()}
+        elif key in ("items", "additionalProperties"):
+            converted[key] = bfcl_json_schema(value)
+        else:
+            converted[key] = value
+    return converted
+
+
+class GSM8K(Suite):
+    """Grade-school word problems with the calculator; the authors' `####` exact-match rule, and
+    the looser last-number rule beside it."""
+
+    name = "gsm8k"
+    modes = ("parallel", "sequential")
+
+    def items(self, split: Split) -> list[Item]:
+        rows = read_jsonl(benchdata_dir() / "gsm8k" / "test.jsonl")
+        indexed = list(enumerate(rows))
+        return [Item(id=f"gsm8k_{i}", question=r["question"], reference=scoring.gsm8k_reference(r["answer"]))
+                for i, r in half(indexed, split)]
+
+    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+        return Agent(model=llm, mode=mode, constrained=constrained)
+
+    def score(self, item: Item, result: RunResult) -> dict[str, Any]:
+        # the agent's answer is the completion's final line; the authors' rule reads it after ####
+        exact = scoring.gsm8k_exact(f"#### {result.answer.strip()}", item.reference)
+        return {"correct": exact, "last_number": scoring.gsm8k_last_number(result.answer, item.reference)}
+
+
+class HotpotQA(Suite):
+    """Multi-hop questions answered from a knowledge base of the pooled paragraphs; answer EM/F1,
+    and retrieval recall@k of the gold paragraphs, which does not depend on the language model."""
+
+    name = "hotpotqa"
+    modes = ("parallel", "sequential")
+    recall_at = (2, 5, 10)
+
+    def items(self, split: Split) -> list[Item]:
+        rows = read_jsonl(benchdata_dir() / "hotpotqa" / "hotpot_dev_distractor_sample500.jsonl")
+        return [Item(id=r["id"], question=r["question"], reference=r["answer"],
+                     extra={"gold_titles": sorted(set(r["supporting_facts"]["title"]))})
+                for r in half(rows, split)]
+
+    @cached_property
+    def knowledge(self) -> Any:
+        from .corpus import hotpot_knowledge_base
+
+        return hotpot_knowledge_base(benchdata_dir() / "hotpotqa" / "corpus_paragraphs.jsonl")
+
+    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+        return Agent(model=llm, knowledge=self.knowledge, mode=mode, constrained=constrained)
+
+    def score(self, item: Item, result: RunResult) -> dict[str, Any]:
+        titles = [p.title for p in self.knowledge.search(item.question, max(self.recall_at))]
+        scores: dict[str, Any] = {
+            "correct": scoring.hotpot_em(result.answer, item.reference) == 1.0,
+            "f1": scoring.hotpot_f1(result.answer, item.reference),
+        }
+        for k in self.recall_at:
+            scores[f"recall@{k}"] = scoring.recall_at_k(titles, item.extra["gold_titles"], k)
+        return scores
+
+
+class HotpotComparison(Suite):
+    """LLMCompiler's HotpotQA-comparison questions whose paragraphs are in the local sample, with a
+    `search(entity)` tool that looks a title up in that corpus (the authors' tool looked it up on
+    Wikipedia and returned the first paragraph). Scored by the authors' rule; run in both modes
+    to compare latency."""
+
+    name = "hotpotqa-comparison"
+    modes = ("parallel", "sequential")
+
+    def items(self, split: Split) -> list[Item]:
+        root = benchdata_dir()
+        local = {r["id"] for r in read_jsonl(root / "hotpotqa" / "hotpot_dev_distractor_sample500.jsonl")}
+        questions = json.loads((root / "llmcompiler" / "hotpotqa_comparison.json").read_text(encoding="utf-8"))
+        return [Item(id=q["id"], question=q["question"], reference=q["answer"])
+                for q in half(questions, split) if q["id"] in local]
+
+    @cached_property
+    def search_tool(self) -> Tool:
+        from .corpus import title_search_tool
+
+        return title_search_tool(benchdata_dir() / "hotpotqa" / "corpus_paragraphs.jsonl")
+
+    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+        return Agent(model=llm, tools=[self.search_tool], mode=mode, constrained=constrained)
+
+    def score(self, item: Item, result: RunResult) -> dict[str, Any]:
+        return {"correct": scoring.llmcompiler_correct(result.answer, item.reference)}
+
+
+SUITES: dict[str, Callable[[], Suite]] = {
+    **{f"bfcl-{c.replace('_', '-')}": (lambda c=c: BFCL(c)) for c in BFCL_CATEGORIES},
+    "gsm8k": GSM8K,
+    "hotpotqa": HotpotQA,
+    "hotpotqa-comparison": HotpotComparison,
+}
+
+
+def suite(name: str) -> Suite:
+    """The suite called `name`; see `SUITES`."""
+    if name not in SUITES:
+        raise ConfigError(f"No suite {name!r}; choose from {', '.join(SUITES)}")
+    return SUITES[name]()
