@@ -41,9 +41,10 @@ test: setup llama-server
 	AGENTRT_LLAMA_SERVER_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
 	rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-# Every benchmark, one after another (about 30 minutes on 2 cores); figures in benchmarks/README.md.
-bench: setup bench-others
+# Every benchmark, one after another (about 40 minutes on 2 cores); figures in benchmarks/README.md.
+bench: setup bench-others llama-server
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/plan_validity.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/retrieval.py

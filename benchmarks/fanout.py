@@ -67,9 +67,9 @@ class FanoutModel:
         return self.script.generate_streaming(request, on_text)
 
     def _plan(self, request) -> dict:
-        steps = request.json_schema["properties"]["steps"]
-        first = steps["prefixItems"][0]["anyOf"][0]["properties"]["id"]["const"]
-        ids = range(first, min(first + steps["maxItems"], self.n + 2))
+        positions = list(request.json_schema["$defs"].values())  # one step schema per plan position
+        first = positions[0]["anyOf"][0]["properties"]["id"]["const"]
+        ids = range(first, min(first + len(positions), self.n + 2))
         return {"steps": [self._step(i) for i in ids]}
 
     def _step(self, step_id: int) -> dict:

@@ -1,0 +1,46 @@
+"""Every eval suite on one split, constrained in each mode it runs in and unconstrained in
+parallel mode, printed as the Markdown table of docs/results.md.
+
+    .venv/bin/python benchmarks/eval_table.py --limit 30            # dev half, first 30 items each
+
+Reports go to benchmarks/out/evals/; rerunning resumes from them, so an interrupted table
+costs only what was left.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agentrt.evals.runner import evaluate
+from agentrt.evals.suites import SUITES, suite
+from agentrt.llm import load_llm
+
+OUT = Path(__file__).resolve().parent / "out" / "evals"
+EXTRA = ("last_number", "f1", "recall@2", "recall@5", "recall@10")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=["dev", "test"], default="dev")
+    parser.add_argument("--limit", type=int, help="first N items of each suite's split")
+    parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
+    args = parser.parse_args()
+    llm = load_llm()
+    print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) | other |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.suites:
+        runs = [(mode, True) for mode in suite(name).modes] + [("parallel", False)]
+        for mode, constrained in runs:
+            decoding = "constrained" if constrained else "unconstrained"
+            out = OUT / f"{name}-{args.split}-{mode}-{decoding}-{args.limit or 'all'}.json"
+            report = evaluate(name, split=args.split, limit=args.limit, model=llm, mode=mode,
+                              constrained=constrained, out=out)
+            totals = report["totals"]
+            other = ", ".join(f"{key} {totals[key]:.2f}" for key in EXTRA if key in totals)
+            print(f"| {name} | {mode} | {decoding} | {report['items']} | {totals['accuracy']:.2f} | "
+                  f"{totals['valid_rate']:.2f} | {totals['mean_latency_s']:.1f} | {other} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
