@@ -74,7 +74,9 @@ async def _run_items(
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{chosen.name}: {len(items)} items", total=len(items))
-        for finished in asyncio.as_completed([one(item) for item in items]):
+        # tasks made in item order start in item order (as_completed alone would start them in any)
+        tasks = [asyncio.create_task(one(item)) for item in items]
+        for finished in asyncio.as_completed(tasks):
             record = await finished
             records[record["id"]] = record
             if store:
