@@ -145,3 +145,18 @@ def test_stop_strings_end_the_text_and_streaming_never_passes_them(exact_llm):
     assert "".join(pieces) == streamed.text and not streamed.truncated
     batched = exact_llm.generate([stopped_request, request])
     assert [g.text for g in batched] == [streamed.text, full]
+
+
+def test_a_schema_that_cannot_be_enforced_fails_its_own_request_not_its_batch_mates(exact_llm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentrt import ConfigError
+
+    good = GenerationRequest(messages=[Message(role="user", content="Name a fruit.")], max_new_tokens=6)
+    bad = good.model_copy(update={"json_schema": {"type": "integer", "minimum": 5, "maximum": 1}})
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = [pool.submit(exact_llm.generate, [r]) for r in (bad, good, bad, good)]
+    assert all(o.result()[0].text for o in outcomes[1::2])
+    for outcome in outcomes[0::2]:
+        with pytest.raises(ConfigError, match="cannot be enforced"):
+            outcome.result()

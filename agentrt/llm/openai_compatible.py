@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urldefrag
 
 from ..errors import BackendError, ConfigError, ModelNotFoundError
+from ..threads import DaemonThreadPool
 from . import Generation, GenerationRequest
 
 REMOTE_PREFIXES = ("http://", "https://")
@@ -54,7 +54,8 @@ class OpenAICompatibleLLM:
         self.base_url = base_url
         self.schema_style = schema_style
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=1)
-        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="agentrt-remote")
+        # daemon threads: a request still in flight at exit must not hold the process open
+        self._pool = DaemonThreadPool(max_concurrency, "agentrt-remote")
         self._streams: set[Any] = set()
         self._streams_lock = threading.Lock()
         self.model = model or self._only_served_model()

@@ -87,7 +87,7 @@ class TransformersLLM:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
-        # one generate at a time: concurrent callers are served in turn (batch them to overlap)
+        # one batch in the model at a time; the queue gathers what waits into the next batch
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.prefix_cache = PrefixCache() if prefix_cache else None
@@ -117,16 +117,21 @@ class TransformersLLM:
 
         from .constrained import BatchConstraints
 
+        matchers = []
+        for job in jobs:
+            try:
+                matchers.append(self._grammar.matcher(job.request.json_schema) if job.request.json_schema else None)
+            except ConfigError as exc:  # only this request's schema is at fault, not its batch-mates
+                job.error = exc
+        jobs = [job for job in jobs if job.error is None]
+        if not jobs:
+            return
         requests = [job.request for job in jobs]
         start = time.perf_counter()
         prompts = [self.prompt_text(r.messages) for r in requests]
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.device)
-        constraints = BatchConstraints(
-            self._grammar,
-            [self._grammar.matcher(r.json_schema) if r.json_schema else None for r in requests],
-            [r.max_new_tokens for r in requests],
-        )
+        constraints = BatchConstraints(self._grammar, matchers, [r.max_new_tokens for r in requests])
         texts = _RowTexts(self.tokenizer, jobs)
         single = len(requests) == 1 and self.prefix_cache is not None
         with self._lock, torch.inference_mode():
