@@ -104,6 +104,13 @@ def test_an_unusable_plan_is_an_invalid_output_not_a_crash(benchdata):
     assert "not valid plan JSON" in report["records"][0]["error"]
 
 
+def test_for_irrelevance_an_output_that_does_not_decode_counts_as_no_call_so_it_is_right(benchdata):
+    root = benchdata / "bfcl"
+    write_jsonl(root / "BFCL_v4_irrelevance.json", PARALLEL[:1] * 2)
+    [record] = evaluate("bfcl-irrelevance", model=ScriptedLLM(["I would rather chat."]))["records"]
+    assert not record["valid"] and record["correct"]
+
+
 def test_the_unconstrained_baseline_sends_no_schema(benchdata):
     llm = ScriptedLLM([weather_plan("Oslo", "Rome")])
     evaluate("bfcl-parallel", model=llm, limit=1, constrained=False)

@@ -93,8 +93,8 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
     try:
         result = await chosen.agent(item, llm, mode, constrained).arun(item.question)
     except AgentrtError as exc:  # no usable plan: the output was not valid
-        return {**record, "valid": False, "correct": False, "answer": None, "plan": None, "calls": [],
-                "error": str(exc), "latency_s": time.perf_counter() - start, "prompt_tokens": 0,
+        return {**record, "valid": False, "answer": None, **chosen.score_unusable(item), "plan": None,
+                "calls": [], "error": str(exc), "latency_s": time.perf_counter() - start, "prompt_tokens": 0,
                 "completion_tokens": 0}
     return {
         **record,

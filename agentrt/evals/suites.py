@@ -74,6 +74,10 @@ class Suite:
         """At least `correct`; other scores are averaged into the report's totals too."""
         raise NotImplementedError
 
+    def score_unusable(self, item: Item) -> dict[str, Any]:
+        """The score of an item whose output could not be used (no valid plan): wrong, mostly."""
+        return {"correct": False}
+
 
 def tool_calls(result: RunResult, skip: tuple[str, ...] = (THINK_TOOL, FINAL_ANSWER_TOOL)) -> list[dict[str, Any]]:
     """The run's tool calls as `{name: arguments}`, in plan order."""
@@ -108,6 +112,12 @@ class BFCL(Suite):
         calls = [{names.get(name, name): args for name, args in call.items()} for call in tool_calls(result)]
         correct, reason = scoring.bfcl_check(self.category, calls, item.extra["functions"], item.reference)
         return {"correct": correct, "reason": reason}
+
+    def score_unusable(self, item: Item) -> dict[str, Any]:
+        # BFCL's rule: an output that does not decode to calls makes no call, which is right only
+        # when no function should be called
+        correct = self.category == "irrelevance"
+        return {"correct": correct, "reason": "" if correct else "the output did not decode to calls"}
 
 
 def _bfcl_question(entry: dict[str, Any]) -> str:
