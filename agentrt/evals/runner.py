@@ -97,6 +97,7 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
         return {**record, "valid": False, "answer": None, **chosen.score_unusable(item), "plan": None,
                 "calls": [], "error": str(exc), "latency_s": time.perf_counter() - start, "prompt_tokens": 0,
                 "completion_tokens": 0}
+    latency = time.perf_counter() - start
     return {
         **record,
         "valid": True,
@@ -105,7 +106,7 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
         "plan": [step.model_dump() for step in result.plan.steps],
         "calls": tool_calls(result, skip=(FINAL_ANSWER_TOOL,)),
         "error": result.error,
-        "latency_s": time.perf_counter() - start,
+        "latency_s": latency,
         "prompt_tokens": sum(c.prompt_tokens for c in result.model_calls),
         "completion_tokens": sum(c.completion_tokens for c in result.model_calls),
     }
