@@ -88,18 +88,18 @@ def converted_gguf(directory: str, gguf_file: str) -> Path:
     return target
 
 
-def gguf_is_4bit(directory: str, gguf_file: str) -> bool:
+def gguf_is_4bit(source: Path, converted: Path) -> bool:
     """Whether a GGUF file's weights are mostly 4-bit (Q4_0, Q4_1, Q4_K, IQ4, ...).
 
     Reading a GGUF's header takes seconds (it lists the whole vocabulary), so the answer is kept
-    beside the file's converted copy.
+    in `converted`, the file's converted copy (see `converted_gguf`).
     """
-    import gguf
-
-    note = converted_gguf(directory, gguf_file) / SOURCE_NOTE
+    note = converted / SOURCE_NOTE
     if note.is_file():
         return "Q4" in json.loads(note.read_text())["file_type"]
-    field = gguf.GGUFReader(Path(directory) / gguf_file).get_field("general.file_type")
+    import gguf
+
+    field = gguf.GGUFReader(source).get_field("general.file_type")
     try:
         file_type = gguf.LlamaFileType(int(field.contents())).name if field is not None else "unknown"
     except ValueError:  # a file type newer than the installed gguf package

@@ -10,6 +10,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelNotFoundError, ModelOutputError
@@ -51,9 +52,12 @@ class TransformersLLM:
 
         self.name = model or model_source.DEFAULT_MODEL
         location, gguf_file = model_source.resolve(model)
-        four_bit_source = gguf_file is not None and model_source.gguf_is_4bit(location, gguf_file)
+        four_bit_source = False
         if gguf_file is not None:
-            location = str(model_source.converted_gguf(location, gguf_file))
+            source = Path(location) / gguf_file
+            converted = model_source.converted_gguf(location, gguf_file)
+            four_bit_source = model_source.gguf_is_4bit(source, converted)
+            location = str(converted)
         hf_logging.disable_progress_bar()  # loading converted weights takes under a second
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         on_cpu = self.device.type == "cpu"
