@@ -83,6 +83,6 @@ def result_record(item: BatchItem, outcome: RunResult | AgentrtError) -> dict[st
         "error": outcome.error,
         "steps": len(outcome.steps),
         "duration_s": round(outcome.duration_s, 3),
-        "prompt_tokens": sum(c.prompt_tokens for c in outcome.model_calls),
-        "completion_tokens": sum(c.completion_tokens for c in outcome.model_calls),
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
     }

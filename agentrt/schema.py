@@ -105,6 +105,16 @@ class RunResult(_Data):
     error: str | None = None
     duration_s: float
 
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens over every model call of the run."""
+        return sum(c.prompt_tokens for c in self.model_calls)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Generated tokens over every model call of the run."""
+        return sum(c.completion_tokens for c in self.model_calls)
+
 
 class ToolPolicy(_Data):
     """How long a tool may run and how often a failed call is retried."""

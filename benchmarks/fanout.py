@@ -163,7 +163,7 @@ def real_model_table() -> None:
         start = time.perf_counter()
         result = agent.run(instruction)
         wall = time.perf_counter() - start
-        tokens = sum(c.completion_tokens for c in result.model_calls)
+        tokens = result.completion_tokens
         print(f"  {mode:<10} {wall:6.1f} s  {len(result.model_calls)} model calls, {tokens} generated tokens, "
               f"{len(result.steps)} steps, answer {result.answer!r}")
 

@@ -107,8 +107,8 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
         "calls": tool_calls(result, skip=(FINAL_ANSWER_TOOL,)),
         "error": result.error,
         "latency_s": latency,
-        "prompt_tokens": sum(c.prompt_tokens for c in result.model_calls),
-        "completion_tokens": sum(c.completion_tokens for c in result.model_calls),
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
     }
 
 

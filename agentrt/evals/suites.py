@@ -108,9 +108,8 @@ class BFCL(Suite):
         return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
-        names = {f["name"].replace(".", "_"): f["name"] for f in item.extra["functions"]}
-        calls = [{names.get(name, name): args for name, args in call.items()} for call in tool_calls(result)]
-        correct, reason = scoring.bfcl_check(self.category, calls, item.extra["functions"], item.reference)
+        # the tools' `_` names score as BFCL's dotted ones: the checker accepts either
+        correct, reason = scoring.bfcl_check(self.category, tool_calls(result), item.extra["functions"], item.reference)
         return {"correct": correct, "reason": reason}
 
     def score_unusable(self, item: Item) -> dict[str, Any]:
