@@ -55,20 +55,26 @@ def read_batch(path: str | Path) -> list[BatchItem]:
     return items
 
 
-def finished_ids(path: str | Path) -> set[str | int]:
-    """Ids that already have a successful record in a results file (none if it does not exist)."""
+def complete_records(path: str | Path) -> list[dict[str, Any]]:
+    """The JSON objects on a results file's lines, in order, leaving out a line cut short when a
+    run was killed (its item runs again); none if the file does not exist."""
     path = Path(path)
     if not path.exists():
-        return set()
-    done = set()
+        return []
+    records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
-        except ValueError:  # a line cut short when a run was killed: that item runs again
+        except ValueError:
             continue
-        if isinstance(record, dict) and "answer" in record:
-            done.add(record["id"])
-    return done
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def finished_ids(path: str | Path) -> set[str | int]:
+    """Ids that already have a successful record in a results file (none if it does not exist)."""
+    return {record["id"] for record in complete_records(path) if "answer" in record}
 
 
 def result_record(item: BatchItem, outcome: RunResult | AgentrtError) -> dict[str, Any]:

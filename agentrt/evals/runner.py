@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..agent import Mode
+from ..batch import complete_records
 from ..errors import AgentrtError, ConfigError
 from ..llm import LLM, load_llm
 from ..schema import FINAL_ANSWER_TOOL
@@ -138,20 +139,13 @@ class _RecordStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
             return {}
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        if not lines or json.loads(lines[0]).get("settings") != self.settings:
+        header, *records = complete_records(self.path) or [{}]
+        if header.get("settings") != self.settings:
             raise ConfigError(
                 f"{self.path} holds records of another run (not {self.settings}); "
                 "give another --out, or delete it to start over"
             )
-        records = {}
-        for line in lines[1:]:
-            try:
-                record = json.loads(line)
-            except ValueError:  # the line being written when the run was killed: run that item again
-                continue
-            records[record["id"]] = record
-        return records
+        return {record["id"]: record for record in records}
 
     def append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:
