@@ -2,6 +2,10 @@
 parallel mode, printed as the Markdown table of docs/results.md.
 
     .venv/bin/python benchmarks/eval_table.py --limit 20 --baseline-limit 10   # dev half
+    .venv/bin/python benchmarks/eval_table.py --concurrency 8                  # all of it, then
+
+Items beyond what has been run go `--concurrency` at a time (for throughput); the latency column
+stays the mean over the items that ran alone, and says how many those were.
 
 Reports go to benchmarks/out/evals/; rerunning resumes from them, so an interrupted table
 costs only what was left.
@@ -28,23 +32,26 @@ def main() -> None:
                         help="first N items for the unconstrained baseline, whose plans often run to the "
                              "token limit and take several times longer (default: --limit)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
+    parser.add_argument("--concurrency", type=int, default=1, help="items run at once (default: 1)")
     args = parser.parse_args()
     llm = load_llm()
-    print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) | other |")
+    print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) [items alone] | other |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in args.suites:
-        runs = [(mode, True) for mode in suite(name).modes] + [("parallel", False)]
-        for mode, constrained in runs:
-            decoding = "constrained" if constrained else "unconstrained"
-            limit = args.limit if constrained else args.baseline_limit or args.limit
-            # one records file per configuration whatever the limit: a larger limit resumes a smaller one
-            out = OUT / f"{name}-{args.split}-{mode}-{decoding}.json"
-            report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
-                              constrained=constrained, out=out)
-            totals = report["totals"]
-            other = ", ".join(f"{key} {totals[key]:.2f}" for key in EXTRA if key in totals)
-            print(f"| {name} | {mode} | {decoding} | {report['items']} | {totals['accuracy']:.2f} | "
-                  f"{totals['valid_rate']:.2f} | {totals['mean_latency_s']:.1f} | {other} |", flush=True)
+    # every constrained configuration before any baseline: the baseline takes several times longer
+    runs = [(name, mode, True) for name in args.suites for mode in suite(name).modes]
+    runs += [(name, "parallel", False) for name in args.suites]
+    for name, mode, constrained in runs:
+        decoding = "constrained" if constrained else "unconstrained"
+        limit = args.limit if constrained else args.baseline_limit or args.limit
+        # one records file per configuration whatever the limit: a larger limit resumes a smaller one
+        out = OUT / f"{name}-{args.split}-{mode}-{decoding}.json"
+        report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
+                          constrained=constrained, concurrency=args.concurrency, out=out)
+        totals = report["totals"]
+        other = ", ".join(f"{key} {totals[key]:.2f}" for key in EXTRA if key in totals)
+        print(f"| {name} | {mode} | {decoding} | {report['items']} | {totals['accuracy']:.2f} | "
+              f"{totals['valid_rate']:.2f} | {totals['mean_latency_s']:.1f} [{totals['latency_items']}] | "
+              f"{other} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,15 @@ def test_an_interrupted_eval_resumes_without_rerunning_finished_items(benchdata,
         evaluate("bfcl-parallel", model=ScriptedLLM(), mode="parallel", constrained=False, out=out)
 
 
+def test_mean_latency_counts_only_items_that_ran_alone_when_some_did(benchdata, tmp_path):
+    out = tmp_path / "report.json"
+    evaluate("bfcl-parallel", model=ScriptedLLM([weather_plan("Oslo", "Rome")]), limit=1, out=out)
+    report = evaluate("bfcl-parallel", model=ScriptedLLM([weather_plan("Paris", "Lima")]), concurrency=2, out=out)
+    alone, together = report["records"]
+    assert (alone["concurrency"], together["concurrency"]) == (1, 2)
+    assert report["totals"]["latency_items"] == 1 and report["totals"]["mean_latency_s"] == alone["latency_s"]
+
+
 def test_gsm8k_scores_the_exact_rule_and_the_last_number_rule(benchdata):
     llm = ScriptedLLM([plan(("calculator", {"expression": "3*12-5"}), ("final_answer", {"answer": "$1"})),
                        plan(("final_answer", {"answer": "It travels 240.0 km"}))])

@@ -71,7 +71,7 @@ async def _run_items(
 
     async def one(item: Item) -> dict[str, Any]:
         async with gate:
-            return await run_item(chosen, item, llm, mode, constrained)
+            return {**await run_item(chosen, item, llm, mode, constrained), "concurrency": concurrency}
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{chosen.name}: {len(items)} items", total=len(items))
@@ -114,16 +114,20 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
 
 
 def totals(records: list[dict[str, Any]]) -> dict[str, float]:
-    """Accuracy, valid-output rate, mean latency and tokens, and the mean of every other score."""
+    """Accuracy, valid-output rate, mean latency and tokens, and the mean of every other score.
+    Mean latency is over the items that ran alone (`latency_items` of them) when there are any:
+    items run several at once wait for each other, so their latencies measure throughput."""
     if not records:
         return {}
     numeric = [k for k, v in records[0].items()
-               if isinstance(v, (bool, int, float)) and k not in ("valid", "correct", "latency_s")]
+               if isinstance(v, (bool, int, float)) and k not in ("valid", "correct", "latency_s", "concurrency")]
     means = {k: statistics.mean(float(r.get(k) or 0) for r in records) for k in numeric}
+    alone = [r for r in records if r.get("concurrency", 1) == 1]
     return {
         "accuracy": statistics.mean(r["correct"] for r in records),
         "valid_rate": statistics.mean(r["valid"] for r in records),
-        "mean_latency_s": statistics.mean(r["latency_s"] for r in records),
+        "mean_latency_s": statistics.mean(r["latency_s"] for r in alone or records),
+        "latency_items": len(alone or records),
         **means,
     }
 
