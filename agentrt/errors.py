@@ -56,5 +56,18 @@ class BackendError(RunError):
     """The model backend failed: its server could not be reached or refused a request."""
 
 
+class SandboxViolation(RunError):
+    """A sandboxed tool was asked to leave its workspace (a path outside it, a socket, a process)."""
+
+
+class UnsafeResume(RunError):
+    """Resuming would re-run a step that was running when its run stopped, and whose tool is not
+    idempotent: it may already have had its effect. `step_id` names the step."""
+
+    def __init__(self, message: str, run_id: str, step_id: int) -> None:
+        super().__init__(message)
+        self.run_id, self.step_id = run_id, step_id
+
+
 class RetryTool(Exception):
     """Raise inside a tool to tell the model what to correct; the message becomes the observation."""
