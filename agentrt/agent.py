@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from .budget import Budget
-from .errors import AgentrtError, ConfigError, ModelOutputError, PlanError
-from .events import Answered, Event, PlanMade, Replanning
-from .executor import Emit, Executor
+from .context import RUN_ID
+from .errors import AgentrtError, ConfigError, ModelOutputError, PlanError, UnsafeResume
+from .events import Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted
+from .executor import Approver, Emit, Executor, failed_result
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm, stop_generation
@@ -20,12 +22,15 @@ from .plan import Plan
 from .planner import Planner
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
-from .threads import MODEL_THREADS, off_loop
+from .store import RunJournal, RunStore, SavedRun, new_run_id
+from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
 from .schema import (
     THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason, ToolPolicy,
 )
 
 Mode = Literal["parallel", "sequential"]
+Unfinished = Literal["raise", "rerun", "fail"]
+ApprovalCallback = Callable[[ApprovalRequested], bool | Awaitable[bool]]
 
 
 def search_knowledge_tool(knowledge: KnowledgeBase, k: int = 3) -> Tool:
@@ -62,6 +67,12 @@ class Agent:
     `time_limit_s` seconds for the whole run. A run that exhausts one still returns an answer.
     `constrained=False` lets the model write plans and decisions without the JSON-schema
     constraint: a baseline for measuring what the constraint is worth, not for use.
+
+    Every run is written to `store` as it goes (a `RunStore` or its SQLite path; by default
+    `AGENTRT_STORE` or the user state directory; ":memory:" keeps nothing), so `resume` can
+    finish it after a crash. `tool_policies` sets per tool whether it may be called (`allow`,
+    `ask`, `deny`), its timeout and retries; `approve(request)` answers `ask` (else streamed runs
+    wait for `ApprovalRequested.approve()`/`deny()`, and other runs refuse the call).
     """
 
     def __init__(
@@ -80,6 +91,8 @@ class Agent:
         tool_policies: dict[str, ToolPolicy] | None = None,
         prompts_dir: str | Path | None = None,
         constrained: bool = True,
+        store: RunStore | str | Path | None = None,
+        approve: ApprovalCallback | None = None,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -106,13 +119,17 @@ class Agent:
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
         if unknown:
             raise ConfigError(f"tool_policies names unknown tools {unknown}; registered: {self.tools.names()}")
-        self.planner = Planner(self.llm, self.tools, prompts, max_steps=max_steps, constrained=constrained)
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.approve = approve
         self.executor = Executor(
             self.llm, self.tools, prompts,
             retrieve=self._retrieve if self.knowledge else None,
             default_policy=ToolPolicy(timeout_s=tool_timeout_s, retries=tool_retries),
             policies=tool_policies,
         )
+        # the planner never sees a denied tool, so no text can get a plan to call it
+        self.plannable = ToolRegistry(t for t in self.tools if self.executor.policy_for(t).permission != "deny")
+        self.planner = Planner(self.llm, self.plannable, prompts, max_steps=max_steps, constrained=constrained)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
 
     def _retrieve(self, query: str) -> list[Passage]:
@@ -127,7 +144,54 @@ class Agent:
 
     async def arun(self, instruction: str) -> RunResult:
         """`run` for callers already inside an event loop."""
-        return await self._run(instruction, lambda event: None)
+        return await self._run(instruction, lambda event: None, self._approver(None))
+
+    def resume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
+        """Finish a stored run from its last finished step (a finished run's result comes back
+        as it was). Finished tool calls are never repeated. A step that was running when the run
+        stopped runs again if its tool is idempotent (or it is a `think` step); otherwise
+        `unfinished` decides: "raise" `UnsafeResume` naming the step, "rerun" it, or "fail" it
+        (the planner then sees it failed)."""
+        return asyncio.run(self.aresume(run_id, unfinished=unfinished))
+
+    async def aresume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
+        """`resume` for callers already inside an event loop."""
+        if unfinished not in ("raise", "rerun", "fail"):
+            raise ConfigError(f"unfinished={unfinished!r}; use 'raise', 'rerun' or 'fail'")
+        saved = self.store.load(run_id)
+        if saved.result is not None:
+            return saved.result
+        journal = self.store.reopen(saved.id)
+        for step in saved.interrupted:
+            safe = step.tool == THINK_TOOL or self.tools.get(step.tool).idempotent
+            if safe or unfinished == "rerun":
+                continue  # it is not in `done`, so it runs again
+            if unfinished == "raise":
+                raise UnsafeResume(
+                    f"Step {step.id} of run {saved.id} ({step.tool} with {step.args}) was running when the run "
+                    f"stopped, and {step.tool} is not idempotent: it may already have had its effect. Check, "
+                    "then resume with unfinished='rerun' to call it again or 'fail' to record it as failed "
+                    f"(agentrt resume {saved.id} --rerun | --fail)", saved.id, step.id)
+            saved.done[step.id] = failed_result(step, f"interrupted; not re-run, since {step.tool} is not idempotent")
+            journal.step_finished(saved.done[step.id])
+        return await self._run(saved.instruction, lambda event: None, self._approver(None), saved, journal)
+
+    def _approver(self, emit: Emit | None) -> Approver:
+        """How this run decides `ask` tools: the `approve` callback, else the stream's consumer
+        (`emit` given), else no one, which refuses."""
+
+        async def decide(step: StepSpec, arguments: dict[str, Any]) -> tuple[bool, str]:
+            request = ApprovalRequested(step=step, arguments=arguments)
+            if self.approve is not None:
+                verdict = (await self.approve(request) if inspect.iscoroutinefunction(self.approve)
+                           else await off_loop(TOOL_THREADS, self.approve, request))
+                return bool(verdict), "the approve callback refused it"
+            if emit is None:
+                return False, "no one could be asked (give Agent(approve=...) or use Agent.stream)"
+            emit(request)
+            return await request.decision()
+
+        return decide
 
     def run_many(self, instructions: Sequence[str], *, concurrency: int = 8) -> list[RunResult | AgentrtError]:
         """Run every instruction, up to `concurrency` at once on this agent's one model; the
@@ -170,7 +234,7 @@ class Agent:
         """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.
         Leaving the loop early cancels the run, and any model call it has in progress."""
         queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
-        task = asyncio.create_task(self._run(instruction, queue.put_nowait))
+        task = asyncio.create_task(self._run(instruction, queue.put_nowait, self._approver(queue.put_nowait)))
 
         def forward_failure(finished: asyncio.Task[RunResult]) -> None:
             if not finished.cancelled() and finished.exception() is not None:
@@ -206,22 +270,54 @@ class Agent:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _run(self, instruction: str, emit: Emit) -> RunResult:
+    async def _run(
+        self, instruction: str, emit: Emit, approve: Approver, saved: SavedRun | None = None,
+        journal: RunJournal | None = None,
+    ) -> RunResult:
+        """The plan -> execute -> join loop, from the start or (`saved`, `journal`) from where a
+        stored run stopped; every step and round is written to the store as it happens."""
         check_instruction(instruction)
-        budget = Budget(self.max_steps, self.max_replans, self.time_limit_s)
+        saved = saved or SavedRun(id=new_run_id(), instruction=instruction, status="running", created=time.time())
+        journal = journal or self.store.begin(saved.id, instruction)
+        emit = journal.recording(emit)
+        run_token = RUN_ID.set(saved.id)
+        try:
+            emit(RunStarted(run_id=saved.id, instruction=instruction, resumed=bool(saved.steps or saved.calls)))
+            result = await self._loop(instruction, emit, approve, saved, journal)
+        except BaseException as exc:  # recorded, then raised as it was: cancellation included
+            journal.failed(f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            RUN_ID.reset(run_token)
+        journal.finished(result)
+        emit(Answered(result=result))
+        return result
+
+    async def _loop(
+        self, instruction: str, emit: Emit, approve: Approver, saved: SavedRun, journal: RunJournal,
+    ) -> RunResult:
+        budget = Budget(self.max_steps, self.max_replans, self.time_limit_s,
+                        steps_used=len(saved.done), replans_used=saved.replans_used)
+        budget.started -= saved.elapsed_s
         passages = await off_loop(MODEL_THREADS, self._retrieve, instruction)
-        done: dict[int, StepResult] = {}
-        calls: list[ModelCall] = []
+        done, calls, rounds = saved.done, saved.calls, saved.rounds
         plan = Plan()
+        if saved.steps:
+            plan.extend(PlanSpec(steps=saved.steps), [*self.plannable.names(), THINK_TOOL])
+        resuming_a_round = bool(saved.steps)
         stopped_by: StopReason | None = None
         answer = ""
         error: str | None = None
-        rounds = 0
         while stopped_by is None:
             per_round = 1 if self.mode == "sequential" else budget.steps_left()
             before = set(done)
             try:
-                await self._round(instruction, passages, plan, done, budget, per_round, rounds, calls, emit)
+                if resuming_a_round:  # the stored plan's unfinished steps first, then the loop as usual
+                    await self.executor.run(plan, instruction, done, budget, emit, approve=approve)
+                    resuming_a_round = False
+                else:
+                    await self._round(instruction, passages, plan, done, budget, per_round, rounds, calls, emit,
+                                      approve, journal)
             except (PlanError, ModelOutputError) as exc:
                 if rounds == 0:
                     raise  # no usable first plan: nothing to answer from
@@ -229,15 +325,18 @@ class Agent:
                 break
             results = [done[i] for i in sorted(done)]
             calls.extend(r.model_call for r in results if r.id not in before and r.model_call)
-            outcome = await self._conclude(instruction, results, budget, calls, emit, rounds + 1)
+            outcome = await self._conclude(instruction, results, budget, calls, emit, rounds + 1, journal)
             if outcome is None:
                 rounds += 1
+                journal.progress(rounds=rounds, replans_used=budget.replans_used,
+                                 elapsed_s=time.perf_counter() - budget.started)
             else:
                 answer, stopped_by, error = outcome
-        result = RunResult(
+        return RunResult(
             instruction=instruction,
             answer=answer,
             plan=plan.spec(),
+            run_id=saved.id,
             steps=[done[i] for i in sorted(done)],
             model_calls=calls,
             replans=budget.replans_used,
@@ -245,12 +344,10 @@ class Agent:
             error=error,
             duration_s=time.perf_counter() - budget.started,
         )
-        emit(Answered(result=result))
-        return result
 
     async def _conclude(
         self, instruction: str, results: list[StepResult], budget: Budget, calls: list[ModelCall],
-        emit: Emit, next_round: int,
+        emit: Emit, next_round: int, journal: RunJournal,
     ) -> tuple[str, StopReason, str | None] | None:
         """After a round: (answer, what stopped the run, error), or None for another round."""
         final = self.joiner.final_answer(results)
@@ -271,6 +368,7 @@ class Agent:
         except ModelOutputError as exc:
             return _best_effort(results), "join_failed", str(exc)
         calls.append(decision.call)
+        journal.model_called(decision.call)
         if decision.action == "answer":
             return decision.answer, "joiner" if can_replan else _spent(budget), None
         budget.replans_used += 1
@@ -280,14 +378,16 @@ class Agent:
     async def _round(
         self, instruction: str, passages: list[Passage], plan: Plan, done: dict[int, StepResult],
         budget: Budget, max_new_steps: int, round_: int, calls: list[ModelCall], emit: Emit,
+        approve: Approver, journal: RunJournal,
     ) -> None:
         """One planning round, each step starting as soon as the planner has written it and its
         parents are done. Returns early, with the planner cancelled, at the run's time limit."""
-        names = [*self.tools.names(), THINK_TOOL]
+        names = [*self.plannable.names(), THINK_TOOL]
         arrivals: asyncio.Queue[StepSpec | None] = asyncio.Queue()
 
         def accept(steps: list[StepSpec]) -> None:
             plan.extend(PlanSpec(steps=steps), names)  # a PlanError here ends the round
+            journal.planned(round_, steps)
             for step in steps:
                 arrivals.put_nowait(step)
 
@@ -296,6 +396,7 @@ class Agent:
             if not task.cancelled() and task.exception() is None:
                 spec, call = task.result()
                 calls.append(call)
+                journal.model_called(call)
                 emit(PlanMade(round=round_, steps=spec.steps))
 
         history = [done[i] for i in sorted(done)]
@@ -304,7 +405,7 @@ class Agent:
         )
         planning.add_done_callback(planned)
         try:
-            await self.executor.run(plan, instruction, done, budget, emit, arrivals)
+            await self.executor.run(plan, instruction, done, budget, emit, arrivals, approve)
         finally:
             if not planning.done():  # the time limit (or the caller) cut the round short
                 planning.cancel()

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from .schema import RunResult, StepResult, StepSpec
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class RunStarted(_Event):
+    """A run began, or a stored one resumed; `run_id` is what `Agent.resume` takes."""
+
+    kind: Literal["run_started"] = "run_started"
+    run_id: str
+    instruction: str
+    resumed: bool = False
 
 
 class PlanMade(_Event):
@@ -35,6 +45,32 @@ class StepFinished(_Event):
     result: StepResult
 
 
+class ApprovalRequested(_Event):
+    """A step calls a tool whose policy is `ask`: the run waits until `approve()` or `deny()`."""
+
+    kind: Literal["approval_requested"] = "approval_requested"
+    step: StepSpec
+    arguments: dict[str, Any]
+    _decision: asyncio.Future[tuple[bool, str]] = PrivateAttr(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def approve(self) -> None:
+        """Let the call go ahead."""
+        self._decide(True, "")
+
+    def deny(self, reason: str = "a person denied it") -> None:
+        """Refuse the call; `reason` becomes the step's observation, for the planner to see."""
+        self._decide(False, reason)
+
+    def _decide(self, allowed: bool, reason: str) -> None:
+        # callable from any thread: the run's event loop owns the future
+        loop = self._decision.get_loop()
+        loop.call_soon_threadsafe(lambda: self._decision.done() or self._decision.set_result((allowed, reason)))
+
+    async def decision(self) -> tuple[bool, str]:
+        """(allowed, reason), once someone has decided."""
+        return await self._decision
+
+
 class Replanning(_Event):
     """The joiner asked for more steps, or a budget question arose; `reason` says which."""
 
@@ -50,4 +86,4 @@ class Answered(_Event):
     result: RunResult
 
 
-Event = PlanMade | StepStarted | StepFinished | Replanning | Answered
+Event = RunStarted | PlanMade | StepStarted | ApprovalRequested | StepFinished | Replanning | Answered

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-
 from .budget import Budget
+from .context import STEP_ID
 from .errors import InvalidArguments, RetryTool
 from .events import Event, StepFinished, StepStarted
 from .llm import LLM, GenerationRequest, call_record, stop_generation
@@ -28,6 +28,8 @@ from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPoli
 
 Retriever = Callable[[str], list[Passage]]
 Emit = Callable[[Event], None]
+Approver = Callable[[StepSpec, dict[str, Any]], Awaitable[tuple[bool, str]]]
+"""Asks whoever decides for a tool whose policy is `ask`: (allowed, reason if not)."""
 
 
 class Executor:
@@ -57,6 +59,7 @@ class Executor:
         if tool.name in self.policies:
             return self.policies[tool.name]
         return ToolPolicy(
+            permission=self.default_policy.permission,
             timeout_s=tool.timeout_s if tool.timeout_s is not None else self.default_policy.timeout_s,
             retries=tool.retries if tool.retries is not None else self.default_policy.retries,
         )
@@ -69,8 +72,10 @@ class Executor:
         budget: Budget,
         emit: Emit,
         arrivals: asyncio.Queue[StepSpec | None] | None = None,
+        approve: Approver | None = None,
     ) -> None:
         """Run the plan's steps that are not in `done`, adding each result to `done` as it lands.
+        A tool whose policy is `ask` waits for `approve`; without one, its calls are refused.
 
         With `arrivals`, steps also come in while running (a plan still being written), up to a
         None that says the plan is complete. Returns when every runnable step has finished, the
@@ -82,7 +87,8 @@ class Executor:
         arrival = asyncio.ensure_future(arrivals.get()) if arrivals else None
         try:
             while True:
-                self._launch(plan, instruction, done, budget, emit, pending, running, writing=arrival is not None)
+                self._launch(plan, instruction, done, budget, emit, approve, pending, running,
+                             writing=arrival is not None)
                 waiting = [*running, *([arrival] if arrival else [])]
                 if not waiting:
                     return
@@ -111,7 +117,8 @@ class Executor:
 
     def _launch(
         self, plan: Plan, instruction: str, done: dict[int, StepResult], budget: Budget, emit: Emit,
-        pending: list[StepSpec], running: dict[asyncio.Future[Any], list[StepSpec]], *, writing: bool,
+        approve: Approver | None, pending: list[StepSpec], running: dict[asyncio.Future[Any], list[StepSpec]],
+        *, writing: bool,
     ) -> None:
         """Start every pending step whose parents are done, as far as the step budget allows."""
         ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
@@ -125,7 +132,7 @@ class Executor:
             budget.steps_used += 1
             emit(StepStarted(step=step))
             if step.tool != THINK_TOOL:
-                running[asyncio.create_task(self._tool_step(step, done))] = [step]
+                running[asyncio.create_task(self._tool_step(step, done, approve))] = [step]
         thinks = [s for s in launch if s.tool == THINK_TOOL]
         if thinks:
             running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
@@ -136,32 +143,42 @@ class Executor:
         """Record the steps still running as failed; the caller's cleanup cancels them."""
         for steps in running.values():
             for step in steps:
-                done[step.id] = _failed(step, {}, time.perf_counter(), "cut off: the run's time limit passed")
+                done[step.id] = failed_result(step, "cut off: the run's time limit passed")
                 emit(StepFinished(result=done[step.id]))
 
-    async def _tool_step(self, step: StepSpec, done: dict[int, StepResult]) -> list[StepResult]:
+    async def _tool_step(self, step: StepSpec, done: dict[int, StepResult], approve: Approver | None) -> list[StepResult]:
         start = time.perf_counter()
+        STEP_ID.set(step.id)  # this task's own context: what idempotency_key() reads
         tool = self.registry.get(step.tool)
         try:
             resolved = _resolve_for(tool, step.args, done)
         except InvalidArguments as exc:
             typed = resolve(step.args, {i: r.value for i, r in done.items()})
-            return [_failed(step, typed, start, str(exc))]
+            return [failed_result(step, str(exc), typed, start)]
+        earlier = _finished_call(tool.name, resolved, done)
+        if earlier is not None:  # never repeat a finished call, above all not one with side effects
+            return [earlier.model_copy(update={"id": step.id, "args": step.args, "duration_s": 0.0})]
         policy = self.policy_for(tool)
+        if policy.permission == "deny":
+            return [failed_result(step, f"the tool policy denies {tool.name}", resolved, start)]
+        if policy.permission == "ask":
+            allowed, reason = await approve(step, resolved) if approve else (False, "no one was asked")
+            if not allowed:
+                return [failed_result(step, f"{tool.name} was not approved: {reason}", resolved, start)]
         attempts = policy.retries + 1 if tool.idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
                 value = await asyncio.wait_for(tool.invoke(resolved), policy.timeout_s)
                 break
             except RetryTool as exc:
-                return [_failed(step, resolved, start, f"{tool.name} asks to retry: {exc}")]
+                return [failed_result(step, f"{tool.name} asks to retry: {exc}", resolved, start)]
             except asyncio.TimeoutError:
                 problem = f"{tool.name} timed out after {policy.timeout_s:g} s"
             except Exception as exc:  # any tool failure is an observation, never a crash
                 problem = f"{tool.name} failed: {type(exc).__name__}: {exc}"
             if attempt == attempts:
                 tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-                return [_failed(step, resolved, start, problem + tries)]
+                return [failed_result(step, problem + tries, resolved, start)]
         passages = value if _is_passages(value) else []
         if passages:
             value = [p.model_dump() for p in passages]
@@ -214,17 +231,18 @@ class Executor:
         ]
 
 
-def _failed(step: StepSpec, resolved: dict[str, Any], start: float, message: str) -> StepResult:
+def failed_result(step: StepSpec, message: str, resolved: dict[str, Any] | None = None, start: float | None = None) -> StepResult:
+    """The record of a step that failed with `message`; `start` is when it began, if it ran."""
     # subtle: the error text is also the step's value, so children that reference it see why.
     return StepResult(
         id=step.id,
         tool=step.tool,
         args=step.args,
-        resolved_args=_jsonable(resolved),
+        resolved_args=_jsonable(resolved or {}),
         status="error",
         observation=f"Error: {message}",
         value=f"Error: {message}",
-        duration_s=time.perf_counter() - start,
+        duration_s=0.0 if start is None else time.perf_counter() - start,
     )
 
 
@@ -240,6 +258,12 @@ def _resolve_for(tool: Tool, args: dict[str, Any], done: dict[int, StepResult]) 
             return tool.validate(resolve(args, {i: r.observation for i, r in done.items()}))
         except InvalidArguments:
             raise typed_error from None
+
+
+def _finished_call(tool: str, resolved: dict[str, Any], done: dict[int, StepResult]) -> StepResult | None:
+    """The successful earlier step of this run, if any, that called `tool` with these arguments."""
+    arguments = _jsonable(resolved)
+    return next((r for r in done.values() if r.status == "ok" and r.tool == tool and r.resolved_args == arguments), None)
 
 
 def _is_passages(value: Any) -> bool:

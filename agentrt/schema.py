@@ -98,6 +98,8 @@ class RunResult(_Data):
     instruction: str
     answer: str
     plan: PlanSpec
+    run_id: str = ""
+    """The id the run store keeps it under: `Agent.resume(run_id)` / `agentrt resume RUN_ID`."""
     steps: list[StepResult]
     model_calls: list[ModelCall]
     replans: int = 0
@@ -116,8 +118,13 @@ class RunResult(_Data):
         return sum(c.completion_tokens for c in self.model_calls)
 
 
-class ToolPolicy(_Data):
-    """How long a tool may run and how often a failed call is retried."""
+Permission = Literal["allow", "ask", "deny"]
 
+
+class ToolPolicy(_Data):
+    """Whether a tool may be called (`allow`, `ask` a person first, `deny`: the planner never
+    sees it), how long it may run, and how often a failed call is retried."""
+
+    permission: Permission = "allow"
     timeout_s: float | None = Field(default=30.0, gt=0)
     retries: int = Field(default=0, ge=0)

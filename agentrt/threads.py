@@ -8,6 +8,7 @@ while the stuck one stays busy. Threads are reused, so a call costs no thread st
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -61,5 +62,6 @@ runs at once each wait here for the model, whose batching serves their calls tog
 
 
 async def off_loop(pool: DaemonThreadPool, fn: Callable[..., Any], /, *args: Any) -> Any:
-    """`fn(*args)` on one of `pool`'s threads, awaited from the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+    """`fn(*args)` on one of `pool`'s threads, awaited from the event loop, in a copy of the
+    caller's context (as `asyncio.to_thread` does), so tools see which run and step call them."""
+    return await asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, fn, *args)

@@ -16,6 +16,16 @@ from agentrt.llm import model_source
 from agentrt.llm.transformers_llm import TransformersLLM
 
 
+@pytest.fixture(scope="session", autouse=True)
+def run_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every run the tests make, their subprocesses' included, goes to one temporary store, not
+    the user's."""
+    path = str(tmp_path_factory.mktemp("store") / "runs.sqlite")
+    os.environ["AGENTRT_STORE"] = path
+    yield path
+    os.environ.pop("AGENTRT_STORE", None)
+
+
 @pytest.fixture(scope="session")
 def default_llm() -> TransformersLLM:
     """The embedded SmolLM2-135M, converted once into the user cache and reused."""

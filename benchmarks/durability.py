@@ -1,0 +1,225 @@
+"""Fault injection: SIGKILL runs and `index` jobs at random points, resume, and check that
+nothing was lost, nothing happened twice, and no store or index was ever unreadable.
+
+    .venv/bin/python benchmarks/durability.py                  # 100 runs, 30 index jobs
+    .venv/bin/python benchmarks/durability.py --runs 5 --index-jobs 3
+
+Each run is a six-step plan (three parallel `bump` calls, a fourth after them, a calculation, the
+answer) whose `bump` tool adds one to a counter in its own SQLite file, keyed by the call's
+`idempotency_key()`. The run is killed at a random moment after it starts, then resumed (and
+perhaps killed again) until it finishes. Each `index` job adds a new document to a knowledge base
+and is killed at a random moment; the base must then open and search, holding either the old
+documents or the new ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EFFECTS = ("a", "b", "c", "d")
+PLAN = {"steps": [
+    {"id": 1, "tool": "bump", "args": {"name": "a"}, "depends_on": []},
+    {"id": 2, "tool": "bump", "args": {"name": "b"}, "depends_on": []},
+    {"id": 3, "tool": "bump", "args": {"name": "c"}, "depends_on": []},
+    {"id": 4, "tool": "bump", "args": {"name": "d"}, "depends_on": [1, 2, 3]},
+    {"id": 5, "tool": "calculator", "args": {"expression": "$1 + $2 + $3 + $4"}, "depends_on": [1, 2, 3, 4]},
+    {"id": 6, "tool": "final_answer", "args": {"answer": "$5"}, "depends_on": [5]},
+]}
+
+
+# ---- the processes that get killed ----
+
+def run_worker(folder: Path) -> None:
+    """Start the run (no run id yet) or resume it; print `started` once it is under way."""
+    from agentrt import Agent, tool
+    from agentrt.context import idempotency_key
+    from agentrt.events import RunStarted
+    from agentrt.testing import ScriptedLLM
+
+    @tool(idempotent=True)
+    def bump(name: str) -> int:
+        """Add one to the counter `name`, once per call, and return 1.
+
+        Args:
+            name: which counter
+        """
+        time.sleep(random.uniform(0.005, 0.05))
+        with sqlite3.connect(folder / "counter.sqlite", isolation_level=None) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, name TEXT)")
+            db.execute("INSERT OR IGNORE INTO effects VALUES (?, ?)", (idempotency_key(), name))
+        time.sleep(random.uniform(0.005, 0.05))
+        return 1
+
+    agent = Agent(model=ScriptedLLM([PLAN] * 3), tools=[bump], store=folder / "runs.sqlite")
+    id_file = folder / "run_id"
+    if id_file.exists():
+        print("started", flush=True)
+        result = agent.resume(id_file.read_text())
+    else:
+        for event in agent.stream("Bump a, b and c, then d, and add them up."):
+            if isinstance(event, RunStarted):
+                id_file.with_suffix(".tmp").write_text(event.run_id)
+                id_file.with_suffix(".tmp").replace(id_file)
+                print("started", flush=True)
+        result = agent.resume(id_file.read_text())  # finished: gives the stored result back
+    print(json.dumps({"answer": result.answer}), flush=True)
+
+
+def index_worker(folder: Path, generation: int) -> None:
+    """Add document number `generation` to the knowledge base and save it."""
+    from agentrt.knowledge import KnowledgeBase
+    from agentrt.testing import HashingEmbedder
+
+    docs = folder / "docs"
+    docs.mkdir(exist_ok=True)
+    doc = docs / f"doc{generation}.txt"
+    doc.write_text(f"Document {generation}. " + " ".join(f"fact {generation}-{i}." for i in range(2000)))
+    kb = KnowledgeBase.open_or_create(folder / "kb", embedder=HashingEmbedder())
+    print("started", flush=True)
+    kb.add(doc)
+    kb.save()
+    kb.close()
+
+
+# ---- the one that kills them ----
+
+def killed_at_random(command: list[str], window_s: float | None) -> tuple[bool, str, float]:
+    """Run `command`, and SIGKILL it at a random moment within `window_s` of its `started` line
+    (None: let it finish). Returns whether it was killed, its output, and its seconds after start."""
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        first = process.stdout.readline()
+        started = time.perf_counter()
+        if first.strip() == "started" and window_s is not None:
+            try:
+                process.wait(timeout=random.uniform(0, window_s))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+        out = first + process.stdout.read()  # the same buffered reader as the first line
+        process.wait()
+        lasted = time.perf_counter() - started
+        killed = process.returncode == -signal.SIGKILL
+        if not killed and process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{errors.read()}")
+    return killed, out, lasted
+
+
+def kill_window(command: list[str]) -> float:
+    """How long `command` goes on after its `started` line, run once to the end: kills land
+    uniformly within that, so they fall all through the work rather than mostly after it."""
+    return killed_at_random(command, None)[2]
+
+
+def store_state(folder: Path) -> str:
+    """Where the kill landed, read from the run store (which must be readable)."""
+    path = folder / "runs.sqlite"
+    if not (folder / "run_id").exists():
+        return "before the run began"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", f"{path} is corrupt"
+        states = collections.Counter(s for (s,) in db.execute("SELECT state FROM steps"))
+        status = db.execute("SELECT status FROM runs").fetchone()[0]
+    if status == "finished":
+        return "after the run finished"
+    if not states:
+        return "while planning"
+    running = f", {states['running']} running" if states["running"] else ""
+    return f"with {states['done']} of 6 steps done{running}"
+
+
+def check_run(folder: Path, answer: str) -> None:
+    with sqlite3.connect(folder / "counter.sqlite") as db:
+        effects = collections.Counter(name for (name,) in db.execute("SELECT name FROM effects"))
+    if effects != collections.Counter(EFFECTS) or json.loads(answer)["answer"] != "4":
+        raise SystemExit(f"{folder}: side effects {dict(effects)}, answer {answer!r}: expected each once, 4")
+
+
+def durable_runs(runs: int) -> tuple[collections.Counter[str], int, float, float]:
+    landed: collections.Counter[str] = collections.Counter()
+    processes = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        window_s = kill_window([sys.executable, __file__, "--worker", "run", tmp])
+    start = time.perf_counter()
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            command = [sys.executable, __file__, "--worker", "run", str(folder)]
+            for attempt in range(20):
+                processes += 1
+                # the first attempt is always killed if it is still going; later ones half the time
+                killed, out, _ = killed_at_random(command, window_s if attempt == 0 or random.random() < 0.5 else None)
+                if not killed:
+                    check_run(folder, out.splitlines()[-1])
+                    break
+                landed[store_state(folder)] += 1
+            else:
+                raise SystemExit(f"{folder}: not finished after 20 attempts")
+    return landed, processes, time.perf_counter() - start, window_s
+
+
+def durable_index(jobs: int) -> tuple[int, int, float, float]:
+    from agentrt.knowledge import KnowledgeBase
+    from agentrt.testing import HashingEmbedder
+
+    kills = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        window_s = kill_window([sys.executable, __file__, "--worker", "index", tmp, "0"])
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        committed = 0  # documents the base holds for sure
+        for generation in range(jobs):
+            killed, _, _ = killed_at_random(
+                [sys.executable, __file__, "--worker", "index", str(folder), str(generation)], window_s)
+            kills += killed
+            kb = KnowledgeBase.open(folder / "kb", embedder=HashingEmbedder())  # must open, whatever happened
+            if not kb.search("Document fact", 3) and committed:
+                raise SystemExit(f"index job {generation}: the base no longer searches")
+            held = len(kb.sources())
+            kb.close()
+            if held not in (committed, committed + 1) or (not killed and held != committed + 1):
+                raise SystemExit(f"index job {generation}: base holds {held} documents, expected "
+                                 f"{committed} or {committed + 1}")
+            committed = held
+    return kills, jobs, time.perf_counter() - start, window_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--index-jobs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, folder, *rest = args.worker
+        run_worker(Path(folder)) if kind == "run" else index_worker(Path(folder), int(rest[0]))
+        return
+    random.seed(args.seed)
+    landed, processes, run_s, window_s = durable_runs(args.runs)
+    print(f"{args.runs} runs, {processes} processes, {sum(landed.values())} SIGKILLs within {window_s:.2f} s "
+          f"of start, {run_s:.0f} s: "
+          f"every run finished, every side effect exactly once, every store readable")
+    print("| where the kill landed | kills |\n|---|---|")
+    for where, count in sorted(landed.items(), key=lambda kv: -kv[1]):
+        print(f"| {where} | {count} |")
+    if args.index_jobs:
+        kills, jobs, index_s, window_s = durable_index(args.index_jobs)
+        print(f"{jobs} index jobs, {kills} killed within {window_s:.2f} s of start, {index_s:.0f} s: the "
+              "knowledge base opened and searched "
+              "after every one, holding the old documents or the new")
+
+
+if __name__ == "__main__":
+    main()

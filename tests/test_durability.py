@@ -1,0 +1,162 @@
+"""Durable runs: every run is stored as it goes and resumes after a crash, never repeating a
+finished tool call; the fault-injection benchmark kills real processes."""
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentrt import Agent, ConfigError, UnsafeResume, tool
+from agentrt.context import idempotency_key
+from agentrt.store import RunStore
+from agentrt.testing import ScriptedLLM
+
+from .conftest import answer, plan, replan
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Effects:
+    """Side effects the test tools had, by name."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+
+def tools_for(effects: Effects, *, block: asyncio.Event | None = None):
+    @tool(idempotent=False)
+    def pay(amount: int) -> str:
+        """Pay `amount`: a side effect that must not happen twice.
+
+        Args:
+            amount: how much
+        """
+        effects.log.append(f"pay {amount}")
+        return f"paid {amount}"
+
+    @tool(idempotent=True)
+    async def fetch(key: str) -> str:
+        """Read `key`; safe to repeat. Waits on `block` when given, to stand for a long call.
+
+        Args:
+            key: what to read
+        """
+        effects.log.append(f"fetch {key} {idempotency_key()}")
+        if block is not None:
+            await block.wait()
+        return f"value of {key}"
+
+    @tool(idempotent=False)
+    async def slow_pay(amount: int) -> str:
+        """Pay `amount`, slowly: interrupted runs stop in the middle of it.
+
+        Args:
+            amount: how much
+        """
+        effects.log.append(f"slow_pay {amount}")
+        await asyncio.Event().wait()
+        return "never"
+
+    return [pay, fetch, slow_pay]
+
+
+def interrupted(agent: Agent, instruction: str) -> str:
+    """Start a run and cancel it once its blocking steps have started, as a crash would stop it
+    (the store then holds them as running); returns the run id."""
+    async def go() -> str:
+        events = agent.astream(instruction)
+        run_id = ""
+        async for event in events:
+            run_id = getattr(event, "run_id", run_id)
+            if event.kind == "step_started" and event.step.tool in ("slow_pay", "fetch"):
+                await asyncio.sleep(0.05)
+                break
+        await events.aclose()
+        return run_id
+
+    return asyncio.run(go())
+
+
+def test_every_run_is_stored_with_its_steps_and_result(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    llm = ScriptedLLM([plan(("calculator", {"expression": "6*7"}), ("final_answer", {"answer": "$1"}))])
+    result = Agent(model=llm, store=store).run("6*7?")
+    saved = store.load(result.run_id)
+    assert saved.status == "finished" and saved.result == result
+    assert sorted(saved.done) == [1, 2] and saved.done[1].value == 42 and len(saved.calls) == 1
+    assert store.load(result.run_id[:5]).id == result.run_id  # a unique prefix is enough
+    assert Agent(model=ScriptedLLM(), store=store).resume(result.run_id) == result  # nothing to do
+
+
+def test_a_resumed_run_goes_on_from_its_last_finished_step_without_repeating_it(tmp_path):
+    store, effects, gate = RunStore(tmp_path / "runs.sqlite"), Effects(), asyncio.Event()
+    steps = plan(("pay", {"amount": 5}), ("fetch", {"key": "k"}), ("final_answer", {"answer": "$1, $2"}))
+    first = Agent(model=ScriptedLLM([steps]), tools=tools_for(effects, block=gate), store=store)
+    run_id = interrupted(first, "pay and fetch")
+    assert effects.log[0] == "pay 5" and store.load(run_id).status == "failed"
+    assert [s.id for s in store.load(run_id).interrupted] == [2]
+
+    resumed = Agent(model=ScriptedLLM(), tools=tools_for(effects), store=store).resume(run_id)
+    assert resumed.answer == "paid 5, value of k" and resumed.run_id == run_id
+    assert [e.split()[0] for e in effects.log] == ["pay", "fetch", "fetch"]  # pay once; fetch re-run
+    assert effects.log[1].split()[-1] == effects.log[2].split()[-1] == f"{run_id}:2"  # same idempotency key
+    assert store.load(run_id).status == "finished"
+
+
+def test_an_interrupted_step_with_side_effects_is_not_rerun_unless_the_caller_says(tmp_path):
+    store, effects = RunStore(tmp_path / "runs.sqlite"), Effects()
+    steps = plan(("slow_pay", {"amount": 9}), ("final_answer", {"answer": "$1"}))
+    run_id = interrupted(Agent(model=ScriptedLLM([steps]), tools=tools_for(effects), store=store), "pay")
+    again = Agent(model=ScriptedLLM(), tools=tools_for(effects), store=store)
+    with pytest.raises(UnsafeResume, match=r"Step 1 .*slow_pay.* not idempotent.*--rerun") as caught:
+        again.resume(run_id)
+    assert caught.value.step_id == 1 and effects.log == ["slow_pay 9"]
+    llm = ScriptedLLM([answer("The payment may not have gone through.")])
+    failed = Agent(model=llm, tools=tools_for(effects), store=store, max_replans=0).resume(run_id, unfinished="fail")
+    assert failed.steps[0].status == "error" and "not idempotent" in failed.steps[0].observation
+    assert "not idempotent" in llm.prompts()[0]  # the joiner saw why
+    assert effects.log == ["slow_pay 9"]
+
+
+def test_a_finished_tool_call_is_never_repeated_in_the_same_run(tmp_path):
+    effects = Effects()
+    llm = ScriptedLLM([plan(("pay", {"amount": 3})), replan("not sure it went through"),
+                       plan(("pay", {"amount": 3}), ("final_answer", {"answer": "$2"}), first=2)])
+    result = Agent(model=llm, tools=tools_for(effects), store=tmp_path / "runs.sqlite").run("pay 3")
+    assert effects.log == ["pay 3"] and result.answer == "paid 3" and result.replans == 1
+
+
+def test_an_unreadable_store_or_unknown_run_is_a_clear_error(tmp_path):
+    bad = tmp_path / "runs.sqlite"
+    bad.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(ConfigError, match="not a readable run store.*move it aside"):
+        RunStore(bad)
+    with pytest.raises(ConfigError, match="no run .* starting with 'nope'"):
+        RunStore(tmp_path / "other.sqlite").load("nope")
+
+
+def test_idempotency_key_outside_a_run_is_a_clear_error():
+    with pytest.raises(ConfigError, match="only known inside a tool call"):
+        idempotency_key()
+
+
+def test_killed_runs_and_index_jobs_resume_with_every_side_effect_exactly_once():
+    """The fault-injection benchmark, small: real processes, SIGKILL at random points."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "durability.py"), "--runs", "6",
+                           "--index-jobs", "4", "--seed", "1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "every side effect exactly once" in done.stdout and "opened and searched" in done.stdout
+
+
+def test_a_run_of_the_default_model_is_stored_and_resumes_to_the_same_answer(default_llm, tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    result = Agent(model=default_llm, store=store).run("What is 17 * 23 + 4?")
+    assert result.answer.strip().rstrip(".").endswith("395")
+    with sqlite3.connect(store.path) as db:  # mark the last step unfinished, as a crash there would
+        db.execute("UPDATE steps SET state = 'running', result = NULL WHERE id = (SELECT MAX(id) FROM steps)")
+        db.execute("UPDATE runs SET status = 'running', result = NULL")
+    resumed = Agent(model=default_llm, store=store).resume(result.run_id)
+    assert resumed.answer == result.answer and [s.value for s in resumed.steps] == [s.value for s in result.steps]
