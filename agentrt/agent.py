@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm, stop_generation
 from .plan import Plan
 from .planner import Planner
+from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
 from .store import RunJournal, RunStore, SavedRun, new_run_id
@@ -70,7 +71,7 @@ class Agent:
 
     Every run is written to `store` as it goes (a `RunStore` or its SQLite path; by default
     `AGENTRT_STORE` or the user state directory; ":memory:" keeps nothing), so `resume` can
-    finish it after a crash. `tool_policies` sets per tool whether it may be called (`allow`,
+    finish it after a crash. `tool_policies` (or a TOML file of them, see `policy.py`) sets per tool whether it may be called (`allow`,
     `ask`, `deny`), its timeout and retries; `approve(request)` answers `ask` (else streamed runs
     wait for `ApprovalRequested.approve()`/`deny()`, and other runs refuse the call).
     """
@@ -88,7 +89,7 @@ class Agent:
         time_limit_s: float | None = None,
         tool_timeout_s: float | None = 30.0,
         tool_retries: int = 0,
-        tool_policies: dict[str, ToolPolicy] | None = None,
+        tool_policies: Mapping[str, ToolPolicy | Mapping[str, Any]] | str | Path | None = None,
         prompts_dir: str | Path | None = None,
         constrained: bool = True,
         store: RunStore | str | Path | None = None,
@@ -114,6 +115,8 @@ class Agent:
                 f"model={model!r} is neither a model id or path nor an object with a batched "
                 "generate(requests) method (see agentrt.llm.LLM)"
             )
+        tool_policies = (load_policies(tool_policies) if isinstance(tool_policies, (str, Path))
+                         else check_policies(tool_policies or {}, where="tool_policies: "))
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
         self.tools = ToolRegistry.with_builtins(extra)
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))

@@ -9,9 +9,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .errors import AgentrtError, ConfigError, UserError
+from .errors import AgentrtError, ConfigError, UnsafeResume, UserError
 from .registry import Tool, ToolRegistry, load_tools_file
-from .events import Answered, Event, PlanMade, Replanning, StepFinished, StepStarted
+from .events import (
+    Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
+)
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -37,6 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
     _add_agent_options(run)
     run.set_defaults(command=_run)
+
+    resume = commands.add_parser("resume", help="finish a run that stopped (crash, kill, Ctrl-C) from its last step")
+    resume.add_argument("run_id", metavar="RUN_ID", help="the run's id, or the start of it (see `agentrt runs`)")
+    unfinished = resume.add_mutually_exclusive_group()
+    unfinished.add_argument("--rerun", action="store_true",
+                            help="call again a step that was running when the run stopped, even if its tool "
+                                 "is not idempotent (default: ask, or refuse without a terminal)")
+    unfinished.add_argument("--fail", action="store_true", help="record such a step as failed instead")
+    resume.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
+    _add_agent_options(resume)
+    resume.set_defaults(command=_resume)
+
+    runs = commands.add_parser("runs", help="list the most recent runs in the run store")
+    runs.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    runs.add_argument("--store", metavar="FILE", help="run store (default: AGENTRT_STORE or the user state dir)")
+    runs.set_defaults(command=_runs)
 
     batch = commands.add_parser("run-batch", help="run many instructions at once, sharing one model")
     batch.add_argument("file", metavar="FILE.jsonl", help='one {"instruction": ..., "id": optional} per line')
@@ -96,6 +114,9 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", metavar="DIR", help="directory of templates overriding prompts/")
     parser.add_argument("--kb", metavar="DIR", help="knowledge base to retrieve passages from")
     parser.add_argument("--top-k", type=int, default=3, help="passages per prompt from --kb (0: none)")
+    parser.add_argument("--policy", metavar="FILE.toml",
+                        help="tool permissions (allow/ask/deny), timeouts and retries per tool")
+    parser.add_argument("--store", metavar="FILE", help="run store (default: AGENTRT_STORE or the user state dir)")
     _add_tools_option(parser)
 
 
@@ -105,7 +126,7 @@ def _agent(args: argparse.Namespace) -> Agent:
     return Agent(
         model=args.model, tools=_user_tools(args.tools), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
         max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
-        prompts_dir=args.prompts,
+        prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=_ask_at_terminal,
     )
 
 
@@ -125,14 +146,67 @@ def _run(args: argparse.Namespace) -> int:
 
     check_instruction(args.instruction)
     agent = _agent(args)
-    for event in agent.stream(args.instruction):
-        if args.json:
-            if isinstance(event, Answered):
-                print(event.result.model_dump_json(indent=2))
-            continue
-        for line in _describe(event):
-            print(line, flush=True)
+    run_id = None
+    try:
+        for event in agent.stream(args.instruction):
+            run_id = event.run_id if isinstance(event, RunStarted) else run_id
+            _show(event, args.json)
+    except KeyboardInterrupt:
+        if run_id:
+            print(f"\ninterrupted; finish it with: agentrt resume {run_id}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    unfinished = "rerun" if args.rerun else "fail" if args.fail else "raise"
+    try:
+        result = agent.resume(args.run_id, unfinished=unfinished)
+    except UnsafeResume as exc:
+        if not sys.stdin.isatty():
+            raise
+        from rich.prompt import Confirm
+
+        print(exc, file=sys.stderr)
+        again = Confirm.ask(f"Call step {exc.step_id} again?", default=False)
+        result = agent.resume(args.run_id, unfinished="rerun" if again else "fail")
+    _show(Answered(result=result), args.json)
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from .store import RunStore
+
+    for run in RunStore(args.store).runs(args.n):
+        when = datetime.fromtimestamp(run.created).strftime("%Y-%m-%d %H:%M")
+        note = f"  ({run.error.splitlines()[0][:80]})" if run.status == "failed" and run.error else ""
+        print(f"{run.id}  {when}  {run.status:<8}  {run.instruction[:60]}{note}")
+    return 0
+
+
+def _show(event: Event, as_json: bool) -> None:
+    """Print one event of a run: plain lines, or only the run record as JSON."""
+    if as_json:
+        if isinstance(event, Answered):
+            print(event.result.model_dump_json(indent=2))
+        return
+    for line in _describe(event):
+        print(line, flush=True)
+
+
+def _ask_at_terminal(request: ApprovalRequested) -> bool:
+    """Whether the person at the terminal allows a call of an `ask` tool; no terminal, no call."""
+    call = f"{request.step.tool}({json.dumps(request.arguments, ensure_ascii=False)})"
+    if not sys.stdin.isatty():
+        print(f"denied {call}: no terminal to ask at (allow the tool in the --policy file to run it "
+              "unattended)", file=sys.stderr)
+        return False
+    from rich.prompt import Confirm
+
+    return Confirm.ask(f"Step {request.step.id} wants to call {call}. Allow?", default=False)
 
 
 def _run_batch(args: argparse.Namespace) -> int:
@@ -192,6 +266,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _describe(event: Event) -> list[str]:
     """Plain, pipe-friendly lines for one event of a run. Steps start while the plan is still
     being written, so each step is shown when it starts and the plan's size when it is done."""
+    if isinstance(event, RunStarted):
+        return [f"{'resumed' if event.resumed else 'run'} {event.run_id}"]
     if isinstance(event, StepStarted):
         step = event.step
         after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
