@@ -280,12 +280,13 @@ class Agent:
         """The plan -> execute -> join loop, from the start or (`saved`, `journal`) from where a
         stored run stopped; every step and round is written to the store as it happens."""
         check_instruction(instruction)
+        resumed = journal is not None
         saved = saved or SavedRun(id=new_run_id(), instruction=instruction, status="running", created=time.time())
         journal = journal or self.store.begin(saved.id, instruction)
         emit = journal.recording(emit)
         run_token = RUN_ID.set(saved.id)
         try:
-            emit(RunStarted(run_id=saved.id, instruction=instruction, resumed=bool(saved.steps or saved.calls)))
+            emit(RunStarted(run_id=saved.id, instruction=instruction, resumed=resumed))
             result = await self._loop(instruction, emit, approve, saved, journal)
         except BaseException as exc:  # recorded, then raised as it was: cancellation included
             journal.failed(f"{type(exc).__name__}: {exc}")

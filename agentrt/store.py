@@ -195,16 +195,22 @@ class RunJournal:
                            [(self.run_id, s.id, round_, s.model_dump_json()) for s in steps])
 
     def step_finished(self, result: StepResult) -> None:
+        """The step's result, and its model call if it made one, in one transaction."""
         with self._transaction() as db:
             db.execute("UPDATE steps SET state = 'done', result = ? WHERE run_id = ? AND id = ?",
                        (result.model_dump_json(), self.run_id, result.id))
             db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), self.run_id))
+            if result.model_call is not None:
+                self._add_call(db, result.model_call)
 
     def model_called(self, call: ModelCall) -> None:
         with self._transaction() as db:
-            db.execute("INSERT INTO model_calls (run_id, seq, call) "
-                       "VALUES (?, (SELECT COUNT(*) FROM model_calls WHERE run_id = ?), ?)",
-                       (self.run_id, self.run_id, call.model_dump_json()))
+            self._add_call(db, call)
+
+    def _add_call(self, db: sqlite3.Connection, call: ModelCall) -> None:
+        db.execute("INSERT INTO model_calls (run_id, seq, call) "
+                   "VALUES (?, (SELECT COUNT(*) FROM model_calls WHERE run_id = ?), ?)",
+                   (self.run_id, self.run_id, call.model_dump_json()))
 
     def progress(self, *, rounds: int, replans_used: int, elapsed_s: float) -> None:
         """A planning round ended: the counters a resumed run continues from."""

@@ -160,3 +160,4 @@ def test_a_run_of_the_default_model_is_stored_and_resumes_to_the_same_answer(def
         db.execute("UPDATE runs SET status = 'running', result = NULL")
     resumed = Agent(model=default_llm, store=store).resume(result.run_id)
     assert resumed.answer == result.answer and [s.value for s in resumed.steps] == [s.value for s in result.steps]
+    assert [c.purpose for c in resumed.model_calls] == [c.purpose for c in result.model_calls]

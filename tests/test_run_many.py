@@ -56,6 +56,23 @@ def test_run_many_returns_results_in_order_with_failures_in_their_place():
     assert 1 < llm.most_active <= 3  # runs overlapped, never more than the concurrency
 
 
+def test_64_agents_sharing_one_model_and_one_store_all_finish(tmp_path):
+    import asyncio
+
+    from agentrt.store import RunStore
+
+    llm, store = ConcurrencyProbe(), RunStore(tmp_path / "runs.sqlite")
+    agents = [Agent(model=llm, store=store) for _ in range(64)]
+
+    async def together():
+        runs = [agent.arun(f"double {i}") for i, agent in enumerate(agents)]
+        return await asyncio.wait_for(asyncio.gather(*runs), timeout=120)  # a deadlock fails here
+
+    results = asyncio.run(together())
+    assert [r.answer for r in results] == [str(2 * i) for i in range(64)]
+    assert llm.most_active > 1 and {r.status for r in store.runs(limit=100)} == {"finished"}
+
+
 def test_concurrency_must_be_positive():
     with pytest.raises(ConfigError, match="concurrency=0"):
         Agent(model=ScriptedLLM()).run_many(["double 1"], concurrency=0)
