@@ -27,6 +27,11 @@ from .threads import TOOL_THREADS, off_loop
 
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
+MAX_NESTING = 100
+"""How deep arguments may nest (lists and dicts inside each other): deeper ones are refused, so
+that checking them, resolving their `$N` references or reporting on them stays well within
+Python's recursion limit."""
+
 
 class Tool:
     """A callable the planner may use: name, description, argument schema, and the function.
@@ -96,6 +101,7 @@ class Tool:
         """Arguments checked (and, for a signature, coerced to its types); raises
         `InvalidArguments` saying which argument is wrong and why."""
         try:
+            _screen(args)
             return self._check(args)
         except InvalidArguments as exc:
             raise InvalidArguments(f"invalid arguments for {self.name}: {exc}") from None
@@ -169,6 +175,34 @@ def _args_model(fn: Callable[..., Any], tool_name: str, arg_docs: dict[str, str]
     return create_model(
         f"{tool_name}_args", __config__=ConfigDict(extra="forbid", coerce_numbers_to_str=True), **fields
     )
+
+
+def argument_path(path: tuple[Any, ...]) -> str:
+    """Where a value lies inside arguments, as dotted keys (the first six, each clipped), for
+    error messages; "arguments" for the arguments themselves."""
+    return ".".join(str(key)[:20] for key in path[:6]) + ("…" if len(path) > 6 else "") or "arguments"
+
+
+def _screen(args: Any) -> None:
+    """InvalidArguments for what no schema check can report on: arguments that are not a dict,
+    nesting deeper than MAX_NESTING, and ints too long to write out (their error message could
+    not show them)."""
+    if not isinstance(args, dict):
+        raise InvalidArguments(f"arguments: expected an object of named arguments, got {type(args).__name__}")
+    pending: list[tuple[Any, tuple[Any, ...]]] = [(args, ())]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, int):
+            try:
+                str(value)
+            except ValueError:  # subtle: past sys.get_int_max_str_digits() an int has no repr either
+                raise InvalidArguments(
+                    f"{argument_path(path)}: an integer of {value.bit_length()} bits is too long") from None
+        elif isinstance(value, (dict, list)):
+            if len(path) >= MAX_NESTING:
+                raise InvalidArguments(f"{argument_path(path)}: nested deeper than {MAX_NESTING} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            pending.extend((child, (*path, key)) for key, child in items)
 
 
 def _model_checker(args_model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any]]:
