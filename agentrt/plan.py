@@ -12,6 +12,7 @@ from typing import Any
 import networkx as nx
 
 from .errors import PlanError
+from .registry import MAX_NESTING, argument_path
 from .schema import PlanSpec, StepSpec
 
 REFERENCE = re.compile(r"\$(\d+)")
@@ -19,32 +20,70 @@ _WHOLE_REFERENCE = re.compile(r"^\$(\d+)$")
 
 
 def references(value: Any) -> set[int]:
-    """Step ids referenced as `$N` anywhere inside `value` (strings, lists, dicts)."""
-    if isinstance(value, str):
-        return {int(n) for n in REFERENCE.findall(value)}
-    if isinstance(value, dict):
-        return set().union(*(references(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(references(v) for v in value))
-    return set()
+    """Step ids referenced as `$N` anywhere inside `value` (strings, lists, dicts). A PlanError
+    says where for nesting deeper than MAX_NESTING or a number too long to be a step id."""
+    return _references(value, ())
 
 
 def resolve(value: Any, results: dict[int, Any]) -> Any:
-    """Replace `$N` by step N's result: typed when the string is exactly `$N`, else as text."""
+    """Replace `$N` by step N's result: typed when the string is exactly `$N`, else as text.
+    A PlanError says which reference and where when step N has no result, or no text."""
+    return _resolve(value, results, ())
+
+
+def _references(value: Any, path: tuple[Any, ...]) -> set[int]:
+    if isinstance(value, str):
+        return {_step_id(digits, path) for digits in REFERENCE.findall(value)}
+    return set().union(*(_references(child, at) for child, at in _children(value, path)))
+
+
+def _resolve(value: Any, results: dict[int, Any], path: tuple[Any, ...]) -> Any:
     if isinstance(value, str):
         whole = _WHOLE_REFERENCE.match(value)
         if whole:
-            return results[int(whole.group(1))]
-        return REFERENCE.sub(lambda m: _as_text(results[int(m.group(1))]), value)
+            return _result(whole.group(1), results, path)
+        return REFERENCE.sub(lambda m: _as_text(_result(m.group(1), results, path), m.group(1), path), value)
+    children = _children(value, path)
     if isinstance(value, dict):
-        return {k: resolve(v, results) for k, v in value.items()}
+        return {at[-1]: _resolve(child, results, at) for child, at in children}
     if isinstance(value, list):
-        return [resolve(v, results) for v in value]
+        return [_resolve(child, results, at) for child, at in children]
     return value
 
 
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+def _children(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, tuple[Any, ...]]]:
+    """A dict's values or a list's items, each with its path; none for anything else."""
+    if not isinstance(value, (dict, list)):
+        return []
+    if len(path) >= MAX_NESTING:
+        raise PlanError(f"Arguments nest deeper than {MAX_NESTING} levels, in {argument_path(path)}; flatten them")
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return [(child, (*path, key)) for key, child in items]
+
+
+def _step_id(digits: str, path: tuple[Any, ...]) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # longer than sys.get_int_max_str_digits()
+        raise PlanError(
+            f"${digits[:8]}… in {argument_path(path)} has {len(digits)} digits: no step has such an id"
+        ) from None
+
+
+def _result(digits: str, results: dict[int, Any], path: tuple[Any, ...]) -> Any:
+    step_id = _step_id(digits, path)
+    if step_id not in results:
+        raise PlanError(f"${step_id} in {argument_path(path)} refers to step {step_id}, which has no result")
+    return results[step_id]
+
+
+def _as_text(value: Any, digits: str, path: tuple[Any, ...]) -> str:
+    try:
+        return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    except (ValueError, RecursionError) as exc:  # an int too long to print, a result nested too deep
+        raise PlanError(
+            f"${digits} in {argument_path(path)}: step {digits}'s result cannot be written as text ({exc})"
+        ) from None
 
 
 class Plan:
@@ -97,7 +136,11 @@ class Plan:
             raise PlanError(f"Steps form a cycle ({cycle}); a step cannot wait on its own result")
         for step in steps:
             ancestors = nx.ancestors(self.graph, step.id)
-            for ref in sorted(references(step.args)):
+            try:
+                used = references(step.args)
+            except PlanError as exc:
+                raise PlanError(f"Step {step.id}: {exc}") from None
+            for ref in sorted(used):
                 if ref not in ancestors:
                     raise PlanError(
                         f"Step {step.id} uses ${ref}, but step {ref} is "

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ModelOutputError, ToolDefinitionError
+from .errors import ModelOutputError, PlanError, ToolDefinitionError
 from .llm import LLM, GenerationRequest, StreamingLLM, call_record, stop_generation
 from .plan import references
 from .prompts import PromptLibrary
@@ -26,6 +26,9 @@ from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResul
 from .threads import MODEL_THREADS, off_loop
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
+# What decoding a plan's text into steps raises when the text is no (complete) plan: bad JSON,
+# nesting past the decoder's recursion limit, missing keys, wrong types, unusable `$N` references
+_NOT_A_PLAN = (ValueError, RecursionError, KeyError, TypeError, ValidationError, PlanError)
 
 
 class Planner:
@@ -156,7 +159,7 @@ class _StepStream:
             try:
                 raw, end = self._DECODER.raw_decode(self.text, start)
                 complete.append(_step_spec(raw))
-            except (ValueError, KeyError, TypeError, ValidationError):
+            except _NOT_A_PLAN:
                 break  # the next step is not complete yet; finish() checks the whole plan anyway
             self.position = end
         self._send(complete)
@@ -181,7 +184,7 @@ def parse_plan(text: str) -> PlanSpec:
     """The `PlanSpec` for the model's plan JSON; `depends_on` is derived from `$N` references."""
     try:
         return PlanSpec(steps=[_step_spec(step) for step in json.loads(text)["steps"]])
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+    except _NOT_A_PLAN as exc:
         raise ModelOutputError(f"The plan is not valid plan JSON ({exc})", text) from exc
 
 

@@ -5,9 +5,50 @@ from __future__ import annotations
 
 import pytest
 
-from agentrt import InvalidArguments
+from agentrt import InvalidArguments, ModelOutputError, Plan, PlanError, PlanSpec, StepSpec
+from agentrt.plan import resolve
 
-from .fuzz_targets import SCHEMA_TOOLS, every_kind, nested
+from .fuzz_targets import SCHEMA_TOOLS, every_kind, nested, parse_plan_text
+
+
+LONG = "9" * 5000  # more digits than int() reads (sys.get_int_max_str_digits)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [  # were RecursionError, from json and from looking for `$N` in the arguments
+        ('{"steps": [{"id": 1, "tool": "think", "args": {"question": %s}}]}' % ("[" * 5000 + "]" * 5000),
+         "recursion"),
+        ('{"steps": [{"id": 1, "tool": "think", "args": {"question": %s}}]}' % ("[" * 150 + "]" * 150),
+         "nest deeper than 100 levels, in question.0.0.0.0.0…"),
+        # was ValueError, from int()
+        ('{"steps": [{"id": 1, "tool": "think", "args": {"question": "$%s"}}]}' % LONG,
+         "in question has 5000 digits"),
+    ],
+)
+def test_a_plan_text_past_pythons_limits_is_a_model_output_error(text, message):
+    with pytest.raises(ModelOutputError, match=message):
+        parse_plan_text(text)
+
+
+def test_a_plan_built_in_python_with_too_deep_arguments_names_the_step():
+    with pytest.raises(PlanError, match="Step 1: Arguments nest deeper than 100 levels"):  # was RecursionError
+        Plan.from_spec(PlanSpec(steps=[StepSpec(id=1, tool="think", args={"question": nested(5000)})]))
+
+
+@pytest.mark.parametrize(
+    "args, results, message",
+    [
+        ({"n": "$1"}, {}, r"\$1 in n refers to step 1, which has no result"),  # was KeyError
+        ({"n": ["x $" + LONG]}, {}, "in n.0 has 5000 digits"),  # was ValueError
+        (nested(5000), {}, "nest deeper than 100 levels"),  # was RecursionError
+        ({"n": "x $1"}, {1: 10**5000}, r"\$1 in n: step 1's result cannot be written as text"),  # was ValueError
+        ({"n": "x $1"}, {1: nested(5000)}, "cannot be written as text"),  # was RecursionError
+    ],
+)
+def test_a_reference_that_cannot_be_resolved_is_a_plan_error_saying_where(args, results, message):
+    with pytest.raises(PlanError, match=message):
+        resolve(args, results)
 
 
 @pytest.mark.parametrize(
