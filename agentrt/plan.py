@@ -15,8 +15,8 @@ from .errors import PlanError
 from .registry import MAX_NESTING, argument_path
 from .schema import PlanSpec, StepSpec
 
-REFERENCE = re.compile(r"\$(\d+)")
-_WHOLE_REFERENCE = re.compile(r"^\$(\d+)$")
+REFERENCE = re.compile(r"\$([0-9]+)")
+_WHOLE_REFERENCE = re.compile(r"^\$([0-9]+)$")
 
 
 def references(value: Any) -> set[int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentrt import InvalidArguments, ModelOutputError, Plan, PlanError, PlanSpec, StepSpec
-from agentrt.plan import resolve
+from agentrt.plan import references, resolve
 
 from .fuzz_targets import SCHEMA_TOOLS, every_kind, nested, parse_plan_text
 
@@ -49,6 +49,11 @@ def test_a_plan_built_in_python_with_too_deep_arguments_names_the_step():
 def test_a_reference_that_cannot_be_resolved_is_a_plan_error_saying_where(args, results, message):
     with pytest.raises(PlanError, match=message):
         resolve(args, results)
+
+
+def test_only_ascii_digits_make_a_reference():
+    assert references("pay $٣ or $3") == {3}  # was {3} from "$٣" alone: int() reads Arabic-Indic digits
+    assert resolve("$٣", {3: "x"}) == "$٣"
 
 
 @pytest.mark.parametrize(
