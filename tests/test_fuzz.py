@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from agentrt import InvalidArguments, ModelOutputError, Plan, PlanError, PlanSpec, StepSpec
+from agentrt import InvalidArguments, ModelOutputError, Plan, PlanError, PlanSpec, RetryTool, StepSpec
 from agentrt.plan import references, resolve
 
-from .fuzz_targets import SCHEMA_TOOLS, every_kind, nested, parse_plan_text
+from .fuzz_targets import SCHEMA_TOOLS, calculate, every_kind, nested, parse_plan_text
 
 
 LONG = "9" * 5000  # more digits than int() reads (sys.get_int_max_str_digits)
@@ -68,3 +68,8 @@ def test_only_ascii_digits_make_a_reference():
 def test_arguments_no_schema_check_can_report_on_are_invalid_arguments(checked, args, message):
     with pytest.raises(InvalidArguments, match=f"invalid arguments for {checked.name}: {message}"):
         checked.validate(args)
+
+
+def test_the_calculator_refuses_syntax_nested_too_deep_to_quote():
+    with pytest.raises(RetryTool, match="nests too deeply"):  # was RecursionError, from ast.unparse
+        calculate("~" * 400 + "1")

@@ -95,6 +95,8 @@ def calculator(expression: str) -> float | int:
         raise RetryTool(f"{expression!r} divides by zero") from None
     except (OverflowError, ValueError, TypeError) as exc:
         raise RetryTool(f"{expression!r} cannot be computed: {exc}") from None
+    except RecursionError:  # evaluating, or quoting unsupported syntax, hundreds of levels deep
+        raise RetryTool(f"{expression!r} nests too deeply; split it into smaller expressions") from None
     if isinstance(result, complex) or (isinstance(result, float) and not math.isfinite(result)):
         raise RetryTool(f"{expression!r} has no finite real value")
     if isinstance(result, float) and result.is_integer() and abs(result) < 1e15:
