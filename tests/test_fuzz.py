@@ -1,14 +1,35 @@
-"""Inputs that fuzzing (tests/fuzz_targets.py, benchmarks/fuzz.py) found to raise something other
-than the error meant for them, as plain examples."""
+"""Property-based fuzzing in CI: a few hundred cases for each target of fuzz_targets.py, none of
+which may raise anything but the target's allowed errors (benchmarks/fuzz.py runs 10,000 each).
+Then, as plain examples, the inputs fuzzing found that once raised something else."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from hypothesis import given, settings
 
 from agentrt import InvalidArguments, ModelOutputError, Plan, PlanError, PlanSpec, RetryTool, StepSpec
 from agentrt.plan import references, resolve
 
-from .fuzz_targets import SCHEMA_TOOLS, calculate, every_kind, nested, parse_plan_text
+from .fuzz_targets import SCHEMA_TOOLS, TARGETS, Target, calculate, every_kind, nested, parse_plan_text
+
+settings.register_profile(
+    "agentrt-ci", max_examples=300, derandomize=True, database=None, deadline=timedelta(seconds=2)
+)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda target: target.name)
+def test_hostile_input_raises_nothing_but_the_targets_own_errors(target: Target):
+    @settings(settings.get_profile("agentrt-ci"))
+    @given(target.inputs)
+    def case(example):
+        try:
+            target.run(example)
+        except target.allowed:
+            pass
+
+    case()
 
 
 LONG = "9" * 5000  # more digits than int() reads (sys.get_int_max_str_digits)
