@@ -48,6 +48,7 @@ bench: setup bench-others llama-server
 	$(BIN)/python benchmarks/plan_validity.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/sandbox_escapes.py
 
 # smolagents and LangGraph, for the overhead comparison, in a virtualenv of their own.
 bench-others: benchmarks/.venv-others/.installed
