@@ -25,6 +25,7 @@ from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
 from .store import RunJournal, RunStore, SavedRun, new_run_id
 from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
+from .workspace import workspace_tools
 from .schema import (
     THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason, ToolPolicy,
 )
@@ -74,6 +75,8 @@ class Agent:
     finish it after a crash. `tool_policies` (or a TOML file of them, see `policy.py`) sets per tool whether it may be called (`allow`,
     `ask`, `deny`), its timeout and retries; `approve(request)` answers `ask` (else streamed runs
     wait for `ApprovalRequested.approve()`/`deny()`, and other runs refuse the call).
+    `workspace=DIR` adds `read_file`, `write_file`, `list_files` and a sandboxed `run_python`,
+    none of which can reach outside DIR (see `workspace.py`, `sandbox.py`).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class Agent:
         constrained: bool = True,
         store: RunStore | str | Path | None = None,
         approve: ApprovalCallback | None = None,
+        workspace: str | Path | None = None,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -118,6 +122,8 @@ class Agent:
         tool_policies = (load_policies(tool_policies) if isinstance(tool_policies, (str, Path))
                          else check_policies(tool_policies or {}, where="tool_policies: "))
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
+        if workspace is not None:
+            extra += workspace_tools(workspace)
         self.tools = ToolRegistry.with_builtins(extra)
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
         if unknown:

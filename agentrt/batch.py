@@ -30,7 +30,7 @@ def read_batch(path: str | Path) -> list[BatchItem]:
     """The items of a JSON Lines instruction file, each with an id; errors name file and line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # JSON strings may hold \u2028 raw
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read the instruction file {path}: {exc}") from exc
     items: list[BatchItem] = []
@@ -62,7 +62,7 @@ def complete_records(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n"):  # JSON strings may hold \u2028 raw
         try:
             record = json.loads(line)
         except ValueError:

@@ -117,6 +117,8 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", metavar="FILE.toml",
                         help="tool permissions (allow/ask/deny), timeouts and retries per tool")
     parser.add_argument("--store", metavar="FILE", help="run store (default: AGENTRT_STORE or the user state dir)")
+    parser.add_argument("--workspace", metavar="DIR",
+                        help="give the agent file tools and sandboxed Python confined to DIR")
     _add_tools_option(parser)
 
 
@@ -127,6 +129,7 @@ def _agent(args: argparse.Namespace) -> Agent:
         model=args.model, tools=_user_tools(args.tools), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
         max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
         prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=_ask_at_terminal,
+        workspace=args.workspace,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .budget import Budget
 from .context import STEP_ID
-from .errors import InvalidArguments, RetryTool
+from .errors import InvalidArguments, PlanError, RetryTool
 from .events import Event, StepFinished, StepStarted
 from .llm import LLM, GenerationRequest, call_record, stop_generation
 from .plan import Plan, resolve
@@ -152,9 +152,11 @@ class Executor:
         tool = self.registry.get(step.tool)
         try:
             resolved = _resolve_for(tool, step.args, done)
-        except InvalidArguments as exc:
+        except InvalidArguments as exc:  # the typed form resolved before it failed validation
             typed = resolve(step.args, {i: r.value for i, r in done.items()})
             return [failed_result(step, str(exc), typed, start)]
+        except PlanError as exc:  # a result that cannot be spliced into text
+            return [failed_result(step, str(exc), None, start)]
         earlier = _finished_call(tool.name, resolved, done)
         if earlier is not None:  # never repeat a finished call, above all not one with side effects
             return [earlier.model_copy(update={"id": step.id, "args": step.args, "duration_s": 0.0})]
@@ -281,5 +283,8 @@ def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value)
         return value
-    except (TypeError, ValueError):
-        return str(value)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            return str(value)
+        except (ValueError, RecursionError):  # an int too long to print, a structure nested too deep
+            return f"<{type(value).__name__} that cannot be written as text>"

@@ -292,9 +292,10 @@ def _text_pattern(earlier: int) -> str:
 
 
 # subtle: no `"`, `\` or control characters in free text: llama.cpp's schema-to-grammar converter
-# puts a pattern into the grammar of the JSON text unescaped, where a quote would end the string
-_TEXT_CHAR = r'[^$"\\\x00-\x1f]'
-_AFTER_REFERENCE = r'[^$0-9.,"\\\x00-\x1f]'
+# puts a pattern into the grammar of the JSON text unescaped, where a quote would end the string;
+# and a small model, once it writes one DEL or C1 control (\u007f), may write nothing else
+_TEXT_CHAR = r'[^$"\\\x00-\x1f\x7f-\x9f]'
+_AFTER_REFERENCE = r'[^$0-9.,"\\\x00-\x1f\x7f-\x9f]'
 
 
 _THINK_SCHEMA: dict[str, Any] = {

@@ -277,3 +277,18 @@ def test_any_object_with_a_batched_generate_can_be_the_model():
 
     with pytest.raises(ConfigError, match="batched"):
         Agent(model=42)
+
+
+def test_a_result_too_big_to_print_is_recorded_by_its_type_and_the_run_goes_on():
+    from agentrt import tool
+
+    @tool
+    def huge() -> int:
+        """A number with 5001 digits, more than Python will print."""
+        return 10**5000
+
+    llm = ScriptedLLM([plan(("huge", {}), ("calculator", {"expression": "1 + $1"}), ("final_answer", {"answer": "$1"})),
+                       answer("too big")])
+    result = Agent(model=llm, tools=[huge], max_replans=0, store=":memory:").run("a huge number")
+    assert result.steps[0].value == "<int that cannot be written as text>"
+    assert result.steps[1].status == "error" and result.answer

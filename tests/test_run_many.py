@@ -120,3 +120,9 @@ def test_run_batch_cli_writes_results_as_they_finish_and_resumes(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "already in" in again.stderr
     assert len(results.read_text().splitlines()) == 2  # nothing was run twice
+
+
+def test_instruction_lines_may_hold_unicode_line_separators_inside_strings(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"instruction": "first\u2028still first"}\r\n{"instruction": "second\x85"}\n', encoding="utf-8")
+    assert [item.instruction for item in read_batch(path)] == ["first\u2028still first", "second\x85"]

@@ -393,3 +393,32 @@ def test_misuse_is_a_config_error(tmp_path):
         workspace_tools(Path(sys.prefix).parent)
     with pytest.raises(ConfigError, match="cpu_s must be a positive number"):
         SandboxLimits(cpu_s=0)
+
+
+# Through an agent
+
+
+def test_an_agent_with_a_workspace_runs_sandboxed_python_from_its_plan(workspace):
+    from agentrt import Agent
+    from agentrt.testing import ScriptedLLM
+
+    from .conftest import plan
+
+    code = "open('out.txt', 'w').write('hi'); print(open('/etc/hostname').read())"
+    llm = ScriptedLLM([plan(("run_python", {"code": code}), ("final_answer", {"answer": "$1"}))])
+    result = Agent(model=llm, workspace=workspace, store=":memory:").run("write out.txt")
+    assert (workspace / "out.txt").read_text() == "hi"
+    assert "reading /etc/hostname is not allowed" in result.steps[0].observation
+
+
+def test_the_default_model_plans_with_workspace_tools_and_stays_inside(workspace, tmp_path, default_llm):
+    from agentrt import Agent
+
+    outside = sorted(p.name for p in tmp_path.iterdir())
+    result = Agent(model=default_llm, workspace=workspace, store=":memory:").run("List the files in the workspace.")
+    planner_prompt = result.model_calls[0].messages[-1].content
+    assert all(name in planner_prompt for name in ("read_file", "write_file", "list_files", "run_python"))
+    assert result.steps and sorted(p.name for p in tmp_path.iterdir()) == outside
+    for step in result.steps:
+        if step.tool in ("read_file", "write_file", "list_files", "run_python"):
+            assert step.status == "ok" or step.observation.startswith("Error: ")
