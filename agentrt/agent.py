@@ -38,7 +38,7 @@ ApprovalCallback = Callable[[ApprovalRequested], bool | Awaitable[bool]]
 def search_knowledge_tool(knowledge: KnowledgeBase, k: int = 3) -> Tool:
     """The built-in `search_knowledge` tool over one knowledge base."""
 
-    @tool(name="search_knowledge")
+    @tool(name="search_knowledge", idempotent=True)
     def search_knowledge(query: str) -> list[Passage]:
         """Search the user's documents and return the most relevant passages.
 

@@ -51,7 +51,7 @@ class Tool:
         source: str = "python",
         timeout_s: float | None = None,
         retries: int | None = None,
-        idempotent: bool = True,
+        idempotent: bool = False,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
@@ -125,11 +125,12 @@ def tool(
     name: str | None = None,
     timeout_s: float | None = None,
     retries: int | None = None,
-    idempotent: bool = True,
+    idempotent: bool = False,
 ) -> Any:
     """Decorator: `@tool`, or `@tool(name=..., timeout_s=..., retries=...)`, makes a `Tool` from a
-    typed, documented function. Retries apply to exceptions and timeouts, not to bad arguments;
-    set `idempotent=False` for a tool whose repeat would do harm (it is then never retried)."""
+    typed, documented function. Set `idempotent=True` for a tool that is safe to call again: only
+    such a tool is retried (on exceptions and timeouts, not bad arguments) and re-run when a run
+    that stopped in the middle of calling it resumes; others are never repeated unasked."""
     options = {"name": name, "timeout_s": timeout_s, "retries": retries, "idempotent": idempotent}
     if fn is None:
         return lambda f: Tool(f, **options)

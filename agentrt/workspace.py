@@ -147,7 +147,7 @@ def workspace_tools(root: str | Path, limits: SandboxLimits | None = None) -> li
     limits = limits or SandboxLimits()
 
     # A refused or failed call fails the same way again: retrying would only waste time.
-    @tool(name="read_file", retries=0)
+    @tool(name="read_file", retries=0, idempotent=True)
     def read_file(path: str) -> str:
         """Read a UTF-8 text file from the workspace (up to 1 MB).
 
@@ -156,7 +156,7 @@ def workspace_tools(root: str | Path, limits: SandboxLimits | None = None) -> li
         """
         return workspace.read_text(path)
 
-    @tool(name="write_file", retries=0)
+    @tool(name="write_file", retries=0, idempotent=True)
     def write_file(path: str, content: str) -> str:
         """Write a UTF-8 text file in the workspace, replacing it if it exists.
 
@@ -166,7 +166,7 @@ def workspace_tools(root: str | Path, limits: SandboxLimits | None = None) -> li
         """
         return f"wrote {workspace.write_text(path, content)} bytes to {path}"
 
-    @tool(name="list_files", retries=0)
+    @tool(name="list_files", retries=0, idempotent=True)
     def list_files(path: str = ".") -> list[str]:
         """List a directory of the workspace; subdirectories end with '/'.
 

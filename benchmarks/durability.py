@@ -18,6 +18,7 @@ import argparse
 import collections
 import json
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -25,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from agentrt.llm import GenerationRequest
 
 EFFECTS = ("a", "b", "c", "d")
 PLAN = {"steps": [
@@ -38,6 +41,15 @@ PLAN = {"steps": [
 
 
 # ---- the processes that get killed ----
+
+def planner_reply(request: GenerationRequest) -> dict:
+    """What a model that knows the plan would say: the plan's steps from the number asked for, or,
+    asked to judge a plan that a kill cut short while it was being written, to plan the rest."""
+    if '"action"' in json.dumps(request.json_schema or {}):
+        return {"action": "replan", "reason": "the plan was cut short"}
+    first = re.search(r"numbered from (\d+)", request.messages[-1].content)
+    return {"steps": [s for s in PLAN["steps"] if s["id"] >= (int(first.group(1)) if first else 1)]}
+
 
 def run_worker(folder: Path) -> None:
     """Start the run (no run id yet) or resume it; print `started` once it is under way."""
@@ -60,7 +72,7 @@ def run_worker(folder: Path) -> None:
         time.sleep(random.uniform(0.005, 0.05))
         return 1
 
-    agent = Agent(model=ScriptedLLM([PLAN] * 3), tools=[bump], store=folder / "runs.sqlite")
+    agent = Agent(model=ScriptedLLM([planner_reply] * 20), tools=[bump], store=folder / "runs.sqlite", max_replans=10)
     id_file = folder / "run_id"
     if id_file.exists():
         print("started", flush=True)
@@ -83,19 +95,21 @@ def index_worker(folder: Path, generation: int) -> None:
     docs = folder / "docs"
     docs.mkdir(exist_ok=True)
     doc = docs / f"doc{generation}.txt"
-    doc.write_text(f"Document {generation}. " + " ".join(f"fact {generation}-{i}." for i in range(2000)))
+    doc.write_text(f"Document {generation}. " + " ".join(f"fact {generation}-{i}." for i in range(40000)))
     kb = KnowledgeBase.open_or_create(folder / "kb", embedder=HashingEmbedder())
     print("started", flush=True)
     kb.add(doc)
     kb.save()
     kb.close()
+    print("saved", flush=True)
 
 
 # ---- the one that kills them ----
 
 def killed_at_random(command: list[str], window_s: float | None) -> tuple[bool, str, float]:
     """Run `command`, and SIGKILL it at a random moment within `window_s` of its `started` line
-    (None: let it finish). Returns whether it was killed, its output, and its seconds after start."""
+    (None: let it finish). Returns whether it was killed, its output, and the seconds from its
+    `started` line to its next (the work done)."""
     with tempfile.TemporaryFile("w+") as errors:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
         first = process.stdout.readline()
@@ -105,9 +119,10 @@ def killed_at_random(command: list[str], window_s: float | None) -> tuple[bool, 
                 process.wait(timeout=random.uniform(0, window_s))
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
-        out = first + process.stdout.read()  # the same buffered reader as the first line
+        second = process.stdout.readline()  # the same buffered reader as the first line
+        lasted = time.perf_counter() - started  # until the work was done, not the process
+        out = first + second + process.stdout.read()
         process.wait()
-        lasted = time.perf_counter() - started
         killed = process.returncode == -signal.SIGKILL
         if not killed and process.returncode != 0:
             errors.seek(0)
@@ -116,7 +131,7 @@ def killed_at_random(command: list[str], window_s: float | None) -> tuple[bool, 
 
 
 def kill_window(command: list[str]) -> float:
-    """How long `command` goes on after its `started` line, run once to the end: kills land
+    """How long `command` works after its `started` line, run once to the end: kills land
     uniformly within that, so they fall all through the work rather than mostly after it."""
     return killed_at_random(command, None)[2]
 
@@ -168,13 +183,14 @@ def durable_runs(runs: int) -> tuple[collections.Counter[str], int, float, float
     return landed, processes, time.perf_counter() - start, window_s
 
 
-def durable_index(jobs: int) -> tuple[int, int, float, float]:
+def durable_index(jobs: int) -> tuple[collections.Counter[str], float, float]:
     from agentrt.knowledge import KnowledgeBase
     from agentrt.testing import HashingEmbedder
 
-    kills = 0
+    outcomes: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
-        window_s = kill_window([sys.executable, __file__, "--worker", "index", tmp, "0"])
+        # twice the first job's time: later jobs save a bigger base, and some should finish unkilled
+        window_s = 2 * kill_window([sys.executable, __file__, "--worker", "index", tmp, "0"])
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -182,7 +198,6 @@ def durable_index(jobs: int) -> tuple[int, int, float, float]:
         for generation in range(jobs):
             killed, _, _ = killed_at_random(
                 [sys.executable, __file__, "--worker", "index", str(folder), str(generation)], window_s)
-            kills += killed
             kb = KnowledgeBase.open(folder / "kb", embedder=HashingEmbedder())  # must open, whatever happened
             if not kb.search("Document fact", 3) and committed:
                 raise SystemExit(f"index job {generation}: the base no longer searches")
@@ -191,8 +206,10 @@ def durable_index(jobs: int) -> tuple[int, int, float, float]:
             if held not in (committed, committed + 1) or (not killed and held != committed + 1):
                 raise SystemExit(f"index job {generation}: base holds {held} documents, expected "
                                  f"{committed} or {committed + 1}")
+            outcomes[f"{'killed' if killed else 'not killed'}, base holds the {'new' if held > committed else 'old'} "
+                     "documents"] += 1
             committed = held
-    return kills, jobs, time.perf_counter() - start, window_s
+    return outcomes, time.perf_counter() - start, window_s
 
 
 def main() -> None:
@@ -215,10 +232,12 @@ def main() -> None:
     for where, count in sorted(landed.items(), key=lambda kv: -kv[1]):
         print(f"| {where} | {count} |")
     if args.index_jobs:
-        kills, jobs, index_s, window_s = durable_index(args.index_jobs)
-        print(f"{jobs} index jobs, {kills} killed within {window_s:.2f} s of start, {index_s:.0f} s: the "
-              "knowledge base opened and searched "
-              "after every one, holding the old documents or the new")
+        outcomes, index_s, window_s = durable_index(args.index_jobs)
+        print(f"\n{args.index_jobs} index jobs, kills within {window_s:.2f} s of start, {index_s:.0f} s: the "
+              "knowledge base opened and searched after every one")
+        print("| outcome | jobs |\n|---|---|")
+        for outcome, count in sorted(outcomes.items()):
+            print(f"| {outcome} | {count} |")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def test_a_hanging_tool_times_out_and_the_run_goes_on():
 def test_failed_calls_are_retried_by_policy_and_never_for_non_idempotent_tools():
     attempts = {"flaky": 0, "pay": 0}
 
-    @tool(retries=2)
+    @tool(retries=2, idempotent=True)
     def flaky() -> str:
         """Fails once."""
         attempts["flaky"] += 1

@@ -75,7 +75,7 @@ def _check_power(base: float | int, exponent: float | int) -> None:
         raise RetryTool(f"result of {base}**{exponent} would exceed {MAX_RESULT_DIGITS} digits")
 
 
-@tool
+@tool(idempotent=True)
 def calculator(expression: str) -> float | int:
     """Evaluate an arithmetic expression and return the number.
 

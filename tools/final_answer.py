@@ -5,7 +5,7 @@ from __future__ import annotations
 from agentrt import tool
 
 
-@tool
+@tool(idempotent=True)
 def final_answer(answer: str) -> str:
     """Give the final answer to the user; use $N to insert the result of step N.
 

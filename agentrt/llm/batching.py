@@ -35,36 +35,43 @@ class BatchQueue:
     `run_batch` sets each job's `result` (or its own `error`); if it raises, every job in that
     batch gets the exception.
 
-    Whichever caller finds the model idle runs the next batch from everything queued, its own
-    requests or others'; the rest wait until theirs are done. No thread is needed of our own.
+    Batches run on one thread of the queue's own, started with the first request: the model's
+    tensors are then all allocated by one thread. (Run by whichever caller found the model idle,
+    as this once was, 64 concurrent runs spread them over the allocator's per-thread arenas, and
+    resident memory grew by gigabytes with every wave of runs; see benchmarks/concurrency.py.)
     """
 
     def __init__(self, run_batch: Callable[[list[Job]], None], max_batch: int = 16) -> None:
         self._run_batch = run_batch
         self.max_batch = max_batch
         self._queue: list[Job] = []
-        self._busy = False
         self._changed = threading.Condition()
+        self._runner: threading.Thread | None = None
         self.batch_sizes: Counter[int] = Counter()
 
     def submit(self, requests: Sequence[GenerationRequest], on_text: Sequence[OnText] = ()) -> list[Generation]:
         """Generations for `requests`, in order, once the batches holding them have run."""
         jobs = [Job(r, cb) for r, cb in zip(requests, [*on_text] + [None] * (len(requests) - len(on_text)))]
         with self._changed:
+            if self._runner is None:
+                self._runner = threading.Thread(target=self._serve, name="agentrt-batches", daemon=True)
+                self._runner.start()
             self._queue.extend(jobs)
-        while True:
-            with self._changed:
-                while self._busy and not all(j.done for j in jobs):
-                    self._changed.wait()
-                if all(j.done for j in jobs):
-                    break
-                self._busy = True
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            self._run(batch)
+            self._changed.notify_all()
+            while not all(j.done for j in jobs):
+                self._changed.wait()
         for job in jobs:
             if job.error is not None:
                 raise job.error
         return [job.result for job in jobs]  # type: ignore[misc]
+
+    def _serve(self) -> None:
+        while True:
+            with self._changed:
+                while not self._queue:
+                    self._changed.wait()
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            self._run(batch)
 
     def _run(self, batch: list[Job]) -> None:
         self.batch_sizes[len(batch)] += 1
@@ -77,5 +84,4 @@ class BatchQueue:
             with self._changed:
                 for job in batch:
                     job.done = True
-                self._busy = False
                 self._changed.notify_all()
