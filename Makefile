@@ -41,7 +41,7 @@ test: setup llama-server
 	AGENTRT_LLAMA_SERVER_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
 	rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-# Every benchmark, one after another (about 40 minutes on 2 cores); figures in benchmarks/README.md.
+# Every benchmark, one after another (about an hour on 2 cores); figures in benchmarks/README.md.
 bench: setup bench-others llama-server
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/inference.py
@@ -49,6 +49,9 @@ bench: setup bench-others llama-server
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/sandbox_escapes.py
+	$(BIN)/python benchmarks/fuzz.py
+	$(BIN)/python benchmarks/durability.py
+	$(BIN)/python benchmarks/concurrency.py
 
 # smolagents and LangGraph, for the overhead comparison, in a virtualenv of their own.
 bench-others: benchmarks/.venv-others/.installed

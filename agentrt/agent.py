@@ -13,7 +13,7 @@ from typing import Any, Literal
 from .budget import Budget
 from .context import RUN_ID
 from .errors import AgentrtError, ConfigError, ModelOutputError, PlanError, UnsafeResume
-from .events import Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted
+from .events import Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted
 from .executor import Approver, Emit, Executor, failed_result
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
@@ -24,6 +24,7 @@ from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
 from .store import RunJournal, RunStore, SavedRun, new_run_id
+from .trace import TraceRecorder
 from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
 from .workspace import workspace_tools
 from .schema import (
@@ -190,7 +191,7 @@ class Agent:
         (`emit` given), else no one, which refuses."""
 
         async def decide(step: StepSpec, arguments: dict[str, Any]) -> tuple[bool, str]:
-            request = ApprovalRequested(step=step, arguments=arguments)
+            request = ApprovalRequested.waiting(step, arguments)
             if self.approve is not None:
                 verdict = (await self.approve(request) if inspect.iscoroutinefunction(self.approve)
                            else await off_loop(TOOL_THREADS, self.approve, request))
@@ -289,6 +290,12 @@ class Agent:
         resumed = journal is not None
         saved = saved or SavedRun(id=new_run_id(), instruction=instruction, status="running", created=time.time())
         journal = journal or self.store.begin(saved.id, instruction)
+        recorder, caller = TraceRecorder(), emit
+
+        def emit(event: Event) -> None:
+            recorder(event)
+            caller(event)
+
         emit = journal.recording(emit)
         run_token = RUN_ID.set(saved.id)
         try:
@@ -299,8 +306,11 @@ class Agent:
             raise
         finally:
             RUN_ID.reset(run_token)
+        answered = Answered(result=result)
+        recorder(answered)
+        result.trace = recorder.records
         journal.finished(result)
-        emit(Answered(result=result))
+        caller(answered)
         return result
 
     async def _loop(
@@ -378,7 +388,7 @@ class Agent:
         except ModelOutputError as exc:
             return _best_effort(results), "join_failed", str(exc)
         calls.append(decision.call)
-        journal.model_called(decision.call)
+        emit(ModelCalled(call=decision.call))
         if decision.action == "answer":
             return decision.answer, "joiner" if can_replan else _spent(budget), None
         budget.replans_used += 1
@@ -406,7 +416,7 @@ class Agent:
             if not task.cancelled() and task.exception() is None:
                 spec, call = task.result()
                 calls.append(call)
-                journal.model_called(call)
+                emit(ModelCalled(call=call))
                 emit(PlanMade(round=round_, steps=spec.steps))
 
         history = [done[i] for i in sorted(done)]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from .schema import RunResult, StepResult, StepSpec
+from .schema import ModelCall, RunResult, StepResult, StepSpec
 
 
 class _Event(BaseModel):
@@ -31,6 +31,15 @@ class PlanMade(_Event):
     steps: list[StepSpec]
 
 
+class ModelCalled(_Event):
+    """The planner or the joiner got its answer from the model: the prompt as rendered, the
+    passages retrieved for it, the output, tokens and time. (A `think` step's call is on its
+    `StepFinished` result.)"""
+
+    kind: Literal["model_call"] = "model_call"
+    call: ModelCall
+
+
 class StepStarted(_Event):
     """A step's parents are done and it has started."""
 
@@ -51,7 +60,14 @@ class ApprovalRequested(_Event):
     kind: Literal["approval_requested"] = "approval_requested"
     step: StepSpec
     arguments: dict[str, Any]
-    _decision: asyncio.Future[tuple[bool, str]] = PrivateAttr(default_factory=lambda: asyncio.get_running_loop().create_future())
+    _decision: asyncio.Future[tuple[bool, str]] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def waiting(cls, step: StepSpec, arguments: dict[str, Any]) -> ApprovalRequested:
+        """A request the running event loop can wait on (`decision()`)."""
+        request = cls(step=step, arguments=arguments)
+        request._decision = asyncio.get_running_loop().create_future()
+        return request
 
     def approve(self) -> None:
         """Let the call go ahead."""
@@ -63,11 +79,15 @@ class ApprovalRequested(_Event):
 
     def _decide(self, allowed: bool, reason: str) -> None:
         # callable from any thread: the run's event loop owns the future
-        loop = self._decision.get_loop()
-        loop.call_soon_threadsafe(lambda: self._decision.done() or self._decision.set_result((allowed, reason)))
+        decision = self._decision
+        if decision is None:
+            raise RuntimeError("this request is a record of a past run; nothing waits for its decision")
+        decision.get_loop().call_soon_threadsafe(lambda: decision.done() or decision.set_result((allowed, reason)))
 
     async def decision(self) -> tuple[bool, str]:
         """(allowed, reason), once someone has decided."""
+        if self._decision is None:
+            raise RuntimeError("this request is a record of a past run; nothing waits for its decision")
         return await self._decision
 
 
@@ -86,4 +106,5 @@ class Answered(_Event):
     result: RunResult
 
 
-Event = RunStarted | PlanMade | StepStarted | ApprovalRequested | StepFinished | Replanning | Answered
+Event = (RunStarted | PlanMade | ModelCalled | StepStarted | ApprovalRequested | StepFinished | Replanning
+         | Answered)

@@ -106,6 +106,8 @@ class RunResult(_Data):
     stopped_by: StopReason
     error: str | None = None
     duration_s: float
+    trace: list[dict[str, Any]] = Field(default_factory=list)
+    """The run's events as trace records (see `agentrt.trace`): what `agentrt run --trace` writes."""
 
     @property
     def prompt_tokens(self) -> int:

@@ -19,7 +19,7 @@ from typing import Literal
 import platformdirs
 
 from .errors import ConfigError
-from .events import Event, StepFinished, StepStarted
+from .events import Event, ModelCalled, StepFinished, StepStarted
 from .schema import ModelCall, RunResult, StepResult, StepSpec
 
 RunStatus = Literal["running", "finished", "failed"]
@@ -176,7 +176,7 @@ class RunJournal:
         self._transaction = store._transaction
 
     def recording(self, emit: Callable[[Event], None]) -> Callable[[Event], None]:
-        """`emit`, after writing each step's start and end to the store."""
+        """`emit`, after writing each step's start and end, and each planner and joiner call, to the store."""
 
         def record(event: Event) -> None:
             if isinstance(event, StepStarted):
@@ -185,6 +185,8 @@ class RunJournal:
                                (self.run_id, event.step.id))
             elif isinstance(event, StepFinished):
                 self.step_finished(event.result)
+            elif isinstance(event, ModelCalled):
+                self.model_called(event.call)
             emit(event)
 
         return record

@@ -1,7 +1,7 @@
-"""64 agents at once on one shared model backend (the embedded default model), twice over: every
+"""64 agents at once on one shared model backend (the embedded default model), wave after wave: every
 run must finish (no deadlock), and memory must not grow from one wave to the next.
 
-    .venv/bin/python benchmarks/concurrency.py              # 64 agents, 2 waves
+    .venv/bin/python benchmarks/concurrency.py              # 64 agents, 3 waves
     .venv/bin/python benchmarks/concurrency.py --agents 8 --waves 1
 
 Prints per wave: runs finished, wall time, the model's batch sizes, and the process's resident
@@ -51,7 +51,7 @@ async def wave(agents: list[Agent], timeout_s: float) -> tuple[int, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=64)
-    parser.add_argument("--waves", type=int, default=2)
+    parser.add_argument("--waves", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds a wave may take before it counts as stuck")
     args = parser.parse_args()
     process = psutil.Process()

@@ -1,0 +1,124 @@
+"""A run's trace: its events as JSON Lines, one record per event, in a documented, versioned
+schema (`trace_schema()`, kept in docs/trace.schema.json).
+
+Every record has `v` (the schema version), `kind`, and `t` (seconds since the run started); the
+rest is the event's own fields (see `events.py`). The run's end is an `answer` record with the
+answer and its totals rather than the whole result, which holds the trace itself. Records are
+written one line at a time and flushed, so the trace of a run that was killed is readable up to
+its last whole line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import IO, Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+from .errors import ConfigError
+from .events import (
+    Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
+)
+from .schema import StopReason
+
+TRACE_VERSION = 1
+
+
+class AnswerRecord(BaseModel):
+    """The run's end: its answer, what ended it, and its totals."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["answer"] = "answer"
+    run_id: str
+    answer: str
+    stopped_by: StopReason
+    error: str | None = None
+    replans: int
+    duration_s: float
+    prompt_tokens: int
+    completion_tokens: int
+
+
+_TRACED = (RunStarted, PlanMade, ModelCalled, StepStarted, ApprovalRequested, StepFinished, Replanning, AnswerRecord)
+
+
+def _with_header(model: type[BaseModel]) -> type[BaseModel]:
+    """`model`'s fields after the header every record has."""
+    return create_model(
+        f"{model.__name__}Record",
+        __base__=model,
+        v=(Literal[1], Field(description="trace schema version")),
+        t=(float, Field(ge=0, description="seconds since the run started")),
+    )
+
+
+TraceRecord = TypeAdapter(Annotated[Union[tuple(_with_header(m) for m in _TRACED)], Field(discriminator="kind")])
+
+
+def trace_schema() -> dict[str, Any]:
+    """The JSON schema of one trace record."""
+    schema = TraceRecord.json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"agentrt.trace/{TRACE_VERSION}",
+            "title": "agentrt trace record", **schema}
+
+
+def trace_record(event: Event, started: float) -> dict[str, Any]:
+    """The trace record of `event`, `started` being the run's start on the `time.time()` clock."""
+    if isinstance(event, Answered):
+        result = event.result
+        body = AnswerRecord(run_id=result.run_id, answer=result.answer, stopped_by=result.stopped_by,
+                            error=result.error, replans=result.replans, duration_s=result.duration_s,
+                            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+    else:
+        body = event
+    return {"v": TRACE_VERSION, "t": round(max(0.0, time.time() - started), 4), **body.model_dump(mode="json")}
+
+
+class TraceRecorder:
+    """Keeps a run's trace records as its events pass, and writes each to `sink` if given."""
+
+    def __init__(self, sink: IO[str] | None = None) -> None:
+        self.started = time.time()
+        self.records: list[dict[str, Any]] = []
+        self.sink = sink
+
+    def __call__(self, event: Event) -> None:
+        record = trace_record(event, self.started)
+        self.records.append(record)
+        if self.sink is not None:
+            self.sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.sink.flush()
+
+
+def read_trace(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a trace file, checked against the schema. A last line cut short (the run was
+    killed while writing it) is left out; any other bad line is a ConfigError naming it."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the trace {path}: {exc}") from exc
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            if number == len(lines):
+                break  # the last line, with no newline yet: cut short
+            raise ConfigError(f"{path}:{number}: not a JSON trace record ({exc})") from None
+        if isinstance(record, dict) and record.get("v") not in (None, TRACE_VERSION):
+            raise ConfigError(f"{path}:{number}: trace schema version {record.get('v')}; this agentrt reads "
+                              f"version {TRACE_VERSION}")
+        try:
+            TraceRecord.validate_python(record)
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: not a valid trace record: {exc}") from None
+        records.append(record)
+    if not records:
+        raise ConfigError(f"{path} holds no trace records; write one with `agentrt run --trace {path}`")
+    return records
