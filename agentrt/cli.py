@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import AgentrtError, ConfigError, UnsafeResume, UserError
@@ -16,6 +18,8 @@ from .events import (
 )
 
 if TYPE_CHECKING:
+    from rich.live import Live
+
     from .agent import Agent
 
 
@@ -37,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="plan, act and answer one instruction")
     run.add_argument("instruction", help="what the agent should do, in plain language")
     run.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
+    run.add_argument("--trace", metavar="FILE.jsonl", help="write the run's trace here as it happens (JSON Lines)")
     _add_agent_options(run)
     run.set_defaults(command=_run)
 
@@ -122,13 +127,14 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     _add_tools_option(parser)
 
 
-def _agent(args: argparse.Namespace) -> Agent:
+def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
+    """The agent the options describe; `pause` is the live view an approval question stops."""
     from .agent import Agent
 
     return Agent(
         model=args.model, tools=_user_tools(args.tools), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
         max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
-        prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=_ask_at_terminal,
+        prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=functools.partial(_ask_at_terminal, pause=pause),
         workspace=args.workspace,
     )
 
@@ -145,20 +151,49 @@ def _user_tools(paths: Sequence[str]) -> list[Tool]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from .agent import check_instruction
+    from .live import live_view
+    from .trace import TraceRecorder
 
     check_instruction(args.instruction)
-    agent = _agent(args)
+    console = Console()
+    interactive = console.is_terminal and not args.json
+    view, display = live_view(console) if interactive else (None, None)
+    with console.status("loading the model and tools", spinner="dots") if interactive else _nothing():
+        agent = _agent(args, pause=display)
+    trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
+    record = TraceRecorder(trace) if trace else None
     run_id = None
     try:
+        if display:
+            display.start()
         for event in agent.stream(args.instruction):
             run_id = event.run_id if isinstance(event, RunStarted) else run_id
-            _show(event, args.json)
+            if record:
+                record(event)
+            if view:
+                view.update(event)
+            else:
+                _show(event, args.json)
     except KeyboardInterrupt:
         if run_id:
             print(f"\ninterrupted; finish it with: agentrt resume {run_id}", file=sys.stderr)
         return 130
+    finally:
+        if display:
+            display.stop()
+        if trace:
+            trace.close()
+    if view and view.result:
+        print(_describe(Answered(result=view.result))[-1])
     return 0
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -200,8 +235,9 @@ def _show(event: Event, as_json: bool) -> None:
         print(line, flush=True)
 
 
-def _ask_at_terminal(request: ApprovalRequested) -> bool:
-    """Whether the person at the terminal allows a call of an `ask` tool; no terminal, no call."""
+def _ask_at_terminal(request: ApprovalRequested, pause: Live | None = None) -> bool:
+    """Whether the person at the terminal allows a call of an `ask` tool; no terminal, no call.
+    `pause` is a live view to stop while the question has the screen."""
     call = f"{request.step.tool}({json.dumps(request.arguments, ensure_ascii=False)})"
     if not sys.stdin.isatty():
         print(f"denied {call}: no terminal to ask at (allow the tool in the --policy file to run it "
@@ -209,7 +245,13 @@ def _ask_at_terminal(request: ApprovalRequested) -> bool:
         return False
     from rich.prompt import Confirm
 
-    return Confirm.ask(f"Step {request.step.id} wants to call {call}. Allow?", default=False)
+    if pause is not None:
+        pause.stop()
+    try:
+        return Confirm.ask(f"Step {request.step.id} wants to call {call}. Allow?", default=False)
+    finally:
+        if pause is not None:
+            pause.start()
 
 
 def _run_batch(args: argparse.Namespace) -> int:
