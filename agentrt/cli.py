@@ -8,6 +8,7 @@ import functools
 import json
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -100,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     search.add_argument("--json", action="store_true")
     search.set_defaults(command=_search)
+
+    trace = commands.add_parser("trace", help="show a run's trace: summary, HTML viewer, or OpenTelemetry export")
+    trace.add_argument("file", metavar="FILE.jsonl", help="a trace written by `agentrt run --trace`")
+    trace.add_argument("--html", metavar="OUT.html", help="write the self-contained viewer: the plan as a picture, "
+                                                        "each step's prompt, passages, output and timing")
+    trace.add_argument("--otel", action="store_true",
+                       help="send the run as spans to an OpenTelemetry collector (pip install 'agentrt[otel]')")
+    trace.add_argument("--otel-endpoint", metavar="URL",
+                       help="OTLP/HTTP endpoint (default: OTEL_EXPORTER_OTLP_ENDPOINT or localhost:4318)")
+    trace.add_argument("--otel-content", action="store_true",
+                       help="include prompts, outputs and tool arguments in the spans (off by default)")
+    trace.set_defaults(command=_trace)
 
     tools = commands.add_parser("tools", help="list registered tools with their argument schemas")
     tools.add_argument("--json", action="store_true", help="print the schemas as JSON")
@@ -375,6 +388,31 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
     for p in [] if args.json else passages:
         print(f"{p.score:.3f}  {p.title}  ({p.source}#{p.position})\n       {p.text[:300]}")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from .trace import read_trace
+
+    records = read_trace(args.file)
+    if args.html:
+        from pathlib import Path
+
+        from .viewer import render_html
+
+        Path(args.html).write_text(render_html(records), encoding="utf-8")
+        print(f"wrote {args.html}: open it in any browser, offline")
+    if args.otel:
+        from .otel import export_to_collector
+
+        export_to_collector(records, args.otel_endpoint, capture_content=args.otel_content)
+        print(f"sent {len(records)} records as spans to {args.otel_endpoint or 'the OTLP endpoint'}")
+    if not (args.html or args.otel):
+        kinds = Counter(r["kind"] for r in records)
+        end = next((r for r in reversed(records) if r["kind"] == "answer"), None)
+        print(f"{args.file}: {len(records)} records over {records[-1]['t']:.1f}s "
+              f"({', '.join(f'{n} {k}' for k, n in kinds.items())})")
+        print(f"Answer: {end['answer']}" if end else "no answer: the run was cut short")
     return 0
 
 
