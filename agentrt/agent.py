@@ -73,9 +73,10 @@ class Agent:
 
     Every run is written to `store` as it goes (a `RunStore` or its SQLite path; by default
     `AGENTRT_STORE` or the user state directory; ":memory:" keeps nothing), so `resume` can
-    finish it after a crash. `tool_policies` (or a TOML file of them, see `policy.py`) sets per tool whether it may be called (`allow`,
-    `ask`, `deny`), its timeout and retries; `approve(request)` answers `ask` (else streamed runs
-    wait for `ApprovalRequested.approve()`/`deny()`, and other runs refuse the call).
+    finish it after a crash. `tool_policies` (a dict, or a TOML file: see `policy.py`) sets per
+    tool whether it may be called (`allow`, `ask`, `deny`), its timeout and retries;
+    `approve(request)` answers `ask` (else streamed runs wait for the `ApprovalRequested` event's
+    `approve()`/`deny()`, and other runs refuse the call).
     `workspace=DIR` adds `read_file`, `write_file`, `list_files` and a sandboxed `run_python`,
     none of which can reach outside DIR (see `workspace.py`, `sandbox.py`).
     """
@@ -171,7 +172,7 @@ class Agent:
         saved = self.store.load(run_id)
         if saved.result is not None:
             return saved.result
-        journal = self.store.reopen(saved.id)
+        failed = []
         for step in saved.interrupted:
             safe = step.tool == THINK_TOOL or self.tools.get(step.tool).idempotent
             if safe or unfinished == "rerun":
@@ -182,8 +183,11 @@ class Agent:
                     f"stopped, and {step.tool} is not idempotent: it may already have had its effect. Check, "
                     "then resume with unfinished='rerun' to call it again or 'fail' to record it as failed "
                     f"(agentrt resume {saved.id} --rerun | --fail)", saved.id, step.id)
-            saved.done[step.id] = failed_result(step, f"interrupted; not re-run, since {step.tool} is not idempotent")
-            journal.step_finished(saved.done[step.id])
+            failed.append(failed_result(step, f"interrupted; not re-run, since {step.tool} is not idempotent"))
+        journal = self.store.reopen(saved.id)
+        for result in failed:
+            saved.done[result.id] = result
+            journal.step_finished(result)
         return await self._run(saved.instruction, lambda event: None, self._approver(None), saved, journal)
 
     def _approver(self, emit: Emit | None) -> Approver:

@@ -22,6 +22,9 @@ from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
 from . import scoring
 
+EVAL_STORE = ":memory:"
+"""Eval items are not kept in the user's run store: the report's records file is what resumes an eval."""
+
 Split = Literal["dev", "test"]
 BFCL_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 
@@ -105,7 +108,7 @@ class BFCL(Suite):
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
         tools = [bfcl_tool(f) for f in item.extra["functions"]]
-        return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained)
+        return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained, store=EVAL_STORE)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         # the tools' `_` names score as BFCL's dotted ones: the checker accepts either
@@ -169,7 +172,7 @@ class GSM8K(Suite):
                 for i, r in half(indexed, split)]
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, mode=mode, constrained=constrained)
+        return Agent(model=llm, mode=mode, constrained=constrained, store=EVAL_STORE)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         # the agent's answer is the completion's final line; the authors' rule reads it after ####
@@ -198,7 +201,7 @@ class HotpotQA(Suite):
         return hotpot_knowledge_base(benchdata_dir() / "hotpotqa" / "corpus_paragraphs.jsonl")
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, knowledge=self.knowledge, mode=mode, constrained=constrained)
+        return Agent(model=llm, knowledge=self.knowledge, mode=mode, constrained=constrained, store=EVAL_STORE)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         titles = [p.title for p in self.knowledge.search(item.question, max(self.recall_at))]
@@ -234,7 +237,7 @@ class HotpotComparison(Suite):
         return title_search_tool(benchdata_dir() / "hotpotqa" / "corpus_paragraphs.jsonl")
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, tools=[self.search_tool], mode=mode, constrained=constrained)
+        return Agent(model=llm, tools=[self.search_tool], mode=mode, constrained=constrained, store=EVAL_STORE)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         return {"correct": scoring.llmcompiler_correct(result.answer, item.reference)}
