@@ -1,0 +1,250 @@
+"""A run's trace as OpenTelemetry spans, after the fact, in the GenAI semantic conventions
+(https://opentelemetry.io/docs/specs/semconv/gen-ai/): for users who already run a collector.
+Needs the `otel` extra: pip install 'agentrt[otel]'.
+
+One run is one trace:
+
+    invoke_agent agentrt    the run: gen_ai.conversation.id is its run id
+      chat {model}          each planner, joiner and `think` step model call, with its tokens
+      execute_tool {tool}   each tool step; status ERROR, with error.type, when it failed
+
+Prompts, model outputs, tool arguments and results are content, which the conventions make
+opt-in: they are exported only with `capture_content=True`. Attributes of agentrt's own are
+named `agentrt.*`. The provider is `agentrt`, whose backend (local or OpenAI-compatible) the
+trace does not record; nor does it record why a generation stopped, so outputs say `unknown`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import __version__
+from .errors import BackendError, ConfigError
+from .schema import THINK_TOOL
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+except ImportError as exc:
+    raise ConfigError(f"OpenTelemetry export needs the otel extra ({exc.name} is not installed): "
+                      "pip install 'agentrt[otel]'") from exc
+
+AGENT = "agentrt"
+
+Record = dict[str, Any]
+
+
+def export_trace(
+    records: Sequence[Record], *, tracer_provider: trace.TracerProvider | None = None, model: str | None = None,
+    capture_content: bool = False, started_at: float | None = None,
+) -> None:
+    """Emit one run's trace records (`RunResult.trace`, `read_trace(path)`) as spans on
+    `tracer_provider`, by default the global one.
+
+    `model` names the model in `chat` spans (the trace does not: pass `agent.llm.name`).
+    Records hold seconds since the run started; `started_at` is that start on the `time.time()`
+    clock, by default now minus the last record's `t`, which is right for a run just finished.
+    """
+    runs = [r for r in records if r["kind"] == "run_started"]
+    if len(runs) != 1:
+        raise ConfigError(f"export_trace takes one run's trace records; these hold {len(runs)} runs")
+    run = runs[0]
+    anchor = time.time() - records[-1]["t"] if started_at is None else started_at
+
+    def at(t: float) -> int:
+        return int((anchor + t) * 1e9)
+
+    tracer = trace.get_tracer(AGENT, __version__, tracer_provider=tracer_provider)
+    common = {"gen_ai.provider.name": AGENT, "gen_ai.conversation.id": run["run_id"]}
+    chat_name, chat_common = "chat", {**common, "gen_ai.operation.name": "chat"}
+    if model:
+        chat_name, chat_common["gen_ai.request.model"] = f"chat {model}", model
+    rounds = {s["id"]: r["round"] for r in records if r["kind"] == "plan" for s in r["steps"]}
+
+    root = tracer.start_span(f"invoke_agent {AGENT}", kind=SpanKind.INTERNAL, start_time=at(0.0), attributes={
+        **common, **({"gen_ai.request.model": model} if model else {}), "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": AGENT, "agentrt.resumed": run["resumed"],
+    })
+    if capture_content:
+        root.set_attribute("gen_ai.input.messages", _input_messages([{"role": "user", "content": run["instruction"]}]))
+    parent = trace.set_span_in_context(root)
+
+    def open_step(step: Record, t: float) -> Span:
+        """The span of a step (a `StepSpec` or `StepResult` record) that started at `t`."""
+        attributes = {"agentrt.step.id": step["id"], "agentrt.step.depends_on": step.get("depends_on", [])}
+        if step["id"] in rounds:
+            attributes["agentrt.plan.round"] = rounds[step["id"]]
+        if step["tool"] == THINK_TOOL:
+            name, attributes = chat_name, {**chat_common, **attributes, "agentrt.purpose": "think"}
+        else:
+            name, attributes = f"execute_tool {step['tool']}", {
+                **common, **attributes, "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": step["tool"],
+                "gen_ai.tool.type": "function", "gen_ai.tool.call.id": str(step["id"]),
+            }
+        return tracer.start_span(name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes,
+                                 start_time=at(t))
+
+    steps: dict[int, Span] = {}
+    answer: Record | None = None
+    for record in records:
+        kind, t = record["kind"], record["t"]
+        if kind == "model_call":
+            call = record["call"]
+            span = tracer.start_span(chat_name, context=parent, kind=SpanKind.INTERNAL,
+                                     attributes={**chat_common, "agentrt.purpose": call["purpose"]},
+                                     start_time=at(max(0.0, t - call["duration_s"])))
+            span.set_attributes(_chat_attributes(call, capture_content))
+            span.end(at(t))
+        elif kind == "step_started":
+            steps[record["step"]["id"]] = open_step(record["step"], t)
+        elif kind == "approval_requested" and record["step"]["id"] in steps:
+            steps[record["step"]["id"]].add_event("agentrt.approval_requested", timestamp=at(t))
+        elif kind == "step_finished":
+            result = record["result"]
+            # a step with no step_started record is placed by its duration
+            span = (steps.pop(result["id"]) if result["id"] in steps
+                    else open_step(result, max(0.0, t - result["duration_s"])))
+            if result["model_call"]:
+                span.set_attributes(_chat_attributes(result["model_call"], capture_content))
+            elif capture_content:
+                arguments = result["args"] if result["resolved_args"] is None else result["resolved_args"]
+                span.set_attributes({"gen_ai.tool.call.arguments": _json(arguments),
+                                     "gen_ai.tool.call.result": _json(result["value"])})
+            if result["status"] == "error":
+                _fail(span, _error_type(result["observation"]), result["observation"])
+            span.end(at(t))
+        elif kind == "plan":
+            root.add_event("agentrt.plan", {"agentrt.plan.round": record["round"],
+                                            "agentrt.plan.step_ids": [s["id"] for s in record["steps"]]}, at(t))
+        elif kind == "replan":
+            reason = {"agentrt.replan.reason": record["reason"]} if capture_content else {}
+            root.add_event("agentrt.replan", {"agentrt.plan.round": record["round"], **reason}, at(t))
+        elif kind == "answer":
+            answer = record
+
+    end = at(records[-1]["t"])
+    for span in steps.values():
+        _fail(span, "unfinished", "the trace ends before this step finished")
+        span.end(end)
+    if answer is None:
+        _fail(root, "unfinished", "the trace ends before the run answered")
+    else:
+        root.set_attributes({
+            "gen_ai.usage.input_tokens": answer["prompt_tokens"],
+            "gen_ai.usage.output_tokens": answer["completion_tokens"],
+            "agentrt.replans": answer["replans"], "agentrt.stopped_by": answer["stopped_by"],
+        })
+        if capture_content:
+            root.set_attribute("gen_ai.output.messages", _output_messages(answer["answer"], "stop"))
+        if answer["error"]:
+            _fail(root, answer["stopped_by"], answer["error"])
+    root.end(end)
+
+
+def export_to_collector(
+    records: Sequence[Record], endpoint: str | None = None, capture_content: bool = False, *,
+    model: str | None = None, started_at: float | None = None,
+) -> None:
+    """Send one run's trace to an OpenTelemetry collector over OTLP/HTTP, and return once it is sent.
+
+    `endpoint` is the collector's traces URL; a bare `http://host:4318` gets `/v1/traces`. By
+    default the SDK's own settings apply: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
+    OTEL_EXPORTER_OTLP_ENDPOINT plus `/v1/traces`, else http://localhost:4318/v1/traces (as do its
+    OTEL_EXPORTER_OTLP_* headers and timeout). Raises BackendError, naming the endpoint, when the
+    collector cannot be reached or does not take the spans.
+    """
+    if endpoint and urlsplit(endpoint).path in ("", "/"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    exporter = _Checked(OTLPSpanExporter(endpoint=endpoint))
+    provider = TracerProvider(resource=_resource())
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    try:
+        export_trace(records, tracer_provider=provider, model=model, capture_content=capture_content,
+                     started_at=started_at)
+        flushed = provider.force_flush()
+    finally:
+        provider.shutdown()
+    if exporter.failed or not flushed:
+        # the exporter resolved the endpoint from the environment when none was given
+        where = exporter.exporter._endpoint
+        raise BackendError(f"The OpenTelemetry collector at {where} could not be reached or did not take the "
+                           "trace; start one there, or give its URL (OTEL_EXPORTER_OTLP_ENDPOINT)")
+
+
+class _Checked(SpanExporter):
+    """Passes spans on to `exporter` and remembers whether any batch failed: the batch processor
+    exports on a thread of its own and only logs failures, which the caller must hear of."""
+
+    def __init__(self, exporter: OTLPSpanExporter) -> None:
+        self.exporter, self.failed = exporter, False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self.exporter.export(spans)
+        except Exception:  # some exporter versions raise where a connection is refused
+            result = SpanExportResult.FAILURE
+        self.failed |= result is not SpanExportResult.SUCCESS
+        return result
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+def _resource() -> Resource:
+    """The SDK's resource from the environment (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), with
+    service.name `agentrt` where the environment names none."""
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: AGENT}))
+    return resource
+
+
+def _chat_attributes(call: Record, capture_content: bool) -> dict[str, Any]:
+    """A model call's usage, and with `capture_content` its messages in the conventions' JSON."""
+    attributes: dict[str, Any] = {
+        "gen_ai.usage.input_tokens": call["prompt_tokens"], "gen_ai.usage.output_tokens": call["completion_tokens"],
+        # plans and joiner decisions are JSON; a think step's answer is text
+        "gen_ai.output.type": "text" if call["purpose"] == THINK_TOOL else "json",
+    }
+    if capture_content:
+        attributes["gen_ai.input.messages"] = _input_messages(call["messages"])
+        attributes["gen_ai.output.messages"] = _output_messages(call["output"], "unknown")
+    return attributes
+
+
+def _input_messages(messages: Sequence[Record]) -> str:
+    return _json([{"role": m["role"], "parts": [{"type": "text", "content": m["content"]}]} for m in messages])
+
+
+def _output_messages(text: str, finish_reason: str) -> str:
+    return _json([{"role": "assistant", "parts": [{"type": "text", "content": text}], "finish_reason": finish_reason}])
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _error_type(observation: str) -> str:
+    """A failed step's class of error, few-valued as error.type must be: the exception a tool
+    raised, `timeout`, or `_OTHER` (the observation itself is the status description)."""
+    if " timed out after " in observation or observation.startswith("Error: cut off"):
+        return "timeout"
+    raised = re.match(r"Error: \S+ failed: ([A-Za-z_][\w.]*): ", observation)
+    return raised.group(1) if raised else "_OTHER"
+
+
+def _fail(span: Span, error_type: str, description: str) -> None:
+    span.set_status(Status(StatusCode.ERROR, description))
+    span.set_attribute("error.type", error_type)
