@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm, stop_generation
 from .plan import Plan
 from .planner import Planner
+from .plugins import installed_tools
 from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
@@ -126,7 +128,11 @@ class Agent:
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
         if workspace is not None:
             extra += workspace_tools(workspace)
-        self.tools = ToolRegistry.with_builtins(extra)
+        installed = installed_tools()
+        self.tool_failures = installed.failures
+        for failure in installed.failures:
+            warnings.warn(f"tool plugin {failure.source} failed to load: {failure.error}", stacklevel=2)
+        self.tools = ToolRegistry([*installed.tools, *extra])
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
         if unknown:
             raise ConfigError(f"tool_policies names unknown tools {unknown}; registered: {self.tools.names()}")

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import AgentrtError, ConfigError, UnsafeResume, UserError
-from .registry import Tool, ToolRegistry, load_tools_file
+from .plugins import PluginFailure, installed_tools, local_tools
+from .registry import Tool, ToolRegistry
 from .events import (
     Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
 )
@@ -145,7 +146,7 @@ def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
     from .agent import Agent
 
     return Agent(
-        model=args.model, tools=_user_tools(args.tools), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
+        model=args.model, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
         max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
         prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=functools.partial(_ask_at_terminal, pause=pause),
         workspace=args.workspace,
@@ -157,10 +158,22 @@ def _add_tools_option(parser: argparse.ArgumentParser) -> None:
         "--tools", metavar="FILE.py", action="append", default=[],
         help="Python file defining @tool functions (repeatable)",
     )
+    parser.add_argument(
+        "--tools-dir", metavar="DIR", action="append", default=[],
+        help="folder whose .py files define @tool functions (repeatable; also AGENTRT_TOOLS_DIR)",
+    )
 
 
-def _user_tools(paths: Sequence[str]) -> list[Tool]:
-    return [t for path in paths for t in load_tools_file(path)]
+def _user_tools(args: argparse.Namespace) -> list[Tool]:
+    """The tools of --tools files and --tools-dir folders; one that fails to load is reported."""
+    found = local_tools(args.tools, args.tools_dir)
+    _report(found.failures)
+    return found.tools
+
+
+def _report(failures: Sequence[PluginFailure]) -> None:
+    for failure in failures:
+        print(f"agentrt: warning: tool plugin {failure.source} failed to load: {failure.error}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -417,7 +430,9 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    registry = ToolRegistry.with_builtins(_user_tools(args.tools))
+    installed = installed_tools()
+    registry = ToolRegistry([*installed.tools, *_user_tools(args)])
+    _report(installed.failures)
     if args.json:
         print(json.dumps({t.name: {"source": t.source, "description": t.description,
                                    "parameters": t.json_schema()} for t in registry}, indent=2))

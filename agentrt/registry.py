@@ -21,7 +21,6 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import InvalidArguments, ToolDefinitionError
-from .resources import TOOLS_DIR
 from .schema import THINK_TOOL
 from .threads import TOOL_THREADS, off_loop
 
@@ -286,15 +285,11 @@ class ToolRegistry:
 
     @classmethod
     def with_builtins(cls, extra: Iterable[Tool | Callable[..., Any]] = ()) -> ToolRegistry:
-        """The built-in tools from `tools/`, then `extra`."""
-        registry = cls()
-        for path in sorted(TOOLS_DIR.glob("*.py")):
-            if not path.name.startswith("_"):
-                for t in load_tools_file(path, source="builtin"):
-                    registry.register(t)
-        for t in extra:
-            registry.register(t)
-        return registry
+        """The installed tools (built-ins and plugins; see `plugins.py`), then `extra`. A plugin
+        that fails to load is left out here; `plugins.installed_tools()` says which and why."""
+        from .plugins import installed_tools  # plugins builds on this module
+
+        return cls([*installed_tools().tools, *extra])
 
 
 def load_tools_file(path: str | Path, *, source: str | None = None) -> list[Tool]:

@@ -1,5 +1,5 @@
-"""Locates files agentrt reads but does not import: its own data folders (`prompts/`, `tools/`,
-mapped to subpackages in pyproject.toml) and the model files inside model-carrying wheels."""
+"""Locates files agentrt reads but does not import: its prompt templates (`prompts/`, mapped to a
+subpackage in pyproject.toml) and the model files inside model-carrying wheels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from .errors import ModelNotFoundError
 
 PROMPTS_DIR = Path(str(files("agentrt.prompt_templates")))
-TOOLS_DIR = Path(str(files("agentrt.builtin_tools")))
 
 
 def wheel_file(package: str, relative: str, *, install: str, role: str, alternative: str) -> Path:
