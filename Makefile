@@ -12,7 +12,7 @@ INSTRUCTION ?= What is 17 times 23, plus 4?
 LLAMA_CPP_SPEC ?= llama-cpp-python[server]==0.3.36
 LLAMA_VENV := .venv-llamacpp
 
-.PHONY: setup llama-server run test bench bench-others clean
+.PHONY: setup llama-server browser run test bench bench-others clean
 
 setup: $(VENV)/.installed
 
@@ -33,11 +33,17 @@ $(LLAMA_VENV)/.installed:
 	$(LLAMA_VENV)/bin/pip install --quiet "$(LLAMA_CPP_SPEC)"
 	touch $@
 
+# Debian's Chromium, for the trace viewer's browser test: Playwright (a test dependency) drives it
+# and downloads no browser of its own.
+browser: setup
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
+
 run: setup
 	$(BIN)/agentrt run "$(INSTRUCTION)"
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
-test: setup llama-server
+test: setup llama-server browser
 	AGENTRT_LLAMA_SERVER_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
 	rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
