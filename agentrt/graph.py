@@ -42,7 +42,9 @@ class Fact(NamedTuple):
 
 
 class KnowledgeGraph:
-    """Facts as a directed multigraph: entities are nodes, each fact an edge keyed by its relation."""
+    """Facts as a directed multigraph. `graph` is the networkx `MultiDiGraph`, for algorithms not
+    wrapped here: nodes are matching keys with the loaded spelling as `name`; each fact is an edge
+    keyed by its relation's matching key, with the loaded spelling as `relation`."""
 
     def __init__(self) -> None:
         self.graph = nx.MultiDiGraph()
@@ -110,22 +112,19 @@ class KnowledgeGraph:
         return [fact.object for fact in self.neighbours(subject, relation, "out")]
 
     def path(self, source: str, target: str, max_hops: int = MAX_HOPS) -> list[Fact]:
-        """The shortest chain of at most `max_hops` facts linking two entities, each fact read in
-        either direction; [] if there is none."""
+        """The shortest chain of at most `max_hops` facts from `source` to `target`: following the
+        facts forward if such a chain exists, else reading them either way; [] if there is none."""
         a, b = _key(self.entity(source)), _key(self.entity(target))
         if a == b:
             raise RetryTool(f"{source!r} and {target!r} are the same entity; give two different ones")
-        try:
-            nodes = nx.bidirectional_shortest_path(self.graph.to_undirected(as_view=True), a, b)
-        except nx.NetworkXNoPath:
-            return []
-        if len(nodes) - 1 > max_hops:
-            return []
-        hops = []
-        for u, v in zip(nodes, nodes[1:]):
-            start, end = (u, v) if self.graph.has_edge(u, v) else (v, u)
-            hops.append(self._fact((start, end, next(iter(self.graph[start][end])))))
-        return hops
+        for view in (self.graph, self.graph.to_undirected(as_view=True)):
+            try:
+                nodes = nx.bidirectional_shortest_path(view, a, b)
+            except nx.NetworkXNoPath:
+                continue
+            if len(nodes) - 1 <= max_hops:
+                return [self._hop(u, v) for u, v in zip(nodes, nodes[1:])]
+        return []
 
     def facts(self, entity: str | None = None) -> list[Fact]:
         """Every fact, or every fact that mentions `entity`."""
@@ -141,9 +140,16 @@ class KnowledgeGraph:
         if not self.graph.has_edge(subject, object_, relation):
             self.graph.add_edge(subject, object_, relation, relation=fact.relation)
 
+    def _hop(self, u: str, v: str) -> Fact:
+        """A fact linking two adjacent entities, whichever way it points."""
+        start, end = (u, v) if self.graph.has_edge(u, v) else (v, u)
+        return self._fact((start, end, next(iter(self.graph[start][end]))))
+
     def _edges(self, key: str, direction: Direction) -> list[Edge]:
-        return [*(self.graph.out_edges(key, keys=True) if direction != "in" else ()),
-                *(self.graph.in_edges(key, keys=True) if direction != "out" else ())]
+        out = self.graph.out_edges(key, keys=True) if direction != "in" else []
+        into = self.graph.in_edges(key, keys=True) if direction != "out" else []
+        # with "both", a fact about itself (A —r→ A) is an out- and an in-edge: keep it once
+        return [*out, *(e for e in into if direction == "in" or e[0] != key)]
 
     def _name(self, key: str) -> str:
         return self.graph.nodes[key]["name"]
@@ -171,7 +177,7 @@ def graph_tools(graph: KnowledgeGraph) -> list[Tool]:
 
     @tool(name="graph_lookup", idempotent=True)
     def graph_lookup(subject: str, relation: str) -> str:
-        """Answer "what is the RELATION of SUBJECT?" from the user's knowledge graph, e.g. the capital of France.
+        """Look up a fact in the user's knowledge graph: subject "France", relation "capital" gives "Paris".
 
         Args:
             subject: the entity asked about, e.g. "France"
@@ -181,7 +187,7 @@ def graph_tools(graph: KnowledgeGraph) -> list[Tool]:
 
     @tool(name="graph_path", idempotent=True)
     def graph_path(source: str, target: str) -> str:
-        """How two entities are connected in the user's knowledge graph: the chain of facts linking them.
+        """How two entities are connected in the user's knowledge graph: the chain of facts linking them, e.g. from "Bern" to "North Sea".
 
         Args:
             source: one entity, e.g. "Bern"
