@@ -10,7 +10,8 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from .errors import AgentrtError, ConfigError, UnsafeResume, UserError
 from .plugins import PluginFailure, installed_tools, local_tools
@@ -20,9 +21,12 @@ from .events import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.live import Live
 
     from .agent import Agent
+    from .schema import RunResult
+    from .script import ScriptSettings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,9 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentrt", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="plan, act and answer one instruction")
-    run.add_argument("instruction", help="what the agent should do, in plain language")
-    run.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
+    run = commands.add_parser("run", help="plan, act and answer one instruction, or run a script of them")
+    run.add_argument("instruction", help="what the agent should do, in plain language; or a script FILE.md "
+                                         "(settings in YAML front matter, instructions as a numbered list)")
+    run.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
+                     help="a script parameter, used in its instructions as {{ NAME }} (repeatable)")
+    run.add_argument("--json", action="store_true", help="print only the whole run record (a list, for a script), as JSON")
     run.add_argument("--trace", metavar="FILE.jsonl", help="write the run's trace here as it happens (JSON Lines)")
     _add_agent_options(run)
     run.set_defaults(command=_run)
@@ -180,41 +187,106 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .agent import check_instruction
-    from .live import live_view
+    from .script import is_script, load_script
+
+    script = load_script(args.instruction) if is_script(args.instruction) else None
+    if script is None:
+        check_instruction(args.instruction)
+    else:
+        _take_script_settings(args, script.settings)
+    console = Console()
+    live = _live(console) if console.is_terminal and not args.json else None
+    with console.status("loading the model and tools", spinner="dots") if live else _nothing():
+        agent = _agent(args, pause=live)
+    trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
+    try:
+        if script is None:
+            result = _run_one(agent, args.instruction, args, live, trace)
+            return 0 if result else 130
+        params = {**script.settings.params, **_params(args.param)}
+        results: list[RunResult] = []
+        for index in range(len(script.instructions)):
+            instruction = script.render(index, params, [r.answer for r in results])
+            if not args.json:
+                print(f"[{index + 1}/{len(script.instructions)}] {instruction}", flush=True)
+            result = _run_one(agent, instruction, args, live, trace, quiet=args.json)
+            if result is None:
+                return 130
+            results.append(result)
+        if args.json:
+            print(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+        return 0
+    finally:
+        if trace:
+            trace.close()
+
+
+def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Live | None,
+             trace: IO[str] | None, *, quiet: bool = False) -> RunResult | None:
+    """One run, shown live in a terminal or as plain lines (or only its record, with --json;
+    nothing if `quiet`), its trace written as it goes; None if the person pressed Ctrl-C."""
+    from .live import RunView
     from .trace import TraceRecorder
 
-    check_instruction(args.instruction)
-    console = Console()
-    interactive = console.is_terminal and not args.json
-    view, display = live_view(console) if interactive else (None, None)
-    with console.status("loading the model and tools", spinner="dots") if interactive else _nothing():
-        agent = _agent(args, pause=display)
-    trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
     record = TraceRecorder(trace) if trace else None
-    run_id = None
+    view = RunView() if live else None
+    run_id = result = None
     try:
-        if display:
-            display.start()
-        for event in agent.stream(args.instruction):
+        if live:
+            live.update(view, refresh=True)
+            live.start()
+        for event in agent.stream(instruction):
             run_id = event.run_id if isinstance(event, RunStarted) else run_id
+            result = event.result if isinstance(event, Answered) else result
             if record:
                 record(event)
             if view:
                 view.update(event)
-            else:
+            elif not quiet:
                 _show(event, args.json)
     except KeyboardInterrupt:
         if run_id:
             print(f"\ninterrupted; finish it with: agentrt resume {run_id}", file=sys.stderr)
-        return 130
+        return None
     finally:
-        if display:
-            display.stop()
-        if trace:
-            trace.close()
-    if view and view.result:
-        print(_describe(Answered(result=view.result))[-1])
-    return 0
+        if live:
+            live.stop()
+    if view and result:
+        print(_describe(Answered(result=result))[-1])
+    return result
+
+
+def _live(console: Console) -> Live:
+    from rich.live import Live
+
+    return Live(console=console, refresh_per_second=8, transient=False)
+
+
+def _params(pairs: Sequence[str]) -> dict[str, str]:
+    """--param NAME=VALUE pairs."""
+    bad = [p for p in pairs if "=" not in p or not p.split("=", 1)[0].strip()]
+    if bad:
+        raise ConfigError(f"--param {bad[0]!r}: write NAME=VALUE, e.g. --param city=Oslo")
+    return {name.strip(): value for name, value in (p.split("=", 1) for p in pairs)}
+
+
+def _take_script_settings(args: argparse.Namespace, settings: ScriptSettings) -> None:
+    """A script's settings, for every option the command line left at its default; a script's
+    `documents` are indexed into a knowledge base of its own."""
+    defaults = _parser().parse_args(["run", "-"])
+    for key, value in settings.model_dump(exclude={"params", "documents"}).items():
+        if value not in (None, []) and getattr(args, key) == getattr(defaults, key):
+            setattr(args, key, value)
+    if settings.documents and args.kb is None:
+        import tempfile
+
+        from .knowledge import KnowledgeBase
+
+        args.kb = tempfile.mkdtemp(prefix="agentrt-script-kb-")
+        kb = KnowledgeBase.create(args.kb)
+        kb.add(*map(Path, settings.documents))
+        kb.save()
+        kb.close()
 
 
 @contextlib.contextmanager
@@ -363,8 +435,6 @@ def _describe(event: Event) -> list[str]:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from rich.progress import Progress
 
     from .knowledge import KnowledgeBase
@@ -409,8 +479,6 @@ def _trace(args: argparse.Namespace) -> int:
 
     records = read_trace(args.file)
     if args.html:
-        from pathlib import Path
-
         from .viewer import render_html
 
         Path(args.html).write_text(render_html(records), encoding="utf-8")

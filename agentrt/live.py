@@ -9,8 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
+from rich.console import Group, RenderableType
 from rich.spinner import Spinner
 from rich.text import Text
 from rich.tree import Tree
@@ -105,9 +104,3 @@ class RunView:
         seconds = f"  {step.state} {step.seconds:.2f}s" if step.seconds is not None else f"  {step.state}"
         outcome = f"  → {step.observation}"[:90] if step.observation else ""
         return Text.assemble(f"{_MARK[step.state]} ", label, (seconds, _STYLE[step.state]), (outcome, "dim"))
-
-
-def live_view(console: Console) -> tuple[RunView, Live]:
-    """A view and the `Live` display that redraws it in place (use the Live as a context)."""
-    view = RunView()
-    return view, Live(view, console=console, refresh_per_second=8, transient=False)

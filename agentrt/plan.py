@@ -1,6 +1,7 @@
 """Plan DAG: validates and orders steps, resolves `$N` references. Does not call models or tools.
 
-The one module that imports networkx. Edges run from a step to the steps that depend on it.
+The plan graph is a networkx DiGraph owned here (graph.py keeps a graph of facts, viewer.py lays
+plans out). Edges run from a step to the steps that depend on it.
 """
 
 from __future__ import annotations
