@@ -169,13 +169,31 @@ def _add_tools_option(parser: argparse.ArgumentParser) -> None:
         "--tools-dir", metavar="DIR", action="append", default=[],
         help="folder whose .py files define @tool functions (repeatable; also AGENTRT_TOOLS_DIR)",
     )
+    parser.add_argument("--graph", metavar="FACTS.csv|jsonl", action="append", default=[],
+                        help="load (subject, relation, object) facts and give the agent graph tools (repeatable)")
+    parser.add_argument("--mcp", metavar="SERVERS.json", action="append", default=[],
+                        help='start the MCP servers of a {"mcpServers": {...}} file and use their tools '
+                             "(pip install 'agentrt[mcp]'; repeatable)")
 
 
 def _user_tools(args: argparse.Namespace) -> list[Tool]:
-    """The tools of --tools files and --tools-dir folders; one that fails to load is reported."""
+    """The tools of --tools files and --tools-dir folders (one that fails to load is reported),
+    the graph tools over the facts of --graph files, and the tools of --mcp servers."""
     found = local_tools(args.tools, args.tools_dir)
     _report(found.failures)
-    return found.tools
+    tools = found.tools
+    if args.graph:
+        from .graph import KnowledgeGraph, graph_tools
+
+        graph = KnowledgeGraph()
+        for path in args.graph:
+            graph.load(path)
+        tools += graph_tools(graph)
+    for config in args.mcp:
+        from .mcp import load_mcp_servers  # its servers are closed at exit
+
+        tools += [t for server in load_mcp_servers(config) for t in server.tools()]
+    return tools
 
 
 def _report(failures: Sequence[PluginFailure]) -> None:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import ConfigError, TemplateError
 
 _ITEM = re.compile(r"^(?:\d+[.)]|[-*+])\s+(\S.*)$")
-_PATH_SETTINGS = ("tools", "tools_dir", "documents")
+_PATH_SETTINGS = ("tools", "tools_dir", "documents", "graph", "mcp")
 _PATH_SETTING = ("kb", "prompts", "policy", "store", "workspace")
 
 
@@ -48,6 +48,8 @@ class ScriptSettings(BaseModel):
     tools_dir: list[str] = Field(default_factory=list)
     kb: str | None = None
     documents: list[str] = Field(default_factory=list)
+    graph: list[str] = Field(default_factory=list)
+    mcp: list[str] = Field(default_factory=list)
     top_k: int | None = None
     mode: str | None = None
     max_steps: int | None = None

@@ -115,3 +115,16 @@ def test_the_default_model_is_offered_a_plugin_s_tool_and_the_run_goes_on(tmp_pa
     for tool_name, status, observation in run["steps"]:
         if tool_name == "shout" and status == "ok":
             assert observation == observation.upper()
+
+
+def test_agentrt_tools_lists_graph_and_mcp_tools_with_their_sources(tmp_path):
+    repo = Path(__file__).resolve().parent.parent
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"calc": {"command": sys.executable,
+                                                           "args": [str(repo / "tests" / "mcp_server.py")]}}}))
+    listed = agentrt("tools", "--json", "--graph", str(repo / "examples" / "facts.csv"), "--mcp", str(config),
+                     site=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    tools = json.loads(listed.stdout)
+    assert tools["add"]["source"] == "mcp:calc" and "a" in tools["add"]["parameters"]["properties"]
+    assert tools["graph_lookup"]["source"].startswith("builtin (knowledge graph")
