@@ -19,6 +19,7 @@ from .executor import Approver, Emit, Executor, failed_result
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm, stop_generation
+from .memory import Experience, ExperienceMemory
 from .plan import Plan
 from .planner import Planner
 from .plugins import installed_tools
@@ -80,7 +81,9 @@ class Agent:
     `approve(request)` answers `ask` (else streamed runs wait for the `ApprovalRequested` event's
     `approve()`/`deny()`, and other runs refuse the call).
     `workspace=DIR` adds `read_file`, `write_file`, `list_files` and a sandboxed `run_python`,
-    none of which can reach outside DIR (see `workspace.py`, `sandbox.py`).
+    none of which can reach outside DIR (see `workspace.py`, `sandbox.py`). With `memory` (an
+    `ExperienceMemory` or its SQLite path), runs that went well are remembered and the planner is
+    shown the plans of the most similar ones as examples.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class Agent:
         store: RunStore | str | Path | None = None,
         approve: ApprovalCallback | None = None,
         workspace: str | Path | None = None,
+        memory: ExperienceMemory | str | Path | None = None,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -137,6 +141,7 @@ class Agent:
         if unknown:
             raise ConfigError(f"tool_policies names unknown tools {unknown}; registered: {self.tools.names()}")
         self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.memory = ExperienceMemory(memory) if isinstance(memory, (str, Path)) else memory
         self.approve = approve
         self.executor = Executor(
             self.llm, self.tools, prompts,
@@ -316,6 +321,8 @@ class Agent:
             raise
         finally:
             RUN_ID.reset(run_token)
+        if self.memory is not None:
+            await off_loop(MODEL_THREADS, self.memory.remember, result)
         answered = Answered(result=result)
         recorder(answered)
         result.trace = recorder.records
@@ -330,6 +337,7 @@ class Agent:
                         steps_used=len(saved.done), replans_used=saved.replans_used)
         budget.started -= saved.elapsed_s
         passages = await off_loop(MODEL_THREADS, self._retrieve, instruction)
+        experiences = await off_loop(MODEL_THREADS, self.memory.recall, instruction) if self.memory else []
         done, calls, rounds = saved.done, saved.calls, saved.rounds
         plan = Plan()
         if saved.steps:
@@ -347,7 +355,7 @@ class Agent:
                     resuming_a_round = False
                 else:
                     await self._round(instruction, passages, plan, done, budget, per_round, rounds, calls, emit,
-                                      approve, journal)
+                                      approve, journal, experiences if rounds == 0 else ())
             except (PlanError, ModelOutputError) as exc:
                 if rounds == 0:
                     raise  # no usable first plan: nothing to answer from
@@ -408,7 +416,7 @@ class Agent:
     async def _round(
         self, instruction: str, passages: list[Passage], plan: Plan, done: dict[int, StepResult],
         budget: Budget, max_new_steps: int, round_: int, calls: list[ModelCall], emit: Emit,
-        approve: Approver, journal: RunJournal,
+        approve: Approver, journal: RunJournal, experiences: Sequence[Experience] = (),
     ) -> None:
         """One planning round, each step starting as soon as the planner has written it and its
         parents are done. Returns early, with the planner cancelled, at the run's time limit."""
@@ -431,7 +439,8 @@ class Agent:
 
         history = [done[i] for i in sorted(done)]
         planning = asyncio.create_task(
-            self.planner.plan(instruction, passages, history, max_new_steps, on_steps=accept)
+            self.planner.plan(instruction, passages, history, max_new_steps, on_steps=accept,
+                              experiences=experiences)
         )
         planning.add_done_callback(planned)
         try:

@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mode", choices=["parallel", "sequential"], default="parallel")
     evaluate.add_argument("--unconstrained", action="store_true",
                           help="decode plans without the JSON-schema constraint (the baseline)")
+    evaluate.add_argument("--memory", action="store_true",
+                          help="share an experience memory across items: each planner sees earlier items' plans "
+                               "that went well")
     evaluate.add_argument("--concurrency", type=int, default=1,
                           help="items at once (default 1, which keeps latencies comparable)")
     evaluate.add_argument("--out", metavar="REPORT.json",
@@ -145,6 +148,8 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="FILE", help="run store (default: AGENTRT_STORE or the user state dir)")
     parser.add_argument("--workspace", metavar="DIR",
                         help="give the agent file tools and sandboxed Python confined to DIR")
+    parser.add_argument("--memory", metavar="FILE",
+                        help="experience memory: remember plans that went well, show similar ones to the planner")
     _add_tools_option(parser)
 
 
@@ -156,7 +161,7 @@ def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
         model=args.model, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
         max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
         prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=functools.partial(_ask_at_terminal, pause=pause),
-        workspace=args.workspace,
+        workspace=args.workspace, memory=args.memory,
     )
 
 
@@ -416,7 +421,8 @@ def _eval(args: argparse.Namespace) -> int:
     from .evals.runner import evaluate
 
     report = evaluate(args.suite, split=args.split, limit=args.limit, model=args.model, mode=args.mode,
-                      constrained=not args.unconstrained, concurrency=args.concurrency, out=args.out)
+                      constrained=not args.unconstrained, concurrency=args.concurrency, memory=args.memory,
+                      out=args.out)
     print(f"{report['suite']} ({report['split']} half, {report['items']} items, {report['mode']} mode, "
           f"{'constrained' if report['constrained'] else 'unconstrained'}, model {report['model']})")
     for name, value in report["totals"].items():

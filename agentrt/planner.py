@@ -21,6 +21,7 @@ from .errors import ModelOutputError, PlanError, ToolDefinitionError
 from .llm import LLM, GenerationRequest, StreamingLLM, call_record, stop_generation
 from .plan import references
 from .prompts import PromptLibrary
+from .memory import Experience
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
 from .threads import MODEL_THREADS, off_loop
@@ -65,9 +66,11 @@ class Planner:
         passages: Sequence[Passage] = (),
         history: Sequence[StepResult] = (),
         max_new_steps: int | None = None,
+        experiences: Sequence[Experience] = (),
     ) -> GenerationRequest:
         """The request for the next planning round, constrained to valid plans unless the planner
-        was made with `constrained=False` (a baseline); steps in `history` already ran."""
+        was made with `constrained=False` (a baseline); steps in `history` already ran, and
+        `experiences` are past plans for similar tasks, shown as worked examples."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
         prompt = self.prompts.render(
@@ -79,6 +82,8 @@ class Planner:
             instruction_has_numbers=bool(re.search(r"\d", instruction)),
             history=[{"id": r.id, "tool": r.tool, "args": json.dumps(r.args), "observation": r.observation}
                      for r in history],
+            experiences=[{"instruction": e.instruction, "plan": e.plan.model_dump_json(exclude_defaults=True)}
+                         for e in experiences],
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
@@ -93,6 +98,7 @@ class Planner:
         history: Sequence[StepResult] = (),
         max_new_steps: int | None = None,
         on_steps: Callable[[list[StepSpec]], None] | None = None,
+        experiences: Sequence[Experience] = (),
     ) -> tuple[PlanSpec, ModelCall]:
         """Steps for `instruction`, numbered after `history`, which they may reference as `$N`.
 
@@ -101,7 +107,7 @@ class Planner:
         before the plan is complete; otherwise it receives them all once the plan is parsed.
         An exception from `on_steps` ends the round and is raised here.
         """
-        request = self.request(instruction, passages, history, max_new_steps)
+        request = self.request(instruction, passages, history, max_new_steps, experiences)
         steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm))
         if isinstance(self.llm, StreamingLLM):
             loop = asyncio.get_running_loop()

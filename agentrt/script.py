@@ -34,7 +34,7 @@ from .errors import ConfigError, TemplateError
 
 _ITEM = re.compile(r"^(?:\d+[.)]|[-*+])\s+(\S.*)$")
 _PATH_SETTINGS = ("tools", "tools_dir", "documents", "graph", "mcp")
-_PATH_SETTING = ("kb", "prompts", "policy", "store", "workspace")
+_PATH_SETTING = ("kb", "prompts", "policy", "store", "workspace", "memory")
 
 
 class ScriptSettings(BaseModel):
@@ -59,6 +59,7 @@ class ScriptSettings(BaseModel):
     policy: str | None = None
     store: str | None = None
     workspace: str | None = None
+    memory: str | None = None
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 

@@ -21,6 +21,7 @@ from ..agent import Mode
 from ..batch import complete_records
 from ..errors import AgentrtError, ConfigError
 from ..llm import LLM, load_llm
+from ..memory import ExperienceMemory
 from ..schema import FINAL_ANSWER_TOOL
 from .suites import Item, Split, Suite, suite, tool_calls
 
@@ -34,12 +35,15 @@ def evaluate(
     mode: Mode = "parallel",
     constrained: bool = True,
     concurrency: int = 1,
+    memory: bool = False,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the first `limit` items (all by default) of a suite's `split` and return the report:
     settings, totals, and one record per item. With `out`, the report is written there and
     finished items are kept in `out`.records.jsonl, so an interrupted run resumes.
-    Item latencies are measured with `concurrency` items at once: keep it 1 to compare them."""
+    Item latencies are measured with `concurrency` items at once: keep it 1 to compare them.
+    With `memory`, items share an experience memory (kept beside `out`): each item's planner is
+    shown the plans of earlier items that went well, as a deployed agent's would be."""
     if split not in ("dev", "test"):
         raise ConfigError(f"split={split!r}; use 'dev' (tune here) or 'test' (report here)")
     if concurrency < 1 or (limit is not None and limit < 1):
@@ -50,10 +54,14 @@ def evaluate(
     items = chosen.items(split)[:limit]
     llm = model if model is not None and not isinstance(model, str) else load_llm(model)
     settings = {"suite": suite_name, "split": split, "model": llm.name, "mode": mode, "constrained": constrained}
+    if memory:  # only then, so records of runs without it keep the header they were written with
+        settings["memory"] = True
     store = _RecordStore(Path(f"{out}.records.jsonl"), settings) if out else None
     done = store.load() if store else {}
     todo = [item for item in items if item.id not in done]
-    records = {**done, **asyncio.run(_run_items(chosen, todo, llm, mode, constrained, concurrency, store))}
+    experience = ExperienceMemory(f"{out}.memory.sqlite" if out else ":memory:") if memory else None
+    records = {**done, **asyncio.run(_run_items(chosen, todo, llm, mode, constrained, concurrency, store,
+                                                 experience))}
     ordered = [records[item.id] for item in items]
     report = {**settings, "agentrt_version": _version(), "items": len(ordered), "limit": limit,
               "concurrency": concurrency, "totals": totals(ordered), "records": ordered}
@@ -64,14 +72,14 @@ def evaluate(
 
 async def _run_items(
     chosen: Suite, items: list[Item], llm: LLM, mode: Mode, constrained: bool, concurrency: int,
-    store: _RecordStore | None,
+    store: _RecordStore | None, memory: ExperienceMemory | None,
 ) -> dict[str, dict[str, Any]]:
     gate = asyncio.Semaphore(concurrency)
     records: dict[str, dict[str, Any]] = {}
 
     async def one(item: Item) -> dict[str, Any]:
         async with gate:
-            return {**await run_item(chosen, item, llm, mode, constrained), "concurrency": concurrency}
+            return {**await run_item(chosen, item, llm, mode, constrained, memory), "concurrency": concurrency}
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{chosen.name}: {len(items)} items", total=len(items))
@@ -87,10 +95,12 @@ async def _run_items(
     return records
 
 
-async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained: bool) -> dict[str, Any]:
+async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained: bool,
+                   memory: ExperienceMemory | None = None) -> dict[str, Any]:
     """One item's record: question, plan, calls, answer, scores, validity, latency and tokens."""
     record: dict[str, Any] = {"id": item.id, "question": item.question, "reference": item.reference}
     agent = chosen.agent(item, llm, mode, constrained)  # outside the timing: it may build a knowledge base once
+    agent.memory = memory
     start = time.perf_counter()
     try:
         result = await agent.arun(item.question)
