@@ -215,7 +215,10 @@ def _run(args: argparse.Namespace) -> int:
     script = load_script(args.instruction) if is_script(args.instruction) else None
     if script is None:
         check_instruction(args.instruction)
+        if args.param:
+            raise ConfigError(f"--param is for scripts (FILE.md), and {args.instruction!r} is not one")
     else:
+        params = {**script.settings.params, **_params(args.param)}
         _take_script_settings(args, script.settings)
     console = Console()
     live = _live(console) if console.is_terminal and not args.json else None
@@ -226,7 +229,6 @@ def _run(args: argparse.Namespace) -> int:
         if script is None:
             result = _run_one(agent, args.instruction, args, live, trace)
             return 0 if result else 130
-        params = {**script.settings.params, **_params(args.param)}
         results: list[RunResult] = []
         for index in range(len(script.instructions)):
             instruction = script.render(index, params, [r.answer for r in results])
