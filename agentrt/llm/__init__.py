@@ -8,10 +8,12 @@ Heavy imports (torch, transformers) live in the backend modules, loaded only whe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import ConfigError
 from ..schema import Message, ModelCall, Passage
 
 
@@ -86,13 +88,19 @@ def stop_generation(llm: object) -> None:
         llm.cancel()
 
 
-def load_llm(model: str | None = None, **options: Any) -> LLM:
+def load_llm(model: str | None = None, adapter: str | Path | None = None, **options: Any) -> LLM:
     """The backend for `model`: an OpenAI-compatible server for ``http(s)://HOST/v1[#MODEL]``,
-    else the local transformers backend (a Hugging Face id, a local path, or the default)."""
+    else the local transformers backend (a Hugging Face id, a local path, or the default), with
+    the PEFT adapter directory `adapter` merged in when given."""
     from .openai_compatible import OpenAICompatibleLLM, is_remote
 
     if is_remote(model):
+        if adapter is not None:
+            raise ConfigError(
+                "adapter= applies to local models only; a server loads its own adapters (e.g. vLLM "
+                "--lora-modules NAME=PATH): name the served adapter in the URL instead, http://HOST/v1#NAME"
+            )
         return OpenAICompatibleLLM.from_url(model, **options)
     from .transformers_llm import TransformersLLM
 
-    return TransformersLLM(model, **options)
+    return TransformersLLM(model, adapter=adapter, **options)

@@ -1,6 +1,6 @@
 """Local generation with transformers: padded batches, greedy decoding, JSON-schema constraints
 per row. CUDA + bf16 when a GPU is present; on the CPU int4 weights with bf16 activations for a
-4-bit GGUF, else fp32."""
+4-bit GGUF, else fp32. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from .prefix_cache import PrefixCache
 
 
 class TransformersLLM:
-    """A causal LM loaded with transformers from the embedded default, a local path or a hub id."""
+    """A causal LM loaded with transformers from the embedded default, a local path or a hub id,
+    optionally with a PEFT (LoRA) adapter."""
 
     def __init__(
         self,
@@ -30,6 +31,7 @@ class TransformersLLM:
         device: str | None = None,
         dtype: str | None = None,
         quantize: str | None = None,
+        adapter: str | Path | None = None,
         prefix_cache: bool = True,
         max_batch: int = 16,
     ) -> None:
@@ -37,6 +39,9 @@ class TransformersLLM:
         `quantize="int4"` packs the linear weights to int4 for the CPU's int4 kernel, with bf16
         activations; `"none"` keeps them. By default a 4-bit GGUF (the embedded model) is packed
         when the CPU computes bf16 natively, since int4 then holds exactly the GGUF's weights.
+        `adapter` is a local PEFT adapter directory (`save_pretrained` output). It is merged into
+        float weights (no cost per token); beside int4 weights a LoRA adapter runs unmerged, since
+        re-packing merged weights to 4 bits would round most of its update away.
         `max_batch` caps how many waiting requests run as one batch."""
         try:
             import torch
@@ -47,10 +52,12 @@ class TransformersLLM:
                 f"The local backend needs torch and transformers ({exc}); run `make setup` "
                 "or `pip install torch==2.13.0 transformers`"
             ) from exc
+        from . import adapters
         from .constrained import TokenizerGrammar
         from .quantize import cpu_has_bf16, quantize_int4
 
         self.name = model or model_source.DEFAULT_MODEL
+        self.adapter = adapters.adapter_dir(adapter) if adapter is not None else None
         location, gguf_file = model_source.resolve(model)
         four_bit_source = False
         if gguf_file is not None:
@@ -68,14 +75,17 @@ class TransformersLLM:
         if quantize == "int4" and not on_cpu:
             raise ConfigError("quantize='int4' uses torch's CPU int4 kernel; on a GPU leave it unset (bf16)")
         self.quantize = quantize
+        merge = self.adapter is not None and quantize != "int4"
         torch_dtype = getattr(torch, dtype) if dtype else (
             torch.bfloat16 if not on_cpu or quantize == "int4" else torch.float32
         )
         try:
             # subtle: never download at run time; a hub id must already be in the local HF cache.
             self.tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+            # subtle: merge an adapter in fp32: a LoRA update is small next to the weights it adds
+            # to, and bf16's 8-bit mantissa would round much of it away
             self.model = AutoModelForCausalLM.from_pretrained(
-                location, dtype=torch_dtype, local_files_only=True
+                location, dtype=torch.float32 if merge else torch_dtype, local_files_only=True
             )
         except OSError as exc:
             raise ModelNotFoundError(
@@ -84,9 +94,12 @@ class TransformersLLM:
                 "local path, or run `huggingface-cli download ID` on a connected machine first. "
                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
             ) from exc
+        if self.adapter is not None:
+            self.model, kind = adapters.apply_adapter(self.model, self.adapter, self.name, merge=merge, dtype=torch_dtype)
+            self.name = f"{self.name}+{kind}:{self.adapter.name}"
         self.model.to(self.device).eval()
         if quantize == "int4":
-            quantize_int4(self.model)
+            quantize_int4(self.model, keep=("lm_head", adapters.ADAPTER_NAME))
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
