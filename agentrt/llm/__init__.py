@@ -91,7 +91,7 @@ def stop_generation(llm: object) -> None:
 def load_llm(model: str | None = None, adapter: str | Path | None = None, **options: Any) -> LLM:
     """The backend for `model`: an OpenAI-compatible server for ``http(s)://HOST/v1[#MODEL]``,
     else the local transformers backend (a Hugging Face id, a local path, or the default), with
-    the PEFT adapter directory `adapter` merged in when given."""
+    the PEFT adapter in directory `adapter` when given."""
     from .openai_compatible import OpenAICompatibleLLM, is_remote
 
     if is_remote(model):
