@@ -65,7 +65,8 @@ class Agent:
     """An agent over one model and a set of tools.
 
     `model` is a loaded `LLM` (e.g. `agentrt.testing.ScriptedLLM`), a Hugging Face id or local
-    path, or None for the embedded default. The built-in tools are always registered.
+    path, or None for the embedded default; `adapter` is a PEFT (LoRA) adapter directory to load
+    onto a local model. The built-in tools are always registered.
 
     `mode="parallel"` (the default) plans all foreseeable steps at once and runs independent ones
     concurrently; `mode="sequential"` asks the model for one step at a time (ReAct-style).
@@ -106,6 +107,7 @@ class Agent:
         approve: ApprovalCallback | None = None,
         workspace: str | Path | None = None,
         memory: ExperienceMemory | str | Path | None = None,
+        adapter: str | Path | None = None,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -119,7 +121,10 @@ class Agent:
         self.mode: Mode = mode
         self.max_steps, self.max_replans, self.time_limit_s = max_steps, max_replans, time_limit_s
         if isinstance(model, (str, type(None))):
-            self.llm: LLM = load_llm(model)
+            self.llm: LLM = load_llm(model, adapter=adapter)
+        elif adapter is not None:
+            raise ConfigError(f"adapter={str(adapter)!r} needs a model id or path to load it onto, not the loaded "
+                              f"{model!r}; pass TransformersLLM(..., adapter=...) instead")
         elif callable(getattr(model, "generate", None)):
             self.llm = model
         else:

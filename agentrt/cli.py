@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="Hugging Face id, local path, or OpenAI-compatible server "
                                         "URL[#MODEL] (default: embedded SmolLM2-135M)")
+    parser.add_argument("--adapter", metavar="DIR", help="a PEFT (LoRA) adapter to load onto the local model")
     parser.add_argument("--mode", choices=["parallel", "sequential"], default="parallel",
                         help="plan all steps and run independent ones together (default), or one step at a time")
     parser.add_argument("--max-steps", type=int, default=8, help="most steps in the whole run (default 8)")
@@ -158,7 +159,7 @@ def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
     from .agent import Agent
 
     return Agent(
-        model=args.model, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
+        model=args.model, adapter=args.adapter, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
         max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
         prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=functools.partial(_ask_at_terminal, pause=pause),
         workspace=args.workspace, memory=args.memory,

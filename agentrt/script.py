@@ -34,7 +34,7 @@ from .errors import ConfigError, TemplateError
 
 _ITEM = re.compile(r"^(?:\d+[.)]|[-*+])\s+(\S.*)$")
 _PATH_SETTINGS = ("tools", "tools_dir", "documents", "graph", "mcp")
-_PATH_SETTING = ("kb", "prompts", "policy", "store", "workspace", "memory")
+_PATH_SETTING = ("kb", "prompts", "policy", "store", "workspace", "memory", "adapter")
 
 
 class ScriptSettings(BaseModel):
@@ -44,6 +44,7 @@ class ScriptSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = None
+    adapter: str | None = None
     tools: list[str] = Field(default_factory=list)
     tools_dir: list[str] = Field(default_factory=list)
     kb: str | None = None
