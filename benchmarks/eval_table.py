@@ -1,11 +1,12 @@
 """Every eval suite on one split, constrained in each mode it runs in and unconstrained in
 parallel mode, printed as the Markdown table of docs/results.md.
 
-    .venv/bin/python benchmarks/eval_table.py --limit 20 --baseline-limit 10   # dev half
-    .venv/bin/python benchmarks/eval_table.py --concurrency 8                  # all of it, then
+    .venv/bin/python benchmarks/eval_table.py --limit 20 --baseline-limit 10   # a sample of the dev half
+    .venv/bin/python benchmarks/eval_table.py --alone 5 --concurrency 16        # the whole dev half
 
-Items beyond what has been run go `--concurrency` at a time (for throughput); the latency column
-stays the mean over the items that ran alone, and says how many those were.
+The first `--alone` items of each configuration run one at a time, for the latency column; the
+rest go `--concurrency` at a time, for throughput. The latency column is the mean over the items
+that ran alone, and says how many those were.
 
 Reports go to benchmarks/out/evals/; rerunning resumes from them, so an interrupted table
 costs only what was left.
@@ -33,6 +34,8 @@ def main() -> None:
                              "token limit and take several times longer (default: --limit)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
     parser.add_argument("--concurrency", type=int, default=1, help="items run at once (default: 1)")
+    parser.add_argument("--alone", type=int, default=0,
+                        help="first N items of each configuration run one at a time, for the latency column")
     args = parser.parse_args()
     llm = load_llm()
     print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) [items alone] | other |")
@@ -45,6 +48,9 @@ def main() -> None:
         limit = args.limit if constrained else args.baseline_limit or args.limit
         # one records file per configuration whatever the limit: a larger limit resumes a smaller one
         out = OUT / f"{name}-{args.split}-{mode}-{decoding}.json"
+        if args.alone:  # the rest resumes from these
+            evaluate(name, split=args.split, limit=min(args.alone, limit or args.alone), model=llm, mode=mode,
+                     constrained=constrained, out=out)
         report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
                           constrained=constrained, concurrency=args.concurrency, out=out)
         totals = report["totals"]
