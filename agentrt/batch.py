@@ -7,13 +7,13 @@ and running it again with the same output file skips those instructions.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import AgentrtError, ConfigError
+from .jsonl import appended_lines
 from .schema import RunResult
 
 
@@ -61,15 +61,7 @@ def complete_records(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    records = []
-    for line in path.read_text(encoding="utf-8").split("\n"):  # JSON strings may hold \u2028 raw
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return [record for _, record in appended_lines(path) if isinstance(record, dict)]
 
 
 def finished_ids(path: str | Path) -> set[str | int]:

@@ -18,6 +18,7 @@ from typing import IO, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from .errors import ConfigError
+from .jsonl import appended_lines
 from .events import (
     Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
 )
@@ -97,28 +98,23 @@ def read_trace(path: str | Path) -> list[dict[str, Any]]:
     """The records of a trace file, checked against the schema. A last line cut short (the run was
     killed while writing it) is left out; any other bad line is a ConfigError naming it."""
     path = Path(path)
+
+    def bad_line(number: int, exc: ValueError) -> None:
+        raise ConfigError(f"{path}:{number}: not a JSON trace record ({exc})") from None
+
+    records = []
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
+        for number, record in appended_lines(path, bad_line):
+            if isinstance(record, dict) and record.get("v") not in (None, TRACE_VERSION):
+                raise ConfigError(f"{path}:{number}: trace schema version {record.get('v')}; this agentrt reads "
+                                  f"version {TRACE_VERSION}")
+            try:
+                TraceRecord.validate_python(record)
+            except ValueError as exc:
+                raise ConfigError(f"{path}:{number}: not a valid trace record: {exc}") from None
+            records.append(record)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read the trace {path}: {exc}") from exc
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            if number == len(lines):
-                break  # the last line, with no newline yet: cut short
-            raise ConfigError(f"{path}:{number}: not a JSON trace record ({exc})") from None
-        if isinstance(record, dict) and record.get("v") not in (None, TRACE_VERSION):
-            raise ConfigError(f"{path}:{number}: trace schema version {record.get('v')}; this agentrt reads "
-                              f"version {TRACE_VERSION}")
-        try:
-            TraceRecord.validate_python(record)
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: not a valid trace record: {exc}") from None
-        records.append(record)
     if not records:
         raise ConfigError(f"{path} holds no trace records; write one with `agentrt run --trace {path}`")
     return records
