@@ -33,6 +33,10 @@ def main() -> None:
                         help="first N items for the unconstrained baseline, whose plans often run to the "
                              "token limit and take several times longer (default: --limit)")
     parser.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
+    parser.add_argument("--modes", nargs="+", default=["parallel", "sequential"], choices=["parallel", "sequential"],
+                        help="modes to run, where a suite has them (the baseline runs in parallel mode only)")
+    parser.add_argument("--decodings", nargs="+", default=["constrained", "unconstrained"],
+                        choices=["constrained", "unconstrained"])
     parser.add_argument("--concurrency", type=int, default=1, help="items run at once (default: 1)")
     parser.add_argument("--alone", type=int, default=0,
                         help="first N items of each configuration run one at a time, for the latency column")
@@ -41,8 +45,11 @@ def main() -> None:
     print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) [items alone] | other |")
     print("|---|---|---|---|---|---|---|---|")
     # every constrained configuration before any baseline: the baseline takes several times longer
-    runs = [(name, mode, True) for name in args.suites for mode in suite(name).modes]
-    runs += [(name, "parallel", False) for name in args.suites]
+    runs = []
+    if "constrained" in args.decodings:
+        runs += [(name, mode, True) for name in args.suites for mode in suite(name).modes if mode in args.modes]
+    if "unconstrained" in args.decodings and "parallel" in args.modes:
+        runs += [(name, "parallel", False) for name in args.suites]
     for name, mode, constrained in runs:
         decoding = "constrained" if constrained else "unconstrained"
         limit = args.limit if constrained else args.baseline_limit or args.limit
