@@ -1,0 +1,60 @@
+"""Why eval items failed, counted from the per-item records that `eval_table.py` (or
+`agentrt eval --out`) wrote: the figures behind "What it shows" in docs/results.md.
+
+    .venv/bin/python benchmarks/eval_breakdown.py [RECORDS_DIR]   # default: benchmarks/out/evals
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import statistics
+from pathlib import Path
+
+from agentrt.batch import complete_records
+
+OUT = Path(__file__).resolve().parent / "out" / "evals"
+
+
+def failure(record: dict) -> str:
+    """One failed BFCL item's kind of failure, from its score's reason."""
+    if not record["valid"]:
+        return "no valid plan" + (" (token limit)" if "did not finish" in (record.get("error") or "") else "")
+    counts = re.match(r"expected (\d+) call\(s\), got (\d+)", record["reason"])
+    if counts is None:
+        return "wrong function or arguments" if record["calls"] else "no call"
+    expected, got = map(int, counts.groups())
+    calls = record["calls"]
+    if got == 0:
+        return "no call"
+    if got > 1 and all(call == calls[0] for call in calls):
+        return "one call repeated"
+    return "too few calls" if got < expected else "too many calls"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("records_dir", nargs="?", type=Path, default=OUT)
+    args = parser.parse_args()
+    for path in sorted(args.records_dir.glob("*.records.jsonl")):
+        header, *records = complete_records(path)
+        if not records:
+            continue
+        settings = header["settings"]
+        decoding = "constrained" if settings["constrained"] else "unconstrained"
+        print(f"{settings['suite']} {settings['mode']} {decoding}: {len(records)} items, "
+              f"{sum(r['correct'] for r in records)} right, {sum(r['valid'] for r in records)} valid, "
+              f"{statistics.mean(r['completion_tokens'] for r in records):.0f} generated tokens per item")
+        if settings["suite"].startswith("bfcl") and settings["suite"] != "bfcl-irrelevance":
+            kinds = collections.Counter(failure(r) for r in records if not r["correct"])
+            print("  failures: " + ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()))
+        if settings["suite"] == "bfcl-irrelevance":
+            called = sum(1 for r in records if r["calls"])
+            print(f"  called a function although none fits: {called}")
+        tools = collections.Counter(step["tool"] for r in records for step in r.get("plan") or [])
+        print("  planned steps: " + ", ".join(f"{tool} {n}" for tool, n in tools.most_common(6)))
+
+
+if __name__ == "__main__":
+    main()
