@@ -2,11 +2,13 @@
 parallel mode, printed as the Markdown table of docs/results.md.
 
     .venv/bin/python benchmarks/eval_table.py --limit 20 --baseline-limit 10   # a sample of the dev half
-    .venv/bin/python benchmarks/eval_table.py --alone 5 --concurrency 16        # the whole dev half
+    .venv/bin/python benchmarks/eval_table.py --modes parallel --decodings constrained   # a part of it
 
-The first `--alone` items of each configuration run one at a time, for the latency column; the
-rest go `--concurrency` at a time, for throughput. The latency column is the mean over the items
-that ran alone, and says how many those were.
+On a CPU, the quickest way through the whole dev half is two or more of these processes side by
+side, each on its own `--suites` and with `OMP_NUM_THREADS=1`. On 2 cores, two such processes each
+ran the first 5 BFCL-simple items in 29 s, where one process with 2 threads took 39 s. `--concurrency` (items at once in one process,
+their model calls batched) suits a GPU; on CPU its batches wait for their longest plan. The
+latency column is the mean over items that ran one at a time in their process, and says how many.
 
 Reports go to benchmarks/out/evals/; rerunning resumes from them, so an interrupted table
 costs only what was left.
@@ -38,8 +40,6 @@ def main() -> None:
     parser.add_argument("--decodings", nargs="+", default=["constrained", "unconstrained"],
                         choices=["constrained", "unconstrained"])
     parser.add_argument("--concurrency", type=int, default=1, help="items run at once (default: 1)")
-    parser.add_argument("--alone", type=int, default=0,
-                        help="first N items of each configuration run one at a time, for the latency column")
     args = parser.parse_args()
     llm = load_llm()
     print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) [items alone] | other |")
@@ -55,9 +55,6 @@ def main() -> None:
         limit = args.limit if constrained else args.baseline_limit or args.limit
         # one records file per configuration whatever the limit: a larger limit resumes a smaller one
         out = OUT / f"{name}-{args.split}-{mode}-{decoding}.json"
-        if args.alone:  # the rest resumes from these
-            evaluate(name, split=args.split, limit=min(args.alone, limit or args.alone), model=llm, mode=mode,
-                     constrained=constrained, out=out)
         report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
                           constrained=constrained, concurrency=args.concurrency, out=out)
         totals = report["totals"]
