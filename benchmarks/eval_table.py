@@ -6,9 +6,10 @@ parallel mode, printed as the Markdown table of docs/results.md.
 
 On a CPU, the quickest way through the whole dev half is two or more of these processes side by
 side, each on its own `--suites` and with `OMP_NUM_THREADS=1`. On 2 cores, two such processes each
-ran the first 5 BFCL-simple items in 29 s, where one process with 2 threads took 39 s. `--concurrency` (items at once in one process,
-their model calls batched) suits a GPU; on CPU its batches wait for their longest plan. The
-latency column is the mean over items that ran one at a time in their process, and says how many.
+ran the first 5 BFCL-simple items in 29 s, where one process with 2 threads took 39 s.
+`--concurrency` (items at once in one process, their model calls batched) suits a GPU; on CPU
+its batches wait for their longest plan. The latency column is the mean over items that ran one
+at a time in their process, and says how many.
 
 Reports go to benchmarks/out/evals/; rerunning resumes from them, so an interrupted table
 costs only what was left.
