@@ -1,5 +1,6 @@
 """Why eval items failed, counted from the per-item records that `eval_table.py` (or
-`agentrt eval --out`) wrote: the figures behind "What it shows" in docs/results.md.
+`agentrt eval --out`) wrote, and each unconstrained baseline beside the constrained run on the
+same items: the figures behind "What it shows" in docs/results.md.
 
     .venv/bin/python benchmarks/eval_breakdown.py [RECORDS_DIR]   # default: benchmarks/out/evals
 """
@@ -37,11 +38,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records_dir", nargs="?", type=Path, default=OUT)
     args = parser.parse_args()
+    reports = {}
     for path in sorted(args.records_dir.glob("*.records.jsonl")):
         header, *records = complete_records(path)
         if not records:
             continue
         settings = header["settings"]
+        reports[settings["suite"], settings["mode"], settings["constrained"]] = records
         decoding = "constrained" if settings["constrained"] else "unconstrained"
         print(f"{settings['suite']} {settings['mode']} {decoding}: {len(records)} items, "
               f"{sum(r['correct'] for r in records)} right, {sum(r['valid'] for r in records)} valid, "
@@ -54,6 +57,15 @@ def main() -> None:
             print(f"  called a function although none fits: {called}")
         tools = collections.Counter(step["tool"] for r in records for step in r.get("plan") or [])
         print("  planned steps: " + ", ".join(f"{tool} {n}" for tool, n in tools.most_common(6)))
+    for (name, mode, constrained), baseline in reports.items():
+        if constrained or (name, mode, True) not in reports:
+            continue
+        paired = {r["id"]: r for r in reports[name, mode, True]}
+        same = [paired[r["id"]] for r in baseline if r["id"] in paired]
+        print(f"{name} {mode}, the {len(same)} baseline items: constrained {sum(r['correct'] for r in same)} right, "
+              f"{sum(r['valid'] for r in same)} valid, {statistics.mean(r['latency_s'] for r in same):.1f} s; "
+              f"unconstrained {sum(r['correct'] for r in baseline)} right, {sum(r['valid'] for r in baseline)} valid, "
+              f"{statistics.mean(r['latency_s'] for r in baseline):.1f} s")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,13 @@ def test_bfcl_parallel_calls_are_scored_order_free_and_run_by_the_parallel_execu
     assert report["split"] == "dev" and report["items"] == 2 and report["agentrt_version"]
 
 
+def test_a_bfcl_planner_may_call_only_the_entrys_functions_as_in_bfcl(benchdata):
+    bfcl = suite("bfcl-parallel")
+    agent = bfcl.agent(bfcl.items("dev")[0], ScriptedLLM(), "parallel", constrained=True)
+    assert agent.plannable.names() == ["final_answer", "weather_get"]
+    assert "calculator" in agent.tools.names()  # installed, but hidden from the planner
+
+
 def test_an_unusable_plan_is_an_invalid_output_not_a_crash(benchdata):
     report = evaluate("bfcl-parallel", model=ScriptedLLM(["no plan here", "nor here"]))
     assert [r["valid"] for r in report["records"]] == [False, False]

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from ..agent import Agent, Mode
 from ..errors import ConfigError
 from ..llm import LLM
+from ..plugins import installed_tools
 from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
 from . import scoring
@@ -108,7 +109,11 @@ class BFCL(Suite):
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
         tools = [bfcl_tool(f) for f in item.extra["functions"]]
-        return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained, store=EVAL_STORE)
+        # BFCL's condition: the entry's functions are all there is to call, so the installed tools
+        # (the calculator...) are hidden from the planner; only final_answer stays, to answer with
+        hidden = {t.name: {"permission": "deny"} for t in installed_tools().tools if t.name != FINAL_ANSWER_TOOL}
+        return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained, store=EVAL_STORE,
+                     tool_policies=hidden)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         # the tools' `_` names score as BFCL's dotted ones: the checker accepts either
