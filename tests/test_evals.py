@@ -167,8 +167,8 @@ def test_unknown_suites_and_modes_are_refused(benchdata):
 
 
 @pytest.mark.model
-def test_eval_cli_runs_gsm8k_and_hotpotqa_on_the_default_model(benchdata, tmp_path):
-    for name in ("gsm8k", "hotpotqa"):
+def test_eval_cli_runs_bfcl_gsm8k_and_hotpotqa_on_the_default_model(benchdata, tmp_path):
+    for name in ("bfcl-parallel", "gsm8k", "hotpotqa"):
         out = tmp_path / f"{name}.json"
         run = subprocess.run([sys.executable, "-m", "agentrt.cli", "eval", name, "--limit", "1", "--out", str(out)],
                              capture_output=True, text=True, timeout=600)
@@ -177,4 +177,6 @@ def test_eval_cli_runs_gsm8k_and_hotpotqa_on_the_default_model(benchdata, tmp_pa
         [record] = report["records"]
         assert record["valid"] and record["plan"] and record["completion_tokens"] > 0
         assert "accuracy" in run.stdout and report["model"] == "smollm2-135m-instruct"
+        if name == "bfcl-parallel":  # the entry's function is all it may call
+            assert {step["tool"] for step in record["plan"]} <= {"weather_get", "think", "final_answer"}
     assert report["records"][0]["recall@2"] == 1.0  # both gold paragraphs of the two-paragraph corpus
