@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agentrt.evals.runner import evaluate
+from agentrt.batch import complete_records
+from agentrt.evals.runner import evaluate, totals
 from agentrt.evals.suites import SUITES, suite
 from agentrt.llm import load_llm
 
@@ -41,8 +42,10 @@ def main() -> None:
     parser.add_argument("--decodings", nargs="+", default=["constrained", "unconstrained"],
                         choices=["constrained", "unconstrained"])
     parser.add_argument("--concurrency", type=int, default=1, help="items run at once (default: 1)")
+    parser.add_argument("--from-records", action="store_true",
+                        help="run nothing: print the rows of the records already made (up to --limit each)")
     args = parser.parse_args()
-    llm = load_llm()
+    llm = None if args.from_records else load_llm()
     print("| suite | mode | decoding | items | accuracy | valid output | mean latency (s) [items alone] | other |")
     print("|---|---|---|---|---|---|---|---|")
     # every constrained configuration before any baseline: the baseline takes several times longer
@@ -56,12 +59,18 @@ def main() -> None:
         limit = args.limit if constrained else args.baseline_limit or args.limit
         # one records file per configuration whatever the limit: a larger limit resumes a smaller one
         out = OUT / f"{name}-{args.split}-{mode}-{decoding}.json"
-        report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
-                          constrained=constrained, concurrency=args.concurrency, out=out)
-        totals = report["totals"]
-        other = ", ".join(f"{key} {totals[key]:.2f}" for key in EXTRA if key in totals)
-        print(f"| {name} | {mode} | {decoding} | {report['items']} | {totals['accuracy']:.2f} | "
-              f"{totals['valid_rate']:.2f} | {totals['mean_latency_s']:.1f} [{totals['latency_items']}] | "
+        if args.from_records:
+            records = complete_records(f"{out}.records.jsonl")[1:][:limit]  # the first line is the settings
+            if not records:
+                continue
+            items, scores = len(records), totals(records)
+        else:
+            report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
+                              constrained=constrained, concurrency=args.concurrency, out=out)
+            items, scores = report["items"], report["totals"]
+        other = ", ".join(f"{key} {scores[key]:.2f}" for key in EXTRA if key in scores)
+        print(f"| {name} | {mode} | {decoding} | {items} | {scores['accuracy']:.2f} | "
+              f"{scores['valid_rate']:.2f} | {scores['mean_latency_s']:.1f} [{scores['latency_items']}] | "
               f"{other} |", flush=True)
 
 
