@@ -18,10 +18,10 @@ from typing import IO, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from .errors import ConfigError
-from .jsonl import appended_lines
 from .events import (
     Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
 )
+from .jsonl import appended_lines
 from .schema import StopReason
 
 TRACE_VERSION = 1
