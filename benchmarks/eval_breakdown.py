@@ -46,17 +46,17 @@ def main() -> None:
         settings = header["settings"]
         reports[settings["suite"], settings["mode"], settings["constrained"]] = records
         decoding = "constrained" if settings["constrained"] else "unconstrained"
+        valid = [r for r in records if r["valid"]]  # an output that is no plan keeps no token count
+        tokens = f"{statistics.mean(r['completion_tokens'] for r in valid):.0f}" if valid else "-"
         print(f"{settings['suite']} {settings['mode']} {decoding}: {len(records)} items, "
-              f"{sum(r['correct'] for r in records)} right, {sum(r['valid'] for r in records)} valid, "
-              f"{statistics.mean(r['completion_tokens'] for r in records):.0f} generated tokens per item")
+              f"{sum(r['correct'] for r in records)} right, {len(valid)} valid, "
+              f"{tokens} generated tokens per valid item")
         if settings["suite"].startswith("bfcl") and settings["suite"] != "bfcl-irrelevance":
             kinds = collections.Counter(failure(r) for r in records if not r["correct"])
             print("  failures: " + ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()))
-        if settings["suite"] == "bfcl-irrelevance":
-            called = sum(1 for r in records if r["calls"])
-            print(f"  called a function although none fits: {called}")
-        tools = collections.Counter(step["tool"] for r in records for step in r.get("plan") or [])
-        print("  planned steps: " + ", ".join(f"{tool} {n}" for tool, n in tools.most_common(6)))
+        tools = collections.Counter(step["tool"] for r in valid for step in r["plan"])
+        if tools:
+            print("  planned steps: " + ", ".join(f"{tool} {n}" for tool, n in tools.most_common(6)))
     for (name, mode, constrained), baseline in reports.items():
         if constrained or (name, mode, True) not in reports:
             continue
