@@ -34,6 +34,11 @@ def failure(record: dict) -> str:
     return "too few calls" if got < expected else "too many calls"
 
 
+def tool_calls(record: dict) -> int:
+    """How many tools an item called, `think` steps (reasoning, not tools) left out."""
+    return sum(1 for call in record["calls"] if "think" not in call)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records_dir", nargs="?", type=Path, default=OUT)
@@ -57,6 +62,17 @@ def main() -> None:
         tools = collections.Counter(step["tool"] for r in valid for step in r["plan"])
         if tools:
             print("  planned steps: " + ", ".join(f"{tool} {n}" for tool, n in tools.most_common(6)))
+    for (name, mode, constrained), sequential in reports.items():
+        if mode != "sequential" or (name, "parallel", constrained) not in reports:
+            continue
+        parallel = {r["id"]: r for r in reports[name, "parallel", constrained]}
+        same = [(parallel[r["id"]], r) for r in sequential if r["id"] in parallel]
+        ratio = statistics.mean(s["latency_s"] for _, s in same) / statistics.mean(p["latency_s"] for p, _ in same)
+        print(f"{name}, the {len(same)} items run in both modes: sequential latency {ratio:.2f}x parallel; "
+              f"generated tokens {statistics.mean(p['completion_tokens'] for p, _ in same):.0f} parallel, "
+              f"{statistics.mean(s['completion_tokens'] for _, s in same):.0f} sequential; tool calls "
+              f"{sum(map(tool_calls, (p for p, _ in same)))} parallel, "
+              f"{sum(map(tool_calls, (s for _, s in same)))} sequential")
     for (name, mode, constrained), baseline in reports.items():
         if constrained or (name, mode, True) not in reports:
             continue
