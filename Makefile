@@ -8,8 +8,11 @@ TORCH_SPEC ?= torch==2.13.0
 INSTRUCTION ?= What is 17 times 23, plus 4?
 
 # llama-cpp-python's OpenAI-compatible server, for the remote-backend tests and the llama.cpp
-# comparison. It compiles llama.cpp from its sdist (~15 min on 2 cores, once: pip caches the wheel).
+# comparison. It compiles llama.cpp from its sdist (~15 min on 2 cores, once per clone). Built for
+# any x86-64 with AVX2, not for this CPU, and never from pip's wheel cache: a native build's AMX
+# kernel died (general protection fault at `ldtilecfg`) on a CPU that lists AMX in /proc/cpuinfo.
 LLAMA_CPP_SPEC ?= llama-cpp-python[server]==0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 LLAMA_VENV := .venv-llamacpp
 
 .PHONY: setup llama-server browser run test bench bench-others clean
@@ -30,7 +33,7 @@ llama-server: $(LLAMA_VENV)/.installed
 
 $(LLAMA_VENV)/.installed:
 	$(PYTHON) -m venv $(LLAMA_VENV)
-	$(LLAMA_VENV)/bin/pip install --quiet "$(LLAMA_CPP_SPEC)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(LLAMA_VENV)/bin/pip install --quiet --no-cache-dir "$(LLAMA_CPP_SPEC)"
 	touch $@
 
 # Debian's Chromium, for the trace viewer's browser test: Playwright (a test dependency) drives it

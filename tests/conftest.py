@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import IO, NoReturn
 
 import pytest
 
@@ -65,8 +67,7 @@ def llama_server() -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             if server.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"llama-cpp-python's server exited with {server.returncode}: {log.read()[-2000:]}")
+                _fail_with_log(server, log, "exited while starting")
             try:
                 urllib.request.urlopen(f"{url}/models", timeout=2).close()
                 break
@@ -75,10 +76,21 @@ def llama_server() -> Iterator[str]:
                     pytest.fail("llama-cpp-python's server did not answer within 120 s")
                 time.sleep(0.5)
         yield url
+        if server.poll() is not None:  # its tests failed with "could not reach": say why
+            _fail_with_log(server, log, "died during the tests")
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def _fail_with_log(server: subprocess.Popen, log: IO[str], when: str) -> NoReturn:
+    """Fail naming how the server ended (SIGILL means a llama.cpp built for another CPU) and the
+    end of its log."""
+    code = server.returncode
+    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+    log.seek(0)
+    pytest.fail(f"llama-cpp-python's server {when} ({how}): {log.read()[-2000:]}")
 
 
 def plan(*steps: tuple[str, dict], first: int = 1) -> dict:
