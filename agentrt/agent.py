@@ -409,9 +409,10 @@ class Agent:
             stop_generation(self.llm)
             return _best_effort(results), "time_limit", None
         except ModelOutputError as exc:
+            if exc.model_call is not None:
+                _called(exc.model_call, calls, emit)
             return _best_effort(results), "join_failed", str(exc)
-        calls.append(decision.call)
-        emit(ModelCalled(call=decision.call))
+        _called(decision.call, calls, emit)
         if decision.action == "answer":
             return decision.answer, "joiner" if can_replan else _spent(budget), None
         budget.replans_used += 1
@@ -436,11 +437,15 @@ class Agent:
 
         def planned(task: asyncio.Task[tuple[PlanSpec, ModelCall]]) -> None:
             arrivals.put_nowait(None)
-            if not task.cancelled() and task.exception() is None:
+            if task.cancelled():
+                return
+            failure = task.exception()
+            if failure is None:
                 spec, call = task.result()
-                calls.append(call)
-                emit(ModelCalled(call=call))
+                _called(call, calls, emit)
                 emit(PlanMade(round=round_, steps=spec.steps))
+            elif isinstance(failure, AgentrtError) and failure.model_call is not None:
+                _called(failure.model_call, calls, emit)  # an unusable plan still cost its tokens
 
         history = [done[i] for i in sorted(done)]
         planning = asyncio.create_task(
@@ -461,6 +466,12 @@ class Agent:
 def _spent(budget: Budget) -> StopReason:
     """Which budget left the joiner no choice but to answer."""
     return "max_steps" if budget.steps_left() == 0 else "max_replans"
+
+
+def _called(call: ModelCall, calls: list[ModelCall], emit: Emit) -> None:
+    """Keep `call` among the run's model calls and tell the listeners (trace and store included)."""
+    calls.append(call)
+    emit(ModelCalled(call=call))
 
 
 def _best_effort(results: list[StepResult]) -> str:

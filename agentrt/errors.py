@@ -7,9 +7,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .schema import ModelCall
+
 
 class AgentrtError(Exception):
     """Base class of every error agentrt raises on purpose."""
+
+    model_call: ModelCall | None = None
+    """The model call whose output the error is about, when there is one: a failed run still
+    counts its tokens and shows it in the trace."""
 
 
 class UserError(AgentrtError):

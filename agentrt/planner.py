@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ModelOutputError, PlanError, ToolDefinitionError
+from .errors import AgentrtError, ModelOutputError, PlanError, ToolDefinitionError
 from .llm import LLM, GenerationRequest, StreamingLLM, call_record, stop_generation
 from .plan import references
 from .prompts import PromptLibrary
@@ -118,16 +118,20 @@ class Planner:
         else:
             [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
         call = call_record("plan", request, generation, passages)
-        if steps.error is not None:
-            raise steps.error
-        if generation.truncated:
-            raise ModelOutputError(
-                f"The plan did not finish within {self.max_new_tokens} tokens; raise "
-                "agent.planner.max_new_tokens or lower max_steps",
-                generation.text,
-            )
-        spec = parse_plan(generation.text)
-        steps.finish(spec)
+        try:
+            if steps.error is not None:
+                raise steps.error
+            if generation.truncated:
+                raise ModelOutputError(
+                    f"The plan did not finish within {self.max_new_tokens} tokens; raise "
+                    "agent.planner.max_new_tokens or lower max_steps",
+                    generation.text,
+                )
+            spec = parse_plan(generation.text)
+            steps.finish(spec)
+        except AgentrtError as exc:
+            exc.model_call = call
+            raise
         return spec, call
 
 

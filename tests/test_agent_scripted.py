@@ -99,6 +99,7 @@ def test_unparseable_plan_raises_with_the_raw_text_attached():
     with pytest.raises(ModelOutputError) as info:
         agent.run("anything")
     assert info.value.raw_text == '{"steps": ['
+    assert info.value.model_call.output == '{"steps": [' and info.value.model_call.completion_tokens == 2
 
 
 def test_a_plan_calling_an_unknown_tool_is_a_plan_error():

@@ -109,6 +109,7 @@ def test_an_unusable_plan_is_an_invalid_output_not_a_crash(benchdata):
     report = evaluate("bfcl-parallel", model=ScriptedLLM(["no plan here", "nor here"]))
     assert [r["valid"] for r in report["records"]] == [False, False]
     assert "not valid plan JSON" in report["records"][0]["error"]
+    assert report["records"][0]["completion_tokens"] == 3  # what the unusable plan cost still counts
 
 
 def test_for_irrelevance_an_output_that_does_not_decode_counts_as_no_call_so_it_is_right(benchdata):

@@ -88,6 +88,7 @@ def test_an_unusable_replan_ends_the_run_with_the_best_answer_and_the_reason():
     assert result.stopped_by == "replan_failed"
     assert "unknown tool 'weather'" in result.error
     assert result.answer == "709000"
+    assert [c.purpose for c in result.model_calls] == ["plan", "answer", "plan"]  # the unusable one too
 
 
 def test_a_hanging_tool_times_out_and_the_run_goes_on():
@@ -252,6 +253,7 @@ def test_an_unusable_join_decision_ends_the_run_with_the_best_answer_and_the_rea
     result = Agent(model=llm).run("6*7?")
     assert result.stopped_by == "join_failed" and result.answer == "42"
     assert "not a decision" in result.error
+    assert result.model_calls[-1].output == "not json" and result.completion_tokens > 0
 
 
 def test_an_answer_fed_by_a_failed_step_through_another_step_is_not_taken():
