@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +21,16 @@ class AgentrtError(Exception):
     model_call: ModelCall | None = None
     """The model call whose output the error is about, when there is one: a failed run still
     counts its tokens and shows it in the trace."""
+
+
+@contextlib.contextmanager
+def about_output_of(call: ModelCall) -> Iterator[None]:
+    """An AgentrtError raised inside is about `call`'s output: it leaves carrying `call`."""
+    try:
+        yield
+    except AgentrtError as exc:
+        exc.model_call = call
+        raise
 
 
 class UserError(AgentrtError):

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ModelOutputError
+from .errors import ModelOutputError, about_output_of
 from .llm import LLM, GenerationRequest, call_record
 from .plan import references
 from .prompts import PromptLibrary
@@ -66,33 +66,25 @@ class Joiner:
         )
         [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
         call = call_record("answer", request, generation)
-        try:
-            decision = self._decision(generation.text, generation.truncated, can_replan)
-        except ModelOutputError as exc:
-            exc.model_call = call
-            raise
+        with about_output_of(call):
+            if generation.truncated:
+                raise ModelOutputError(
+                    f"The joiner's reply did not finish within {self.max_new_tokens} tokens; raise "
+                    "agent.joiner.max_new_tokens",
+                    generation.text,
+                )
+            try:
+                decision = Decision.model_validate(json.loads(generation.text))
+            except (ValueError, ValidationError) as exc:
+                raise ModelOutputError(
+                    f"The joiner's reply is not a decision ({exc})"
+                    + ("; the JSON-schema constraint should make this impossible, so please report it with "
+                       "the raw output below" if self.constrained else ""),
+                    generation.text,
+                ) from exc
+            if decision.action == "replan" and not can_replan:
+                raise ModelOutputError("The joiner asked to replan with no replans left", generation.text)
         decision.call = call
-        return decision
-
-    def _decision(self, text: str, truncated: bool, can_replan: bool) -> Decision:
-        """The decision in the model's reply, or ModelOutputError saying why there is none."""
-        if truncated:
-            raise ModelOutputError(
-                f"The joiner's reply did not finish within {self.max_new_tokens} tokens; raise "
-                "agent.joiner.max_new_tokens",
-                text,
-            )
-        try:
-            decision = Decision.model_validate(json.loads(text))
-        except (ValueError, ValidationError) as exc:
-            raise ModelOutputError(
-                f"The joiner's reply is not a decision ({exc})"
-                + ("; the JSON-schema constraint should make this impossible, so please report it with "
-                   "the raw output below" if self.constrained else ""),
-                text,
-            ) from exc
-        if decision.action == "replan" and not can_replan:
-            raise ModelOutputError("The joiner asked to replan with no replans left", text)
         return decision
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import AgentrtError, ModelOutputError, PlanError, ToolDefinitionError
+from .errors import ModelOutputError, PlanError, ToolDefinitionError, about_output_of
 from .llm import LLM, GenerationRequest, StreamingLLM, call_record, stop_generation
 from .plan import references
 from .prompts import PromptLibrary
@@ -118,7 +118,7 @@ class Planner:
         else:
             [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
         call = call_record("plan", request, generation, passages)
-        try:
+        with about_output_of(call):
             if steps.error is not None:
                 raise steps.error
             if generation.truncated:
@@ -129,9 +129,6 @@ class Planner:
                 )
             spec = parse_plan(generation.text)
             steps.finish(spec)
-        except AgentrtError as exc:
-            exc.model_call = call
-            raise
         return spec, call
 
 

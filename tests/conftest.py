@@ -85,8 +85,8 @@ def llama_server() -> Iterator[str]:
 
 
 def _fail_with_log(server: subprocess.Popen, log: IO[str], when: str) -> NoReturn:
-    """Fail naming how the server ended (SIGILL means a llama.cpp built for another CPU) and the
-    end of its log."""
+    """Fail naming how the server ended and the end of its log. A signal at the first request
+    (SIGSEGV or SIGILL) points to a llama.cpp built for another CPU: see the Makefile."""
     code = server.returncode
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
     log.seek(0)
