@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                                "that went well")
     evaluate.add_argument("--concurrency", type=int, default=1,
                           help="items at once (default 1, which keeps latencies comparable)")
+    evaluate.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="K/N",
+                          help="only every N-th item from the K-th: N processes with shards 1/N to N/N and "
+                               "the same --out share the work; a run without --shard then reports it all")
     evaluate.add_argument("--out", metavar="REPORT.json",
                           help="write the report here; finished items are kept beside it, so a rerun resumes")
     evaluate.set_defaults(command=_eval)
@@ -420,12 +423,20 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """The `--shard K/N` option (of `agentrt eval` and benchmarks/eval_table.py) as (K, N)."""
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N, e.g. 1/2 and 2/2 for two processes")
+    return int(k), int(n)
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .evals.runner import evaluate
 
     report = evaluate(args.suite, split=args.split, limit=args.limit, model=args.model, mode=args.mode,
                       constrained=not args.unconstrained, concurrency=args.concurrency, memory=args.memory,
-                      out=args.out)
+                      shard=args.shard, out=args.out)
     print(f"{report['suite']} ({report['split']} half, {report['items']} items, {report['mode']} mode, "
           f"{'constrained' if report['constrained'] else 'unconstrained'}, model {report['model']})")
     for name, value in report["totals"].items():

@@ -5,8 +5,9 @@ parallel mode, printed as the Markdown table of docs/results.md.
     .venv/bin/python benchmarks/eval_table.py --modes parallel --decodings constrained   # a part of it
 
 On a CPU, the quickest way through the whole dev half is two or more of these processes side by
-side, each on its own `--suites` and with `OMP_NUM_THREADS=1`. On 2 cores, two such processes each
-ran the first 5 BFCL-simple items in 29 s, where one process with 2 threads took 39 s.
+side, each on its own `--suites` (or its own `--shard` of one configuration) and with
+`OMP_NUM_THREADS=1`. On 2 cores, two such processes each ran the first 5 BFCL-simple items in
+29 s, where one process with 2 threads took 39 s.
 `--concurrency` (items at once in one process, their model calls batched) suits a GPU; on CPU
 its batches wait for their longest plan. The latency column is the mean over items that ran one
 at a time in their process, and says how many.
@@ -21,6 +22,7 @@ import argparse
 from pathlib import Path
 
 from agentrt.batch import complete_records
+from agentrt.cli import parse_shard
 from agentrt.evals.runner import evaluate, totals
 from agentrt.evals.suites import SUITES, suite
 from agentrt.llm import load_llm
@@ -42,6 +44,9 @@ def main() -> None:
     parser.add_argument("--decodings", nargs="+", default=["constrained", "unconstrained"],
                         choices=["constrained", "unconstrained"])
     parser.add_argument("--concurrency", type=int, default=1, help="items run at once (default: 1)")
+    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="K/N",
+                        help="only every N-th item from the K-th, as for agentrt eval: N processes with shards "
+                             "1/N to N/N share one configuration's work; a run without --shard then prints it")
     parser.add_argument("--from-records", action="store_true",
                         help="run nothing: print the rows of the records already made (up to --limit each)")
     args = parser.parse_args()
@@ -66,7 +71,7 @@ def main() -> None:
             items, scores = len(records), totals(records)
         else:
             report = evaluate(name, split=args.split, limit=limit, model=llm, mode=mode,
-                              constrained=constrained, concurrency=args.concurrency, out=out)
+                              constrained=constrained, concurrency=args.concurrency, shard=args.shard, out=out)
             items, scores = report["items"], report["totals"]
         other = ", ".join(f"{key} {scores[key]:.2f}" for key in EXTRA if key in scores)
         print(f"| {name} | {mode} | {decoding} | {items} | {scores['accuracy']:.2f} | "

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from agentrt import ConfigError
+from agentrt.batch import complete_records
 from agentrt.evals.runner import evaluate
 from agentrt.evals.suites import bfcl_json_schema, half, suite
 from agentrt.testing import ScriptedLLM
@@ -134,6 +135,28 @@ def test_an_interrupted_eval_resumes_without_rerunning_finished_items(benchdata,
     assert json.loads(out.read_text())["totals"]["accuracy"] == 1.0
     with pytest.raises(ConfigError, match="records of another run"):
         evaluate("bfcl-parallel", model=ScriptedLLM(), mode="parallel", constrained=False, out=out)
+
+
+def test_shards_split_the_items_and_a_run_without_shard_reports_them_all(benchdata, tmp_path):
+    out = tmp_path / "report.json"
+    second = evaluate("bfcl-parallel", model=ScriptedLLM([weather_plan("Paris", "Lima")]), shard=(2, 2), out=out)
+    first = evaluate("bfcl-parallel", model=ScriptedLLM([weather_plan("Oslo", "Rome")]), shard=(1, 2), out=out)
+    assert [r["id"] for r in first["records"] + second["records"]] == ["parallel_0", "parallel_1"]
+    report = evaluate("bfcl-parallel", model=ScriptedLLM(), out=out)  # nothing is left to run
+    assert report["shard"] == "1/1" and [r["correct"] for r in report["records"]] == [True, True]
+    with pytest.raises(ConfigError, match="shard=3/2"):
+        evaluate("bfcl-parallel", model=ScriptedLLM(), shard=(3, 2))
+
+
+def test_shards_in_other_processes_share_one_records_file_without_losing_a_line(tmp_path):
+    path = tmp_path / "report.json.records.jsonl"
+    writer = ("import sys; from pathlib import Path; from agentrt.evals.runner import _RecordStore\n"
+              "store = _RecordStore(Path(sys.argv[1]), {'suite': 'x'}); store.load()\n"
+              "for i in range(100): store.append({'id': sys.argv[2] + str(i), 'text': 'x' * 20000})")
+    shards = [subprocess.Popen([sys.executable, "-c", writer, str(path), tag]) for tag in "ab"]
+    assert [shard.wait(timeout=120) for shard in shards] == [0, 0]
+    header, *records = complete_records(path)
+    assert header == {"settings": {"suite": "x"}} and len({r["id"] for r in records}) == 200
 
 
 def test_mean_latency_counts_only_items_that_ran_alone_when_some_did(benchdata, tmp_path):

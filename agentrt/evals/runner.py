@@ -36,6 +36,7 @@ def evaluate(
     constrained: bool = True,
     concurrency: int = 1,
     memory: bool = False,
+    shard: tuple[int, int] = (1, 1),
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the first `limit` items (all by default) of a suite's `split` and return the report:
@@ -43,15 +44,21 @@ def evaluate(
     finished items are kept in `out`.records.jsonl, so an interrupted run resumes.
     Item latencies are measured with `concurrency` items at once: keep it 1 to compare them.
     With `memory`, items share an experience memory (kept beside `out`): each item's planner is
-    shown the plans of earlier items that went well, as a deployed agent's would be."""
+    shown the plans of earlier items that went well, as a deployed agent's would be.
+    `shard=(k, n)` runs only every n-th item from the k-th: n processes (or machines) given
+    shards 1 to n and the same `out` share the work and its records, and a run without `shard`
+    afterwards runs nothing more and reports every item."""
     if split not in ("dev", "test"):
         raise ConfigError(f"split={split!r}; use 'dev' (tune here) or 'test' (report here)")
     if concurrency < 1 or (limit is not None and limit < 1):
         raise ConfigError(f"concurrency={concurrency} and limit={limit} must be 1 or more")
+    k, n = shard
+    if not 1 <= k <= n:
+        raise ConfigError(f"shard={k}/{n}: give K/N with 1 <= K <= N, e.g. 1/2 and 2/2 for two processes")
     chosen = suite(suite_name)
     if mode not in chosen.modes:
         raise ConfigError(f"Suite {suite_name} runs in {' or '.join(chosen.modes)} mode, not {mode!r}")
-    items = chosen.items(split)[:limit]
+    items = chosen.items(split)[:limit][k - 1 :: n]
     llm = model if model is not None and not isinstance(model, str) else load_llm(model)
     settings = {"suite": suite_name, "split": split, "model": llm.name, "mode": mode, "constrained": constrained}
     if memory:  # only then, so records of runs without it keep the header they were written with
@@ -64,7 +71,7 @@ def evaluate(
                                                  experience))}
     ordered = [records[item.id] for item in items]
     report = {**settings, "agentrt_version": _version(), "items": len(ordered), "limit": limit,
-              "concurrency": concurrency, "totals": totals(ordered), "records": ordered}
+              "shard": f"{k}/{n}", "concurrency": concurrency, "totals": totals(ordered), "records": ordered}
     if out:
         _write_atomically(Path(out), json.dumps(report, indent=1, ensure_ascii=False))
     return report
@@ -145,16 +152,23 @@ def totals(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 class _RecordStore:
-    """Finished items' records, one JSON line each, under a first line naming the settings."""
+    """Finished items' records, one JSON line each, under a first line naming the settings.
+    Shards in other processes may share the file: it is created with its header in one step,
+    and each record is appended in one write."""
 
     def __init__(self, path: Path, settings: dict[str, Any]) -> None:
         self.path, self.settings = path, settings
 
     def load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
-            return {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        staging.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
+        try:
+            os.link(staging, self.path)  # fails if another run made the file first: then use theirs
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
         header, *records = complete_records(self.path) or [{}]
         if header.get("settings") != self.settings:
             raise ConfigError(
@@ -164,8 +178,12 @@ class _RecordStore:
         return {record["id"]: record for record in records}
 
     def append(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(descriptor, line)
+        finally:
+            os.close(descriptor)
 
 
 def _write_atomically(path: Path, text: str) -> None:
