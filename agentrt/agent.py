@@ -18,7 +18,7 @@ from .events import Answered, ApprovalRequested, Event, ModelCalled, PlanMade, R
 from .executor import Approver, Emit, Executor, failed_result
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
-from .llm import LLM, load_llm, stop_generation
+from .llm import LLM, load_llm
 from .memory import Experience, ExperienceMemory
 from .plan import Plan
 from .planner import Planner
@@ -405,8 +405,7 @@ class Agent:
             decision = await asyncio.wait_for(
                 self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
             )
-        except asyncio.TimeoutError:
-            stop_generation(self.llm)
+        except asyncio.TimeoutError:  # the joiner's generation stopped with its task
             return _best_effort(results), "time_limit", None
         except ModelOutputError as exc:
             if exc.model_call is not None:
@@ -457,8 +456,7 @@ class Agent:
             await self.executor.run(plan, instruction, done, budget, emit, arrivals, approve)
         finally:
             if not planning.done():  # the time limit (or the caller) cut the round short
-                planning.cancel()
-                stop_generation(self.llm)
+                planning.cancel()  # which stops the plan's generation
         if planning.done() and not planning.cancelled() and planning.exception() is not None:
             raise planning.exception()
 

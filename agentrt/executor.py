@@ -19,7 +19,7 @@ from .budget import Budget
 from .context import STEP_ID
 from .errors import InvalidArguments, PlanError, RetryTool
 from .events import Event, StepFinished, StepStarted
-from .llm import LLM, GenerationRequest, call_record, stop_generation
+from .llm import LLM, GenerationRequest, call_record, generate_async
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
 from .threads import MODEL_THREADS, off_loop
@@ -111,9 +111,7 @@ class Executor:
                     del running[task]
         finally:  # on return, cancellation or an unexpected error alike, leave nothing running
             for task in [*running, *([arrival] if arrival else [])]:
-                task.cancel()
-            if any(s.tool == THINK_TOOL for steps in running.values() for s in steps):
-                stop_generation(self.llm)
+                task.cancel()  # a reasoning step's generation stops with its task
 
     def _launch(
         self, plan: Plan, instruction: str, done: dict[int, StepResult], budget: Budget, emit: Emit,
@@ -215,7 +213,7 @@ class Executor:
                 messages=[Message(role="user", content=prompt)], max_new_tokens=self.think_max_new_tokens
             )
             prepared.append((step, question, passages, request))
-        generations = await off_loop(MODEL_THREADS, self.llm.generate, [r for *_, r in prepared])
+        generations = await generate_async(self.llm, [r for *_, r in prepared])
         return [
             StepResult(
                 id=step.id,

@@ -13,10 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from .errors import ModelOutputError, about_output_of
-from .llm import LLM, GenerationRequest, call_record
+from .llm import LLM, GenerationRequest, call_record, generate_async
 from .plan import references
 from .prompts import PromptLibrary
-from .threads import MODEL_THREADS, off_loop
 from .schema import FINAL_ANSWER_TOOL, Message, ModelCall, StepResult
 
 MAX_ANSWER_CHARS = 400
@@ -64,7 +63,7 @@ class Joiner:
             json_schema=decision_schema(can_replan) if self.constrained else None,
             max_new_tokens=self.max_new_tokens,
         )
-        [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
+        [generation] = await generate_async(self.llm, [request])
         call = call_record("answer", request, generation)
         with about_output_of(call):
             if generation.truncated:

@@ -18,13 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import ModelOutputError, PlanError, ToolDefinitionError, about_output_of
-from .llm import LLM, GenerationRequest, StreamingLLM, call_record, stop_generation
+from .llm import LLM, GenerationRequest, call_record, generate_async, stop_generation
 from .plan import references
 from .prompts import PromptLibrary
 from .memory import Experience
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
-from .threads import MODEL_THREADS, off_loop
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 # What decoding a plan's text into steps raises when the text is no (complete) plan: bad JSON,
@@ -108,15 +107,11 @@ class Planner:
         An exception from `on_steps` ends the round and is raised here.
         """
         request = self.request(instruction, passages, history, max_new_steps, experiences)
-        steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm))
-        if isinstance(self.llm, StreamingLLM):
-            loop = asyncio.get_running_loop()
-            # subtle: pieces arrive on the model's thread; feeding them through the loop keeps
-            # their order and runs on_step where the executor lives
-            on_text = functools.partial(loop.call_soon_threadsafe, steps.feed)
-            generation = await off_loop(MODEL_THREADS, self.llm.generate_streaming, request, on_text)
-        else:
-            [generation] = await off_loop(MODEL_THREADS, self.llm.generate, [request])
+        steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm, [request]))
+        # subtle: pieces arrive on the model's thread; feeding them through the loop keeps their
+        # order and runs on_steps where the executor lives
+        on_text = functools.partial(asyncio.get_running_loop().call_soon_threadsafe, steps.feed)
+        [generation] = await generate_async(self.llm, [request], on_text)
         call = call_record("plan", request, generation, passages)
         with about_output_of(call):
             if steps.error is not None:

@@ -147,6 +147,20 @@ def test_stop_strings_end_the_text_and_streaming_never_passes_them(exact_llm):
     assert [g.text for g in batched] == [streamed.text, full]
 
 
+def test_cancelling_a_request_stops_it_alone_and_its_batch_mates_finish_whole(exact_llm):
+    count = GenerationRequest(
+        messages=[Message(role="user", content="Count from 1 to 50, separated by commas.")], max_new_tokens=40
+    )
+    twin = count.model_copy()  # an equal request of another caller: it must not stop with `count`
+    fruit = GenerationRequest(messages=[Message(role="user", content="Name a fruit.")], max_new_tokens=8)
+    full = exact_llm.generate([count, twin, fruit])
+    stopped, *others = exact_llm.batches.submit(
+        [count, twin, fruit], [lambda text: exact_llm.cancel([count]), None, None]
+    )
+    assert stopped.truncated and len(stopped.text) < len(full[0].text) and full[0].text.startswith(stopped.text)
+    assert others == [g.model_copy(update={"duration_s": o.duration_s}) for g, o in zip(full[1:], others)]
+
+
 def test_a_schema_that_cannot_be_enforced_fails_its_own_request_not_its_batch_mates(exact_llm):
     from concurrent.futures import ThreadPoolExecutor
 

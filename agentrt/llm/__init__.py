@@ -7,7 +7,8 @@ Heavy imports (torch, transformers) live in the backend modules, loaded only whe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError
 from ..schema import Message, ModelCall, Passage
+from ..threads import MODEL_THREADS, off_loop
 
 
 class GenerationRequest(BaseModel):
@@ -75,17 +77,35 @@ class StreamingLLM(LLM, Protocol):
 
 @runtime_checkable
 class CancellableLLM(Protocol):
-    """An `LLM` whose generation in progress can be stopped from another thread."""
+    """An `LLM` whose generations in progress can be stopped from another thread."""
 
-    def cancel(self) -> None:
-        """Stop the generation in progress; its caller gets what was generated so far."""
+    def cancel(self, requests: Collection[GenerationRequest] | None = None) -> None:
+        """Stop the generations of `requests` (the objects given to `generate`; every generation
+        when None), leaving other callers' batch-mates running; their callers get what was
+        generated so far."""
         ...
 
 
-def stop_generation(llm: object) -> None:
-    """Stop `llm`'s generation in progress, if it can be stopped; for calls a run abandons."""
+def stop_generation(llm: object, requests: Collection[GenerationRequest]) -> None:
+    """Stop `llm`'s generations of `requests`, if it can; for calls their caller abandons."""
     if isinstance(llm, CancellableLLM):
-        llm.cancel()
+        llm.cancel(requests)
+
+
+async def generate_async(
+    llm: LLM, requests: Sequence[GenerationRequest], on_text: Callable[[str], None] | None = None
+) -> list[Generation]:
+    """`llm.generate(requests)` on a model thread, awaited from the event loop. Cancelling the
+    awaiting task stops these generations, and only these: concurrent runs batched with them go
+    on. With `on_text` and a streaming backend, the one request's text is handed over as it grows."""
+    try:
+        if on_text is not None and isinstance(llm, StreamingLLM):
+            [request] = requests
+            return [await off_loop(MODEL_THREADS, llm.generate_streaming, request, on_text)]
+        return await off_loop(MODEL_THREADS, llm.generate, list(requests))
+    except asyncio.CancelledError:
+        stop_generation(llm, requests)
+        raise
 
 
 def load_llm(model: str | None = None, adapter: str | Path | None = None, **options: Any) -> LLM:

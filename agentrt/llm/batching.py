@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from . import Generation, GenerationRequest
@@ -27,6 +27,7 @@ class Job:
     result: Generation | None = None
     error: BaseException | None = None
     done: bool = False
+    cancelled: bool = False
 
 
 class BatchQueue:
@@ -45,6 +46,7 @@ class BatchQueue:
         self._run_batch = run_batch
         self.max_batch = max_batch
         self._queue: list[Job] = []
+        self._running: list[Job] = []
         self._changed = threading.Condition()
         self._runner: threading.Thread | None = None
         self.batch_sizes: Counter[int] = Counter()
@@ -65,12 +67,22 @@ class BatchQueue:
                 raise job.error
         return [job.result for job in jobs]  # type: ignore[misc]
 
+    def cancel(self, requests: Collection[GenerationRequest] | None = None) -> None:
+        """Mark the jobs of `requests` (the very objects submitted), waiting or running, as
+        cancelled; every job when None. `run_batch` ends a cancelled job's row at its next token
+        and leaves its batch-mates running."""
+        with self._changed:
+            for job in [*self._queue, *self._running]:
+                if requests is None or any(job.request is request for request in requests):
+                    job.cancelled = True
+
     def _serve(self) -> None:
         while True:
             with self._changed:
                 while not self._queue:
                     self._changed.wait()
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                self._running = batch
             self._run(batch)
 
     def _run(self, batch: list[Job]) -> None:
@@ -84,4 +96,5 @@ class BatchQueue:
             with self._changed:
                 for job in batch:
                     job.done = True
+                self._running = []
                 self._changed.notify_all()

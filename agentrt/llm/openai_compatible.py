@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urldefrag
@@ -56,7 +56,7 @@ class OpenAICompatibleLLM:
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=1)
         # daemon threads: a request still in flight at exit must not hold the process open
         self._pool = DaemonThreadPool(max_concurrency, "agentrt-remote")
-        self._streams: set[Any] = set()
+        self._streams: dict[Any, GenerationRequest] = {}  # each stream in flight, and its request
         self._streams_lock = threading.Lock()
         self.model = model or self._only_served_model()
         self.name = f"{self.model} @ {base_url}"
@@ -108,10 +108,12 @@ class OpenAICompatibleLLM:
             truncated=finish_reason == "length",
         )
 
-    def cancel(self) -> None:
-        """Close every stream in flight; their callers get what had arrived."""
+    def cancel(self, requests: Collection[GenerationRequest] | None = None) -> None:
+        """Close the streams of `requests` (every stream in flight when None); their callers get
+        what had arrived."""
         with self._streams_lock:
-            streams = list(self._streams)
+            streams = [stream for stream, request in self._streams.items()
+                       if requests is None or any(request is r for r in requests)]
         for stream in streams:
             stream.close()
 
@@ -119,12 +121,12 @@ class OpenAICompatibleLLM:
     def _stream(self, request: GenerationRequest) -> Iterator[Any]:
         stream = self._create(request, stream=True, stream_options={"include_usage": True})
         with self._streams_lock:
-            self._streams.add(stream)
+            self._streams[stream] = request
         try:
             yield stream
         finally:
             with self._streams_lock:
-                self._streams.discard(stream)
+                self._streams.pop(stream, None)
             stream.close()
 
     def _create(self, request: GenerationRequest, **extra: Any) -> Any:

@@ -8,7 +8,7 @@ import atexit
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,6 @@ class TransformersLLM:
         self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
         # one batch in the model at a time; the queue gathers what waits into the next batch
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.prefix_cache = PrefixCache() if prefix_cache else None
         self.batches = BatchQueue(self._run_batch, max_batch)
         _LIVE.add(self)
@@ -152,7 +151,6 @@ class TransformersLLM:
         texts = _RowTexts(self.tokenizer, jobs)
         single = len(requests) == 1 and self.prefix_cache is not None
         with self._lock, torch.inference_mode():
-            self._stop.clear()
             prompt_ids = batch["input_ids"][0].tolist() if single else []
             past = self.prefix_cache.lookup(prompt_ids) if single else None
             result = self.model.generate(
@@ -166,7 +164,7 @@ class TransformersLLM:
                 eos_token_id=self.tokenizer.eos_token_id,
                 top_p=None, top_k=None, temperature=None,
                 streamer=texts if texts.needed else None,
-                stopping_criteria=[_StopWhenSet(self._stop), *([texts] if texts.needed else [])],
+                stopping_criteria=[_Cancelled(jobs), *([texts] if texts.needed else [])],
             )
             if single:
                 self.prefix_cache.store(prompt_ids, result.past_key_values)
@@ -175,11 +173,13 @@ class TransformersLLM:
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         for job, tokens, prompt_tokens, error in zip(jobs, new_tokens, prompt_lengths, constraints.errors()):
-            job.result = self._generation(tokens, prompt_tokens, job.request, duration)
+            job.result = self._generation(tokens, prompt_tokens, job.request, duration, job.cancelled)
             if error is not None:  # the mask let through a token the grammar then refused: a bug
                 job.error = ModelOutputError(f"The constraint engine rejected the output ({error})", job.result.text)
 
-    def _generation(self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float) -> Generation:
+    def _generation(
+        self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float, cancelled: bool
+    ) -> Generation:
         eos = self.tokenizer.eos_token_id
         ended = eos in tokens
         if ended:
@@ -190,30 +190,32 @@ class TransformersLLM:
             prompt_tokens=int(prompt_tokens),
             completion_tokens=len(tokens),
             duration_s=duration,
-            truncated=not stopped and (not ended or len(tokens) >= request.max_new_tokens),
+            # a cancelled row is padded like a finished one: its end of text is not the model's
+            truncated=not stopped and (cancelled or not ended or len(tokens) >= request.max_new_tokens),
         )
 
-    def cancel(self) -> None:
-        """Stop the generation in progress at its next token."""
-        self._stop.set()
+    def cancel(self, requests: Collection[GenerationRequest] | None = None) -> None:
+        """Stop the generations of `requests`, running or waiting, each at its next token (every
+        generation when None); their batch-mates go on."""
+        self.batches.cancel(requests)
 
     def wind_down(self, timeout_s: float = 10.0) -> None:
-        """Stop any generation and wait for it to leave the model."""
+        """Stop every generation and wait for it to leave the model."""
         self.cancel()
         if self._lock.acquire(timeout=timeout_s):
             self._lock.release()
 
 
-class _StopWhenSet:
-    """A stopping criterion that ends every row once `event` is set."""
+class _Cancelled:
+    """A stopping criterion that ends each row whose job has been cancelled."""
 
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self.jobs = jobs
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+        return torch.tensor([job.cancelled for job in self.jobs], dtype=torch.bool, device=input_ids.device)
 
 
 _LIVE: weakref.WeakSet[TransformersLLM] = weakref.WeakSet()
