@@ -175,11 +175,12 @@ def test_a_run_that_ended_in_error_has_an_error_root():
 
 def test_a_trace_cut_short_leaves_the_run_and_its_running_step_unfinished(oslo):
     cut = next(i for i, r in enumerate(oslo.trace) if r["kind"] == "step_started") + 1
-    root, *children = spans_of(oslo.trace[:cut])
-    assert [s.name for s in children] == ["chat", "execute_tool lookup"]
-    for span in (root, children[1]):
+    root, *others, step = spans_of(oslo.trace[:cut])
+    # steps start while the plan streams, so the plan's chat span may or may not be closed yet
+    assert step.name == "execute_tool lookup" and [s.name for s in others] in ([], ["chat"])
+    for span in (root, step):
         assert span.status.status_code == StatusCode.ERROR and span.attributes["error.type"] == "unfinished"
-    assert children[1].end_time == root.end_time
+    assert step.end_time == root.end_time
 
 
 def test_a_step_with_no_started_record_is_placed_by_its_duration(oslo):
