@@ -39,6 +39,13 @@ def tool_calls(record: dict) -> int:
     return sum(1 for call in record["calls"] if "think" not in call)
 
 
+def alone_pairs(first: list[dict], second: list[dict]) -> list[tuple[dict, dict]]:
+    """The items in both lists of records that ran one at a time in both, as (first, second)
+    pairs: the latency of an item run several at once measures throughput, not the item."""
+    alone = {r["id"]: r for r in first if r.get("concurrency", 1) == 1}
+    return [(alone[r["id"]], r) for r in second if r["id"] in alone and r.get("concurrency", 1) == 1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records_dir", nargs="?", type=Path, default=OUT)
@@ -65,8 +72,7 @@ def main() -> None:
     for (name, mode, constrained), sequential in reports.items():
         if mode != "sequential" or (name, "parallel", constrained) not in reports:
             continue
-        parallel = {r["id"]: r for r in reports[name, "parallel", constrained]}
-        same = [(parallel[r["id"]], r) for r in sequential if r["id"] in parallel]
+        same = alone_pairs(reports[name, "parallel", constrained], sequential)
         ratio = statistics.mean(s["latency_s"] for _, s in same) / statistics.mean(p["latency_s"] for p, _ in same)
         print(f"{name}, the {len(same)} items run in both modes: sequential latency {ratio:.2f}x parallel; "
               f"generated tokens {statistics.mean(p['completion_tokens'] for p, _ in same):.0f} parallel, "
@@ -76,12 +82,16 @@ def main() -> None:
     for (name, mode, constrained), baseline in reports.items():
         if constrained or (name, mode, True) not in reports:
             continue
-        paired = {r["id"]: r for r in reports[name, mode, True]}
-        same = [paired[r["id"]] for r in baseline if r["id"] in paired]
-        print(f"{name} {mode}, the {len(same)} baseline items: constrained {sum(r['correct'] for r in same)} right, "
-              f"{sum(r['valid'] for r in same)} valid, {statistics.mean(r['latency_s'] for r in same):.1f} s; "
-              f"unconstrained {sum(r['correct'] for r in baseline)} right, {sum(r['valid'] for r in baseline)} valid, "
-              f"{statistics.mean(r['latency_s'] for r in baseline):.1f} s")
+        pairs = alone_pairs(reports[name, mode, True], baseline)
+        if not pairs:
+            continue
+        summaries = [
+            f"{decoding} {sum(r['correct'] for r in side)} right, {sum(r['valid'] for r in side)} valid, "
+            f"{statistics.mean(r['latency_s'] for r in side):.1f} s, "
+            f"{statistics.mean(r['completion_tokens'] for r in side):.0f} generated tokens"
+            for decoding, side in zip(("constrained", "unconstrained"), zip(*pairs))
+        ]
+        print(f"{name} {mode}, the {len(pairs)} items run alone with and without the constraint: " + "; ".join(summaries))
 
 
 if __name__ == "__main__":
