@@ -45,7 +45,7 @@ def evaluate(
     Item latencies are measured with `concurrency` items at once: keep it 1 to compare them.
     With `memory`, items share an experience memory (kept beside `out`): each item's planner is
     shown the plans of earlier items that went well, as a deployed agent's would be.
-    `shard=(k, n)` runs only every n-th item from the k-th: n processes (or machines) given
+    `shard=(k, n)` runs only every n-th item from the k-th: n processes on one machine given
     shards 1 to n and the same `out` share the work and its records, and a run without `shard`
     afterwards runs nothing more and reports every item."""
     if split not in ("dev", "test"):
