@@ -113,6 +113,14 @@ def test_an_unusable_plan_is_an_invalid_output_not_a_crash(benchdata):
     assert report["records"][0]["completion_tokens"] == 3  # what the unusable plan cost still counts
 
 
+def test_an_unusable_output_still_reports_every_score_and_retrieval_recall(benchdata):
+    gsm8k = evaluate("gsm8k", model=ScriptedLLM(["no plan here", "nor here"]))
+    assert gsm8k["totals"]["last_number"] == 0.0  # reported, not left out for want of a plan
+    [record] = evaluate("hotpotqa", model=ScriptedLLM(["no plan here"]), limit=1)["records"]
+    assert not record["valid"] and record["f1"] == 0.0
+    assert record["recall@2"] == 1.0  # retrieval does not depend on the model's output
+
+
 def test_for_irrelevance_an_output_that_does_not_decode_counts_as_no_call_so_it_is_right(benchdata):
     root = benchdata / "bfcl"
     write_jsonl(root / "BFCL_v4_irrelevance.json", PARALLEL[:1] * 2)

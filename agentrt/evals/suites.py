@@ -184,6 +184,9 @@ class GSM8K(Suite):
         exact = scoring.gsm8k_exact(f"#### {result.answer.strip()}", item.reference)
         return {"correct": exact, "last_number": scoring.gsm8k_last_number(result.answer, item.reference)}
 
+    def score_unusable(self, item: Item) -> dict[str, Any]:
+        return {"correct": False, "last_number": False}
+
 
 class HotpotQA(Suite):
     """Multi-hop questions answered from a knowledge base of the pooled paragraphs; answer EM/F1,
@@ -209,14 +212,16 @@ class HotpotQA(Suite):
         return Agent(model=llm, knowledge=self.knowledge, mode=mode, constrained=constrained, store=EVAL_STORE)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
+        return {"correct": scoring.hotpot_em(result.answer, item.reference) == 1.0,
+                "f1": scoring.hotpot_f1(result.answer, item.reference), **self.recall(item)}
+
+    def score_unusable(self, item: Item) -> dict[str, Any]:
+        return {"correct": False, "f1": 0.0, **self.recall(item)}  # retrieval did not need the model's output
+
+    def recall(self, item: Item) -> dict[str, float]:
+        """Recall@k of the gold paragraphs among those retrieved for the question."""
         titles = [p.title for p in self.knowledge.search(item.question, max(self.recall_at))]
-        scores: dict[str, Any] = {
-            "correct": scoring.hotpot_em(result.answer, item.reference) == 1.0,
-            "f1": scoring.hotpot_f1(result.answer, item.reference),
-        }
-        for k in self.recall_at:
-            scores[f"recall@{k}"] = scoring.recall_at_k(titles, item.extra["gold_titles"], k)
-        return scores
+        return {f"recall@{k}": scoring.recall_at_k(titles, item.extra["gold_titles"], k) for k in self.recall_at}
 
 
 class HotpotComparison(Suite):
