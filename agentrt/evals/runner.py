@@ -112,9 +112,9 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
     try:
         result = await agent.arun(item.question)
     except AgentrtError as exc:  # no usable plan: the output was not valid
-        call = exc.model_call
+        latency, call = time.perf_counter() - start, exc.model_call
         return {**record, "valid": False, "answer": None, **chosen.score_unusable(item), "plan": None,
-                "calls": [], "error": str(exc), "latency_s": time.perf_counter() - start,
+                "calls": [], "error": str(exc), "latency_s": latency,
                 "prompt_tokens": call.prompt_tokens if call else 0,
                 "completion_tokens": call.completion_tokens if call else 0}
     latency = time.perf_counter() - start
