@@ -160,15 +160,16 @@ class _RecordStore:
         self.path, self.settings = path, settings
 
     def load(self) -> dict[str, dict[str, Any]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
-        staging.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
-        try:
-            os.link(staging, self.path)  # fails if another run made the file first: then use theirs
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+            staging.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
+            try:
+                os.link(staging, self.path)  # fails if another run made the file meanwhile: use theirs
+            except FileExistsError:
+                pass
+            finally:
+                staging.unlink()
         header, *records = complete_records(self.path) or [{}]
         if header.get("settings") != self.settings:
             raise ConfigError(

@@ -86,6 +86,12 @@ class CancellableLLM(Protocol):
         ...
 
 
+def cancels(requests: Collection[GenerationRequest] | None, request: GenerationRequest) -> bool:
+    """Whether `cancel(requests)` covers `request`: it is one of those very objects (an equal
+    request of another caller is not), or `requests` is None, which means every one."""
+    return requests is None or any(request is chosen for chosen in requests)
+
+
 def stop_generation(llm: object, requests: Collection[GenerationRequest]) -> None:
     """Stop `llm`'s generations of `requests`, if it can; for calls their caller abandons."""
     if isinstance(llm, CancellableLLM):

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from . import Generation, GenerationRequest
+from . import Generation, GenerationRequest, cancels
 
 OnText = Callable[[str], None] | None
 
@@ -73,8 +73,7 @@ class BatchQueue:
         and leaves its batch-mates running."""
         with self._changed:
             for job in [*self._queue, *self._running]:
-                if requests is None or any(job.request is request for request in requests):
-                    job.cancelled = True
+                job.cancelled = job.cancelled or cancels(requests, job.request)
 
     def _serve(self) -> None:
         while True:

@@ -17,7 +17,7 @@ from urllib.parse import urldefrag
 
 from ..errors import BackendError, ConfigError, ModelNotFoundError
 from ..threads import DaemonThreadPool
-from . import Generation, GenerationRequest
+from . import Generation, GenerationRequest, cancels
 
 REMOTE_PREFIXES = ("http://", "https://")
 
@@ -112,8 +112,7 @@ class OpenAICompatibleLLM:
         """Close the streams of `requests` (every stream in flight when None); their callers get
         what had arrived."""
         with self._streams_lock:
-            streams = [stream for stream, request in self._streams.items()
-                       if requests is None or any(request is r for r in requests)]
+            streams = [stream for stream, request in self._streams.items() if cancels(requests, request)]
         for stream in streams:
             stream.close()
 
