@@ -155,8 +155,8 @@ class Executor:
             return [failed_result(step, str(exc), typed, start)]
         except PlanError as exc:  # a result that cannot be spliced into text
             return [failed_result(step, str(exc), None, start)]
-        earlier = _finished_call(tool.name, resolved, done)
-        if earlier is not None:  # never repeat a finished call, above all not one with side effects
+        earlier = _finished_call(tool.name, resolved, done) if tool.idempotent else None
+        if earlier is not None:  # an idempotent call gives what it gave: no need to make it again
             return [earlier.model_copy(update={"id": step.id, "args": step.args, "duration_s": 0.0})]
         policy = self.policy_for(tool)
         if policy.permission == "deny":
@@ -261,7 +261,11 @@ def _resolve_for(tool: Tool, args: dict[str, Any], done: dict[int, StepResult]) 
 
 
 def _finished_call(tool: str, resolved: dict[str, Any], done: dict[int, StepResult]) -> StepResult | None:
-    """The successful earlier step of this run, if any, that called `tool` with these arguments."""
+    """The successful earlier step of this run, if any, that called `tool` with these arguments.
+
+    Reused only for idempotent tools: a step of any other tool is a call the plan asked for, so
+    "append a line twice" appends twice. Resuming a stored run never repeats a finished step
+    either way, since finished steps are kept by id (`Agent.resume`)."""
     arguments = _jsonable(resolved)
     return next((r for r in done.values() if r.status == "ok" and r.tool == tool and r.resolved_args == arguments), None)
 

@@ -121,12 +121,15 @@ def test_an_interrupted_step_with_side_effects_is_not_rerun_unless_the_caller_sa
     assert effects.log == ["slow_pay 9"]
 
 
-def test_a_finished_tool_call_is_never_repeated_in_the_same_run(tmp_path):
+def test_a_repeated_call_runs_again_unless_its_tool_is_idempotent(tmp_path):
+    """A plan that asks twice is obeyed; an idempotent call's result is simply reused."""
     effects = Effects()
-    llm = ScriptedLLM([plan(("pay", {"amount": 3})), replan("not sure it went through"),
-                       plan(("pay", {"amount": 3}), ("final_answer", {"answer": "$2"}), first=2)])
-    result = Agent(model=llm, tools=tools_for(effects), store=tmp_path / "runs.sqlite").run("pay 3")
-    assert effects.log == ["pay 3"] and result.answer == "paid 3" and result.replans == 1
+    llm = ScriptedLLM([plan(("pay", {"amount": 3}), ("fetch", {"key": "k"})), replan("check again"),
+                       plan(("pay", {"amount": 3}), ("fetch", {"key": "k"}), ("final_answer", {"answer": "$4"}),
+                            first=3)])
+    result = Agent(model=llm, tools=tools_for(effects), store=tmp_path / "runs.sqlite").run("pay 3 twice")
+    assert [e.split(" ")[:2] for e in effects.log] == [["pay", "3"], ["fetch", "k"], ["pay", "3"]]
+    assert result.answer == "value of k" and result.steps[3].duration_s == 0.0
 
 
 def test_an_unreadable_store_or_unknown_run_is_a_clear_error(tmp_path):
@@ -151,6 +154,7 @@ def test_killed_runs_and_index_jobs_resume_with_every_side_effect_exactly_once()
     assert "every side effect exactly once" in done.stdout and "opened and searched" in done.stdout
 
 
+@pytest.mark.model
 def test_a_run_of_the_default_model_is_stored_and_resumes_to_the_same_answer(default_llm, tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     result = Agent(model=default_llm, store=store).run("What is 17 * 23 + 4?")
