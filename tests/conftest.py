@@ -1,7 +1,14 @@
-"""Shared fixtures. The real default model is loaded once per session: it is the slow part."""
+"""Shared fixtures. The real default model is loaded once per session: it is the slow part.
+
+Markers say what a test needs beyond Python, so `make test-fast` can leave it out: `model` (the
+real default model), `llama_server` (llama.cpp's server), `browser` (Chromium). Tests that use the
+fixtures for these get the marker here; a test that loads the real model another way (a CLI
+subprocess, say) carries `@pytest.mark.model` itself, and one that forgets fails (`_guard`).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -16,6 +23,42 @@ import pytest
 
 from agentrt.llm import model_source
 from agentrt.llm.transformers_llm import TransformersLLM
+
+
+NEEDS = {"default_llm": "model", "exact_llm": "model", "llama_server": "llama_server", "chromium": "browser"}
+"""Fixture -> the marker of what a test that uses it needs."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(NEEDS).intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(NEEDS[fixture])
+            if NEEDS[fixture] == "llama_server":
+                item.add_marker("model")  # the server serves the embedded model
+
+
+@pytest.fixture(autouse=True)
+def _guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep the markers true, and fail a test that leads a dependency to warn of a deprecation.
+
+    A test without the `model` marker may not load the real default model in this process; and
+    transformers reports deprecated use through its logger, which pytest's `filterwarnings` does
+    not see, so its deprecation messages are collected here and fail the test that caused them.
+    """
+    if request.node.get_closest_marker("model") is None:
+        def refuse(*_: object) -> NoReturn:
+            raise AssertionError(f"{request.node.nodeid} loads a GGUF model: mark it @pytest.mark.model")
+        monkeypatch.setattr(model_source, "converted_gguf", refuse)  # how the default model loads
+    deprecations: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: deprecations.append(record.getMessage()) if "deprecat" in record.getMessage() else None
+    logger = logging.getLogger("transformers")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    assert not deprecations, f"a dependency warned of deprecated use: {deprecations}"
 
 
 @pytest.fixture(scope="session", autouse=True)

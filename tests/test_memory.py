@@ -60,6 +60,7 @@ def test_an_eval_with_memory_keeps_one_memory_across_items_beside_its_report(ben
         "expression": "3*12-5"}
 
 
+@pytest.mark.model
 def test_the_default_model_plans_with_a_remembered_plan_in_view(default_llm, tmp_path):
     memory = ExperienceMemory(tmp_path / "memory.sqlite")
     agent = Agent(model=default_llm, memory=memory, store=":memory:")

@@ -101,6 +101,7 @@ def test_tool_folders_and_files_load_file_by_file(tmp_path):
     assert "shout  [" in listed.stdout and "broken.py failed to load" in listed.stderr
 
 
+@pytest.mark.model
 def test_the_default_model_is_offered_a_plugin_s_tool_and_the_run_goes_on(tmp_path):
     make_distribution(tmp_path / "site")
     script = ("import json, warnings\nfrom agentrt import Agent\nwarnings.simplefilter('ignore')\n"

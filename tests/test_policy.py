@@ -110,11 +110,13 @@ def test_policies_load_from_toml_with_errors_that_name_the_file_and_table(tmp_pa
         Agent(model=ScriptedLLM(), tool_policies=good)
 
 
+@pytest.mark.model
 def test_denying_the_calculator_keeps_it_out_of_the_default_models_plan(default_llm):
     result = Agent(model=default_llm, tool_policies={"calculator": {"permission": "deny"}}).run("What is 17 * 23 + 4?")
     assert result.plan.steps and all(step.tool != "calculator" for step in result.plan.steps)
 
 
+@pytest.mark.model
 def test_cli_resumes_a_stopped_run_of_the_default_model_and_lists_runs(tmp_path):
     store = tmp_path / "runs.sqlite"
     cli = [sys.executable, "-m", "agentrt.cli"]

@@ -411,6 +411,7 @@ def test_an_agent_with_a_workspace_runs_sandboxed_python_from_its_plan(workspace
     assert "reading /etc/hostname is not allowed" in result.steps[0].observation
 
 
+@pytest.mark.model
 def test_the_default_model_plans_with_workspace_tools_and_stays_inside(workspace, tmp_path, default_llm):
     from agentrt import Agent
 

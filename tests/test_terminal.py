@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pexpect
+import pytest
 import pyte
 
 AGENTRT = [sys.executable, "-m", "agentrt.cli"]
@@ -27,6 +28,7 @@ def screens_of(args: list[str], rows: int = 30, columns: int = 100) -> list[str]
     return screens
 
 
+@pytest.mark.model
 def test_a_run_in_a_terminal_shows_the_plan_tree_updating_in_place(tmp_path):
     screens = screens_of(["run", "What is 17 * 23 + 4?", "--store", str(tmp_path / "runs.sqlite")])
     assert any("loading the model and tools" in s for s in screens)  # a spinner while it loads
@@ -40,6 +42,7 @@ def test_a_run_in_a_terminal_shows_the_plan_tree_updating_in_place(tmp_path):
     assert sum(line.endswith("What is 17 * 23 + 4?") for line in final) == 1
 
 
+@pytest.mark.model
 def test_piped_output_is_plain_lines(tmp_path):
     done = subprocess.run([*AGENTRT, "run", "What is 17 * 23 + 4?", "--store", str(tmp_path / "runs.sqlite")],
                           capture_output=True, text=True, timeout=600)
