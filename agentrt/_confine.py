@@ -98,6 +98,7 @@ class Confinement:
         if self._unshare is not None:
             self._unshare(_CLONE_NEWUSER | _CLONE_NEWNET)  # refused in some containers: skip it
         if self._ruleset is not None:
+            assert self._prctl is not None and self._syscall is not None  # a ruleset was made through libc
             self._prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
             self._syscall(_SYS_RESTRICT_SELF, self._ruleset, 0)
 
@@ -120,11 +121,10 @@ def _landlock_ruleset(workspace: Path, readable: list[Path]) -> int | None:
     Everything it handles and no rule grants is denied: all TCP bind and connect, signals and
     abstract UNIX sockets to processes outside the sandbox, and every file outside these rules.
     """
-    abi = landlock_abi()
+    libc, abi = _libc(), landlock_abi()
     interpreter = _interpreter_paths() if abi >= 1 else None
-    if interpreter is None:
+    if libc is None or interpreter is None:
         return None
-    libc = _libc()
     handled_fs = (1 << _FS_RIGHT_COUNT[min(abi, 5)]) - 1
     attr = _RulesetAttr(handled_fs, _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0,
                         _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0)
@@ -133,7 +133,7 @@ def _landlock_ruleset(workspace: Path, readable: list[Path]) -> int | None:
     if ruleset < 0:
         return None
     rules = [(workspace, _WORKSPACE_RIGHTS)]
-    rules += [(Path(p), _READ_RIGHTS) for p in [*readable, *_SYSTEM_LIBRARY_PATHS]]
+    rules += [(p, _READ_RIGHTS) for p in [*readable, *map(Path, _SYSTEM_LIBRARY_PATHS)]]
     rules += [(p, _READ_FILE | _EXECUTE) for p in interpreter]  # the exec of Python itself
     try:
         for path, rights in rules:

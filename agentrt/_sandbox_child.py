@@ -23,7 +23,7 @@ FILENAME = "<sandbox>"
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 # Audit events that take paths: event -> ((argument index, its dir_fd argument index or -1, writes?), ...)
-_PATH_EVENTS = {
+_PATH_EVENTS: dict[str, tuple[tuple[int, int, bool], ...]] = {
     "os.listdir": ((0, -1, False),),
     "os.scandir": ((0, -1, False),),
     "os.listxattr": ((0, -1, False),),
@@ -95,6 +95,7 @@ def install_guard(workspace: str, read_roots: tuple[str, ...]) -> None:
             if args[0] != getpid():
                 raise refuse(f"sandbox: signals to other processes are not allowed ({event})")
             return
+        checks: tuple[tuple[int, int, bool], ...] | None
         if event == "open":
             if type_(args[0]) is int_:
                 return  # a descriptor already open, so already checked
@@ -174,12 +175,18 @@ def run(code: str, memory_mb: int) -> None:
     try:
         exec(compile(code, FILENAME, "exec"), main.__dict__)
     except MemoryError as exc:
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
+        _print_user_traceback(exc)
         print(f"sandbox: the memory limit ({memory_mb} MB) was reached", file=sys.stderr)
         sys.exit(MEMORY_EXIT_CODE)
     except Exception as exc:
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
+        _print_user_traceback(exc)
         sys.exit(1)
+
+
+def _print_user_traceback(exc: BaseException) -> None:
+    """`exc`'s traceback without its first frame, which is `run`'s, not the user's."""
+    tb = exc.__traceback__
+    traceback.print_exception(type(exc), exc, tb.tb_next if tb is not None else None)
 
 
 def _disarm_fork_exec() -> None:
@@ -187,7 +194,7 @@ def _disarm_fork_exec() -> None:
     event of its own: replace it before any user code can import it."""
     import _posixsubprocess
 
-    def fork_exec(*args: object, **kwargs: object) -> None:
+    def fork_exec(*args: object, **kwargs: object) -> int:  # typed as the original, which returns a pid
         raise PermissionError("sandbox: starting processes is not allowed (_posixsubprocess.fork_exec)")
 
     _posixsubprocess.fork_exec = fork_exec

@@ -7,7 +7,7 @@ import contextlib
 import inspect
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,13 +26,21 @@ from .plugins import installed_tools
 from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
-from .store import RunJournal, RunStore, SavedRun, new_run_id
-from .trace import TraceRecorder
-from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
-from .workspace import workspace_tools
 from .schema import (
-    THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason, ToolPolicy,
+    THINK_TOOL,
+    ModelCall,
+    Passage,
+    PlanSpec,
+    RunResult,
+    StepResult,
+    StepSpec,
+    StopReason,
+    ToolPolicy,
 )
+from .store import RunJournal, RunStore, SavedRun, new_run_id
+from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
+from .trace import TraceRecorder
+from .workspace import workspace_tools
 
 Mode = Literal["parallel", "sequential"]
 Unfinished = Literal["raise", "rerun", "fail"]
@@ -260,15 +268,16 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def astream(self, instruction: str) -> AsyncIterator[Event]:
+    async def astream(self, instruction: str) -> AsyncGenerator[Event, None]:
         """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.
         Leaving the loop early cancels the run, and any model call it has in progress."""
         queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
         task = asyncio.create_task(self._run(instruction, queue.put_nowait, self._approver(queue.put_nowait)))
 
         def forward_failure(finished: asyncio.Task[RunResult]) -> None:
-            if not finished.cancelled() and finished.exception() is not None:
-                queue.put_nowait(finished.exception())
+            failure = None if finished.cancelled() else finished.exception()
+            if failure is not None:
+                queue.put_nowait(failure)
 
         task.add_done_callback(forward_failure)
         try:
@@ -312,11 +321,11 @@ class Agent:
         journal = journal or self.store.begin(saved.id, instruction)
         recorder, caller = TraceRecorder(), emit
 
-        def emit(event: Event) -> None:
+        def trace_and_forward(event: Event) -> None:
             recorder(event)
             caller(event)
 
-        emit = journal.recording(emit)
+        emit = journal.recording(trace_and_forward)
         run_token = RUN_ID.set(saved.id)
         try:
             emit(RunStarted(run_id=saved.id, instruction=instruction, resumed=resumed))
@@ -405,12 +414,13 @@ class Agent:
             decision = await asyncio.wait_for(
                 self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
             )
-        except asyncio.TimeoutError:  # the joiner's generation stopped with its task
+        except TimeoutError:  # the joiner's generation stopped with its task
             return _best_effort(results), "time_limit", None
         except ModelOutputError as exc:
             if exc.model_call is not None:
                 _called(exc.model_call, calls, emit)
             return _best_effort(results), "join_failed", str(exc)
+        assert decision.call is not None  # decide() always records its model call
         _called(decision.call, calls, emit)
         if decision.action == "answer":
             return decision.answer, "joiner" if can_replan else _spent(budget), None
@@ -457,8 +467,9 @@ class Agent:
         finally:
             if not planning.done():  # the time limit (or the caller) cut the round short
                 planning.cancel()  # which stops the plan's generation
-        if planning.done() and not planning.cancelled() and planning.exception() is not None:
-            raise planning.exception()
+        failure = planning.exception() if planning.done() and not planning.cancelled() else None
+        if failure is not None:
+            raise failure
 
 
 def _spent(budget: Budget) -> StopReason:

@@ -68,7 +68,8 @@ def read_file(path: Path) -> Iterator[Document | Skipped]:
     source = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        yield Skipped(source, f"unsupported type {suffix or '(no extension)'!r}; supported: {', '.join(sorted(SUPPORTED))}")
+        supported = ", ".join(sorted(SUPPORTED))
+        yield Skipped(source, f"unsupported type {suffix or '(no extension)'!r}; supported: {supported}")
         return
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:

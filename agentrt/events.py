@@ -82,7 +82,12 @@ class ApprovalRequested(_Event):
         decision = self._decision
         if decision is None:
             raise RuntimeError("this request is a record of a past run; nothing waits for its decision")
-        decision.get_loop().call_soon_threadsafe(lambda: decision.done() or decision.set_result((allowed, reason)))
+
+        def settle() -> None:
+            if not decision.done():  # the first decision stands; a wait already given up takes none
+                decision.set_result((allowed, reason))
+
+        decision.get_loop().call_soon_threadsafe(settle)
 
     async def decision(self) -> tuple[bool, str]:
         """(allowed, reason), once someone has decided."""

@@ -22,9 +22,9 @@ from .events import Event, StepFinished, StepStarted
 from .llm import LLM, GenerationRequest, call_record, generate_async
 from .plan import Plan, resolve
 from .prompts import PromptLibrary
-from .threads import MODEL_THREADS, off_loop
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPolicy
+from .threads import MODEL_THREADS, off_loop
 
 Retriever = Callable[[str], list[Passage]]
 Emit = Callable[[Event], None]
@@ -101,7 +101,7 @@ class Executor:
                 if arrival in finished:
                     finished.discard(arrival)
                     step = arrival.result()
-                    arrival = None if step is None else asyncio.ensure_future(arrivals.get())
+                    arrival = None if step is None or arrivals is None else asyncio.ensure_future(arrivals.get())
                     if step is not None:
                         pending.append(step)
                 for task in finished:
@@ -144,7 +144,9 @@ class Executor:
                 done[step.id] = failed_result(step, "cut off: the run's time limit passed")
                 emit(StepFinished(result=done[step.id]))
 
-    async def _tool_step(self, step: StepSpec, done: dict[int, StepResult], approve: Approver | None) -> list[StepResult]:
+    async def _tool_step(
+        self, step: StepSpec, done: dict[int, StepResult], approve: Approver | None
+    ) -> list[StepResult]:
         start = time.perf_counter()
         STEP_ID.set(step.id)  # this task's own context: what idempotency_key() reads
         tool = self.registry.get(step.tool)
@@ -172,7 +174,7 @@ class Executor:
                 break
             except RetryTool as exc:
                 return [failed_result(step, f"{tool.name} asks to retry: {exc}", resolved, start)]
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 problem = f"{tool.name} timed out after {policy.timeout_s:g} s"
             except Exception as exc:  # any tool failure is an observation, never a crash
                 problem = f"{tool.name} failed: {type(exc).__name__}: {exc}"
@@ -194,14 +196,18 @@ class Executor:
             duration_s=time.perf_counter() - start,
         )]
 
-    async def _think_steps(self, steps: list[StepSpec], instruction: str, done: dict[int, StepResult]) -> list[StepResult]:
+    async def _think_steps(
+        self, steps: list[StepSpec], instruction: str, done: dict[int, StepResult]
+    ) -> list[StepResult]:
         """All ready reasoning steps in one batched model call."""
         start = time.perf_counter()
         texts = {i: r.observation for i, r in done.items()}
         prepared = []
         for step in steps:
             question = str(resolve(step.args, texts).get("question", ""))
-            passages = await off_loop(MODEL_THREADS, self.retrieve, question) if self.retrieve and question.strip() else []
+            passages: list[Passage] = []
+            if self.retrieve and question.strip():
+                passages = await off_loop(MODEL_THREADS, self.retrieve, question)
             prompt = self.prompts.render(
                 "step",
                 instruction=instruction,
@@ -227,11 +233,13 @@ class Executor:
                 passages=passages,
                 duration_s=time.perf_counter() - start,
             )
-            for (step, question, passages, request), generation in zip(prepared, generations)
+            for (step, question, passages, request), generation in zip(prepared, generations, strict=True)
         ]
 
 
-def failed_result(step: StepSpec, message: str, resolved: dict[str, Any] | None = None, start: float | None = None) -> StepResult:
+def failed_result(
+    step: StepSpec, message: str, resolved: dict[str, Any] | None = None, start: float | None = None
+) -> StepResult:
     """The record of a step that failed with `message`; `start` is when it began, if it ran."""
     # subtle: the error text is also the step's value, so children that reference it see why.
     return StepResult(
@@ -267,7 +275,8 @@ def _finished_call(tool: str, resolved: dict[str, Any], done: dict[int, StepResu
     "append a line twice" appends twice. Resuming a stored run never repeats a finished step
     either way, since finished steps are kept by id (`Agent.resume`)."""
     arguments = _jsonable(resolved)
-    return next((r for r in done.values() if r.status == "ok" and r.tool == tool and r.resolved_args == arguments), None)
+    same = (r for r in done.values() if r.status == "ok" and r.tool == tool and r.resolved_args == arguments)
+    return next(same, None)
 
 
 def _is_passages(value: Any) -> bool:

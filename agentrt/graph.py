@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -123,7 +124,7 @@ class KnowledgeGraph:
             except nx.NetworkXNoPath:
                 continue
             if len(nodes) - 1 <= max_hops:
-                return [self._hop(u, v) for u, v in zip(nodes, nodes[1:])]
+                return [self._hop(u, v) for u, v in itertools.pairwise(nodes)]
         return []
 
     def facts(self, entity: str | None = None) -> list[Fact]:
@@ -187,7 +188,8 @@ def graph_tools(graph: KnowledgeGraph) -> list[Tool]:
 
     @tool(name="graph_path", idempotent=True)
     def graph_path(source: str, target: str) -> str:
-        """How two entities are connected in the user's knowledge graph: the chain of facts linking them, e.g. from "Bern" to "North Sea".
+        """How two entities are connected in the user's knowledge graph: the chain of facts linking
+        them, e.g. from "Bern" to "North Sea".
 
         Args:
             source: one entity, e.g. "Bern"
@@ -231,7 +233,7 @@ def _listing(items: Sequence[str], noun: str, sep: str = "\n") -> str:
 def _checked(values: Sequence[str]) -> Fact:
     """The three parts, stripped; ValueError naming an empty one."""
     fact = Fact(*(value.strip() for value in values))
-    for name, value in zip(FIELDS, fact):
+    for name, value in zip(FIELDS, fact, strict=True):
         if not value:
             raise ValueError(f"the {name} is empty")
     return fact
@@ -241,7 +243,9 @@ def _read_facts(path: Path) -> list[Fact]:
     """Facts from a file, checked; a ConfigError at the first bad line."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
-        raise ConfigError(f"{path}: facts are read from .csv or .jsonl files, not {suffix or 'files without extension'!r}")
+        raise ConfigError(
+            f"{path}: facts are read from .csv or .jsonl files, not {suffix or 'files without extension'!r}"
+        )
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     raw = path.read_bytes()
@@ -274,7 +278,7 @@ def _csv_facts(path: Path, text: str) -> Iterable[Fact]:
         columns = [header.index(name) for name in FIELDS]
         rows = rows[1:]
     for line, row in rows:
-        lacking = [name for name, column in zip(FIELDS, columns) if column >= len(row)]
+        lacking = [name for name, column in zip(FIELDS, columns, strict=True) if column >= len(row)]
         if lacking:
             raise ConfigError(f"{path}:{line}: no {' or '.join(map(repr, lacking))} column in {row}")
         if columns == [0, 1, 2] and len(row) > 3 and any(cell.strip() for cell in row[3:]):

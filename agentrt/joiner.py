@@ -1,8 +1,8 @@
 """Joiner: after a round of steps, decide between answering and asking for more steps.
 
 A successful `final_answer` step is the answer as written, with no model call (the agent checks
-`Joiner.final_answer` first). Otherwise the model decides, under a JSON schema: `{"action": "answer", "answer": ...}` or, while replans are
-left, `{"action": "replan", "reason": ...}`.
+`Joiner.final_answer` first). Otherwise the model decides, under a JSON schema:
+`{"action": "answer", "answer": ...}` or, while replans are left, `{"action": "replan", "reason": ...}`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ class Decision(BaseModel):
 class Joiner:
     """Decides the answer, or a replan, once a round of steps has run."""
 
-    def __init__(self, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 160, constrained: bool = True) -> None:
+    def __init__(
+        self, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 160, constrained: bool = True
+    ) -> None:
         self.llm = llm
         self.constrained = constrained
         self.prompts = prompts

@@ -167,7 +167,10 @@ class KnowledgeBase:
                 documents.append(item)
             elif isinstance(item, Path):
                 for found in read_path(item):
-                    (report.skipped if isinstance(found, Skipped) else documents).append(found)
+                    if isinstance(found, Skipped):
+                        report.skipped.append(found)
+                    else:
+                        documents.append(found)
             else:  # named by content, so adding the same text twice keeps one copy
                 digest = hashlib.sha256(str(item).encode()).hexdigest()[:16]
                 documents.append(Document(f"text:{digest}", str(item)[:60], str(item)))
@@ -179,7 +182,7 @@ class KnowledgeBase:
                 self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
             self._db.executemany(
                 "INSERT INTO chunks (source, title, position, text, vector) VALUES (?, ?, ?, ?, ?)",
-                [(c.source, c.title, c.position, c.text, v.tobytes()) for c, v in zip(chunks, vectors)],
+                [(c.source, c.title, c.position, c.text, v.tobytes()) for c, v in zip(chunks, vectors, strict=True)],
             )
             self._bump_generation()
         report.documents, report.chunks = len(documents), len(chunks)
@@ -202,7 +205,7 @@ class KnowledgeBase:
         if index.ntotal == 0:
             return []
         scores, ids = index.search(self.embedder.embed([query]), min(k, index.ntotal))
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         rows = {
             row[0]: row
             for row in self._db.execute(
@@ -275,6 +278,7 @@ class KnowledgeBase:
 def build_index(ids: np.ndarray, vectors: np.ndarray, *, approximate: bool) -> faiss.Index:
     """Exact inner-product search, or HNSW over inner product when `approximate`."""
     dim = vectors.shape[1]
+    inner: faiss.Index
     if approximate:
         inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION

@@ -14,9 +14,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 from rich.tree import Tree
 
-from .events import (
-    Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
-)
+from .events import Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted, StepFinished, StepStarted
 from .schema import RunResult, StepSpec
 
 _STYLE = {"waiting": "dim", "running": "yellow", "done": "green", "failed": "red"}
@@ -82,8 +80,8 @@ class RunView:
         if self.result is not None:
             parts.append(Text(f"Answer: {self.result.answer}", style="bold"))
         else:
-            busy = {"planning": "the model is writing the plan" if self.round == 0 else f"replanning (round {self.round})",
-                    "deciding": "the model is reading the results", "running": "running steps"}
+            planning = "the model is writing the plan" if self.round == 0 else f"replanning (round {self.round})"
+            busy = {"planning": planning, "deciding": "the model is reading the results", "running": "running steps"}
             parts.append(Spinner("dots", Text(f"{busy.get(self.phase, self.phase)}  "
                                               f"{time.perf_counter() - self.started:.0f}s", style="cyan")))
         return Group(*parts)

@@ -58,7 +58,8 @@ class ExperienceMemory:
         if k < 1 or not -1 <= min_similarity <= 1:
             raise ConfigError(f"k={k} must be 1 or more and min_similarity={min_similarity} within [-1, 1]")
         self.k, self.min_similarity = k, min_similarity
-        self._embedder_choice = embedder
+        # a model named here is loaded when first needed (`_embed`); None: the default embedder
+        self._embedder_model = embedder if isinstance(embedder, str) else None
         self._embedder: Embedder | None = embedder if embedder is not None and not isinstance(embedder, str) else None
         self._lock = threading.Lock()
         if str(path) != ":memory:":
@@ -105,6 +106,6 @@ class ExperienceMemory:
         if self._embedder is None:  # loaded when first needed: a memory that is never asked costs nothing
             from .embeddings import TransformersEmbedder
 
-            self._embedder = TransformersEmbedder(self._embedder_choice)
+            self._embedder = TransformersEmbedder(self._embedder_model)
         vectors = np.asarray(self._embedder.embed(texts), dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

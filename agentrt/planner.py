@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -19,9 +18,9 @@ from pydantic import ValidationError
 
 from .errors import ModelOutputError, PlanError, ToolDefinitionError, about_output_of
 from .llm import LLM, GenerationRequest, call_record, generate_async, stop_generation
+from .memory import Experience
 from .plan import references
 from .prompts import PromptLibrary
-from .memory import Experience
 from .registry import Tool, ToolRegistry
 from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
 
@@ -108,9 +107,13 @@ class Planner:
         """
         request = self.request(instruction, passages, history, max_new_steps, experiences)
         steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm, [request]))
-        # subtle: pieces arrive on the model's thread; feeding them through the loop keeps their
-        # order and runs on_steps where the executor lives
-        on_text = functools.partial(asyncio.get_running_loop().call_soon_threadsafe, steps.feed)
+        loop = asyncio.get_running_loop()
+
+        def on_text(piece: str) -> None:
+            # subtle: pieces arrive on the model's thread; feeding them through the loop keeps
+            # their order and runs on_steps where the executor lives
+            loop.call_soon_threadsafe(steps.feed, piece)
+
         [generation] = await generate_async(self.llm, [request], on_text)
         call = call_record("plan", request, generation, passages)
         with about_output_of(call):

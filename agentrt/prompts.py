@@ -16,7 +16,6 @@ from .errors import TemplateError
 from .resources import PROMPTS_DIR
 
 
-
 class PromptLibrary:
     """Loads `NAME.j2` templates, first from `override_dir` (if given), then from the built-ins."""
 
@@ -27,8 +26,9 @@ class PromptLibrary:
             if not override.is_dir():
                 raise TemplateError(f"Prompt override directory {str(override)!r} does not exist")
             search.insert(0, override)
+        self._loader = jinja2.FileSystemLoader([str(p) for p in search])
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(p) for p in search]),
+            loader=self._loader,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -38,7 +38,7 @@ class PromptLibrary:
 
     def variables(self, name: str) -> set[str]:
         """The variables template `name` reads, found by parsing it."""
-        source, _, _ = self._env.loader.get_source(self._env, f"{name}.j2")
+        source, _, _ = self._loader.get_source(self._env, f"{name}.j2")
         return jinja2.meta.find_undeclared_variables(self._env.parse(source))
 
     def render(self, name: str, **variables: Any) -> str:
@@ -46,7 +46,7 @@ class PromptLibrary:
         try:
             template = self._env.get_template(f"{name}.j2")
         except jinja2.TemplateNotFound:
-            raise TemplateError(f"No prompt template {name!r}.j2 in {self._env.loader.searchpath}") from None
+            raise TemplateError(f"No prompt template {name!r}.j2 in {self._loader.searchpath}") from None
         try:
             return template.render(**variables).strip()
         except jinja2.UndefinedError as exc:

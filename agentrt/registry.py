@@ -13,10 +13,10 @@ import inspect
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -118,6 +118,28 @@ class Tool:
         return await off_loop(TOOL_THREADS, partial(self.fn, **kwargs))
 
 
+@overload
+def tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    timeout_s: float | None = None,
+    retries: int | None = None,
+    idempotent: bool = False,
+) -> Tool: ...
+
+
+@overload
+def tool(
+    fn: None = None,
+    *,
+    name: str | None = None,
+    timeout_s: float | None = None,
+    retries: int | None = None,
+    idempotent: bool = False,
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
 def tool(
     fn: Callable[..., Any] | None = None,
     *,
@@ -125,15 +147,16 @@ def tool(
     timeout_s: float | None = None,
     retries: int | None = None,
     idempotent: bool = False,
-) -> Any:
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Decorator: `@tool`, or `@tool(name=..., timeout_s=..., retries=...)`, makes a `Tool` from a
     typed, documented function. Set `idempotent=True` for a tool that is safe to call again: only
     such a tool is retried (on exceptions and timeouts, not bad arguments) and re-run when a run
     that stopped in the middle of calling it resumes; others are never repeated unasked."""
-    options = {"name": name, "timeout_s": timeout_s, "retries": retries, "idempotent": idempotent}
-    if fn is None:
-        return lambda f: Tool(f, **options)
-    return Tool(fn, **options)
+
+    def make(f: Callable[..., Any]) -> Tool:
+        return Tool(f, name=name, timeout_s=timeout_s, retries=retries, idempotent=idempotent)
+
+    return make if fn is None else make(fn)
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
@@ -226,7 +249,9 @@ def _schema_checker(tool_name: str, schema: dict[str, Any]) -> Callable[[dict[st
         validator = jsonschema.validators.validator_for(schema)(schema)
         validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        raise ToolDefinitionError(f"Tool {tool_name!r}: its parameters are not valid JSON schema: {exc.message}") from exc
+        raise ToolDefinitionError(
+            f"Tool {tool_name!r}: its parameters are not valid JSON schema: {exc.message}"
+        ) from exc
 
     def check(args: dict[str, Any]) -> dict[str, Any]:
         problems = [f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}"
@@ -241,7 +266,7 @@ def _schema_checker(tool_name: str, schema: dict[str, Any]) -> Callable[[dict[st
 class ToolRegistry:
     """Tools by unique name. Registering a second tool under a taken name is an error."""
 
-    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
         self._tools: dict[str, Tool] = {}
         for t in tools:
             self.register(t)
@@ -273,7 +298,7 @@ class ToolRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tool]:
         return iter(self._tools.values())
 
     def __len__(self) -> int:
@@ -299,7 +324,8 @@ def load_tools_file(path: str | Path, *, source: str | None = None) -> list[Tool
         raise ToolDefinitionError(f"Tool file {str(path)!r} does not exist")
     module_name = f"agentrt_tools_{path.stem}_{abs(hash(path.resolve())):x}"
     spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:  # Python has no loader for a file of this suffix
+        raise ToolDefinitionError(f"Tool file {str(path)!r} is not a Python file: name a .py file of @tool functions")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -322,4 +348,5 @@ def _failing_line(exc: BaseException, path: Path) -> int | str:
     if isinstance(exc, SyntaxError) and exc.lineno:
         return exc.lineno
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-    return frames[-1].lineno if frames else "?"
+    line = frames[-1].lineno if frames else None
+    return "?" if line is None else line

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from . import _sandbox_child
 from ._confine import Confinement
@@ -95,7 +95,7 @@ def run_python(code: str, workspace: str | Path, limits: SandboxLimits = Sandbox
     finally:
         _kill_group(proc.pid)  # on a limit, and whatever a finished run left behind
         proc.wait()
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        for pipe in _pipes(proc):
             pipe.close()
     if stopped_by is None and proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         stopped_by = "cpu_time"  # SIGXCPU at the CPU limit, SIGKILL a second later if it was ignored
@@ -151,13 +151,20 @@ def _child_env(root: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(root), "TMPDIR": str(root), "LANG": "C.UTF-8", "TZ": "UTC"}
 
 
-def _exchange(proc: subprocess.Popen, stdin: bytes, output_bytes: int,
+def _pipes(proc: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes], IO[bytes]]:
+    """The child's stdin, stdout and stderr, which `run` always opens as pipes."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    return proc.stdin, proc.stdout, proc.stderr
+
+
+def _exchange(proc: subprocess.Popen[bytes], stdin: bytes, output_bytes: int,
               deadline: float) -> tuple[bytes, bytes, StoppedBy | None]:
     """Write the code to the child's stdin and read its stdout and stderr until both close,
     either passes `output_bytes` (the rest is never read), or the deadline comes."""
+    stdin_pipe, stdout, stderr = _pipes(proc)
     out, err = bytearray(), bytearray()
-    buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
-    to_write, stdin_fd = memoryview(stdin), proc.stdin.fileno()
+    buffers = {stdout.fileno(): out, stderr.fileno(): err}
+    to_write, stdin_fd = memoryview(stdin), stdin_pipe.fileno()
     with selectors.DefaultSelector() as selector:
         for fd in buffers:
             selector.register(fd, selectors.EVENT_READ)
@@ -175,7 +182,7 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, output_bytes: int,
                         to_write = to_write[:0]
                     if not to_write:
                         selector.unregister(key.fd)
-                        proc.stdin.close()
+                        stdin_pipe.close()
                     continue
                 chunk = os.read(key.fd, _READ_CHUNK)
                 if not chunk:

@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 THINK_TOOL = "think"
 """The reserved step tool that asks the language model to reason, instead of calling a tool."""
 
@@ -55,10 +54,14 @@ class Passage(_Data):
     score: float
 
 
+ModelCallPurpose = Literal["plan", "think", "answer"]
+"""What a model request was for: writing the plan, a `think` step, or the joiner's answer."""
+
+
 class ModelCall(_Data):
     """What one model request saw and produced."""
 
-    purpose: Literal["plan", "think", "answer"]
+    purpose: ModelCallPurpose
     messages: list[Message]
     output: str
     prompt_tokens: int

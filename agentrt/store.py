@@ -4,7 +4,6 @@ finished step instead of starting over."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -193,8 +192,10 @@ class RunJournal:
 
     def planned(self, round_: int, steps: list[StepSpec]) -> None:
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO steps (run_id, id, round, spec, state) VALUES (?, ?, ?, ?, 'planned')",
-                           [(self.run_id, s.id, round_, s.model_dump_json()) for s in steps])
+            db.executemany(
+                "INSERT OR IGNORE INTO steps (run_id, id, round, spec, state) VALUES (?, ?, ?, ?, 'planned')",
+                [(self.run_id, s.id, round_, s.model_dump_json()) for s in steps],
+            )
 
     def step_finished(self, result: StepResult) -> None:
         """The step's result, and its model call if it made one, in one transaction."""

@@ -10,16 +10,26 @@ its last whole line.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import time
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal, Union
+from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from .errors import ConfigError
 from .events import (
-    Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
+    Answered,
+    ApprovalRequested,
+    Event,
+    ModelCalled,
+    PlanMade,
+    Replanning,
+    RunStarted,
+    StepFinished,
+    StepStarted,
 )
 from .jsonl import appended_lines
 from .schema import StopReason
@@ -43,7 +53,9 @@ class AnswerRecord(BaseModel):
     completion_tokens: int
 
 
-_TRACED = (RunStarted, PlanMade, ModelCalled, StepStarted, ApprovalRequested, StepFinished, Replanning, AnswerRecord)
+_TRACED: tuple[type[BaseModel], ...] = (
+    RunStarted, PlanMade, ModelCalled, StepStarted, ApprovalRequested, StepFinished, Replanning, AnswerRecord,
+)
 
 
 def _with_header(model: type[BaseModel]) -> type[BaseModel]:
@@ -56,7 +68,10 @@ def _with_header(model: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-TraceRecord = TypeAdapter(Annotated[Union[tuple(_with_header(m) for m in _TRACED)], Field(discriminator="kind")])
+# The record models are made by `create_model`, so their union is built at run time: `A | B | ...`
+# of the models, which a type checker sees only as BaseModel.
+_RECORD: Any = Annotated[functools.reduce(operator.or_, map(_with_header, _TRACED)), Field(discriminator="kind")]
+TraceRecord: TypeAdapter[BaseModel] = TypeAdapter(_RECORD)
 
 
 def trace_schema() -> dict[str, Any]:
@@ -68,6 +83,7 @@ def trace_schema() -> dict[str, Any]:
 
 def trace_record(event: Event, started: float) -> dict[str, Any]:
     """The trace record of `event`, `started` being the run's start on the `time.time()` clock."""
+    body: BaseModel
     if isinstance(event, Answered):
         result = event.result
         body = AnswerRecord(run_id=result.run_id, answer=result.answer, stopped_by=result.stopped_by,

@@ -249,7 +249,7 @@ def _value_mismatch(value: Any, schema: dict[str, Any], acceptable: list[Any]) -
             return None if value in acceptable else f"{value!r} is not one of {acceptable!r}"
         return f"expected {schema_type}, got {type(value).__name__}"
     item_type = schema.get("items", {}).get("type") if schema_type in ("array", "tuple") else None
-    if item_type and not _items_fit(value, item_type, acceptable):
+    if item_type and isinstance(value, list) and not _items_fit(value, item_type, acceptable):
         return f"expected items of type {item_type}, got {value!r}"
     if not _is_acceptable(value, item_type, acceptable):
         return f"{value!r} is not one of {acceptable!r}"
@@ -289,7 +289,7 @@ def _dict_matches(value: dict[str, Any], option: dict[str, list[Any]]) -> bool:
 
 def _dict_list_matches(values: list[dict[str, Any]], options: list[dict[str, list[Any]]]) -> bool:
     """A list of dicts against one acceptable list of dicts, position by position."""
-    return len(values) == len(options) and all(_dict_matches(v, o) for v, o in zip(values, options))
+    return len(values) == len(options) and all(_dict_matches(v, o) for v, o in zip(values, options, strict=True))
 
 
 def _comparable(value: Any) -> Any:

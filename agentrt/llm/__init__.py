@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError
-from ..schema import Message, ModelCall, Passage
+from ..schema import Message, ModelCall, ModelCallPurpose, Passage
 from ..threads import MODEL_THREADS, off_loop
 
 
@@ -43,7 +43,7 @@ class Generation(BaseModel):
 
 
 def call_record(
-    purpose: str, request: GenerationRequest, generation: Generation, passages: Sequence[Passage] = ()
+    purpose: ModelCallPurpose, request: GenerationRequest, generation: Generation, passages: Sequence[Passage] = ()
 ) -> ModelCall:
     """The trace record of one request, the passages its prompt was given, and its generation."""
     return ModelCall(

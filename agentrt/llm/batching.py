@@ -53,7 +53,8 @@ class BatchQueue:
 
     def submit(self, requests: Sequence[GenerationRequest], on_text: Sequence[OnText] = ()) -> list[Generation]:
         """Generations for `requests`, in order, once the batches holding them have run."""
-        jobs = [Job(r, cb) for r, cb in zip(requests, [*on_text] + [None] * (len(requests) - len(on_text)))]
+        callbacks = [*on_text] + [None] * (len(requests) - len(on_text))
+        jobs = [Job(r, cb) for r, cb in zip(requests, callbacks, strict=True)]
         with self._changed:
             if self._runner is None:
                 self._runner = threading.Thread(target=self._serve, name="agentrt-batches", daemon=True)

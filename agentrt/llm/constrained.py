@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import llguidance
 import llguidance.hf
@@ -19,8 +19,11 @@ from transformers import LogitsProcessor
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:
+    from llguidance._lib import JsonCompileOptions  # a TypedDict that only the type stub defines
+
 # Compact JSON: whitespace costs tokens and invites a small model to ramble.
-_JSON_OPTIONS = {"whitespace_flexible": False}
+_JSON_OPTIONS: JsonCompileOptions = {"whitespace_flexible": False}
 
 
 class TokenizerGrammar:
@@ -64,7 +67,7 @@ class BatchConstraints(LogitsProcessor):
         self.bitmask = llguidance.torch.allocate_token_bitmask(len(matchers), grammar.vocab_size)
         self._bits = 1 << torch.arange(32, dtype=torch.int32)
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         if self.steps > 0:
             for row, matcher in enumerate(self.matchers):
                 # subtle: a row past its budget was forced to EOS; that token is not the grammar's

@@ -72,7 +72,8 @@ def converted_gguf(directory: str, gguf_file: str) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=gguf_file)
     model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf_file)
     # subtle: save_pretrained refuses GGUF-quantised models; the weights are already dequantised.
-    model.hf_quantizer = None
+    # torch types nn.Module's attribute assignment as Tensor | Module only; any value is allowed
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     target.parent.mkdir(parents=True, exist_ok=True)

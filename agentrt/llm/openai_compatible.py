@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urldefrag
 
 from ..errors import BackendError, ConfigError, ModelNotFoundError
@@ -181,6 +181,6 @@ class OpenAICompatibleLLM:
             ) from exc
 
 
-def is_remote(model: str | None) -> bool:
+def is_remote(model: str | None) -> TypeGuard[str]:
     """Whether `model` names a server URL rather than a local model."""
     return model is not None and model.startswith(REMOTE_PREFIXES)

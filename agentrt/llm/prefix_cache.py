@@ -70,7 +70,7 @@ class PrefixCache:
 
 def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # the shorter one ends the common prefix
         if x != y:
             break
         n += 1

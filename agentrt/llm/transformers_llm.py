@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ConfigError, ModelNotFoundError, ModelOutputError
 from ..schema import Message
@@ -71,7 +71,9 @@ class TransformersLLM:
         if quantize is None:
             quantize = "int4" if on_cpu and four_bit_source and cpu_has_bf16() else "none"
         if quantize not in ("int4", "none"):
-            raise ConfigError(f"quantize={quantize!r}; use 'int4', 'none', or leave it unset to choose by model and CPU")
+            raise ConfigError(
+                f"quantize={quantize!r}; use 'int4', 'none', or leave it unset to choose by model and CPU"
+            )
         if quantize == "int4" and not on_cpu:
             raise ConfigError("quantize='int4' uses torch's CPU int4 kernel; on a GPU leave it unset (bf16)")
         self.quantize = quantize
@@ -95,9 +97,13 @@ class TransformersLLM:
                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
             ) from exc
         if self.adapter is not None:
-            self.model, kind = adapters.apply_adapter(self.model, self.adapter, self.name, merge=merge, dtype=torch_dtype)
+            self.model, kind = adapters.apply_adapter(
+                self.model, self.adapter, self.name, merge=merge, dtype=torch_dtype
+            )
             self.name = f"{self.name}+{kind}:{self.adapter.name}"
-        self.model.to(self.device).eval()
+        # transformers decorates `to` with functools.wraps(nn.Module.to), whose stub type does not bind
+        # `self` on a method: it takes the device for the model
+        self.model.to(self.device).eval()  # type: ignore[arg-type]
         if quantize == "int4":
             quantize_int4(self.model, keep=("lm_head", adapters.ADAPTER_NAME))
         self.tokenizer.padding_side = "left"
@@ -114,7 +120,8 @@ class TransformersLLM:
         """The exact text the model sees: its chat template when it has one, else plain turns."""
         turns = [m.model_dump() for m in messages]
         if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+            # tokenize=False gives the text (the annotation covers every mode: ids, encodings)
+            return cast(str, self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True))
         return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -149,10 +156,10 @@ class TransformersLLM:
         batch = batch.to(self.device)
         constraints = BatchConstraints(self._grammar, matchers, [r.max_new_tokens for r in requests])
         texts = _RowTexts(self.tokenizer, jobs)
-        single = len(requests) == 1 and self.prefix_cache is not None
+        cache = self.prefix_cache if len(requests) == 1 else None  # only a lone request reuses a prefix
         with self._lock, torch.inference_mode():
-            prompt_ids = batch["input_ids"][0].tolist() if single else []
-            past = self.prefix_cache.lookup(prompt_ids) if single else None
+            prompt_ids = batch["input_ids"][0].tolist() if cache is not None else []
+            past = cache.lookup(prompt_ids) if cache is not None else None
             result = self.model.generate(
                 **batch,
                 cache=past,
@@ -166,13 +173,14 @@ class TransformersLLM:
                 streamer=texts if texts.needed else None,
                 stopping_criteria=[_Cancelled(jobs), *([texts] if texts.needed else [])],
             )
-            if single:
-                self.prefix_cache.store(prompt_ids, result.cache)
+            if cache is not None:
+                cache.store(prompt_ids, result.cache)
         output = result.sequences
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        for job, tokens, prompt_tokens, error in zip(jobs, new_tokens, prompt_lengths, constraints.errors()):
+        rows = zip(jobs, new_tokens, prompt_lengths, constraints.errors(), strict=True)
+        for job, tokens, prompt_tokens, error in rows:
             job.result = self._generation(tokens, prompt_tokens, job.request, duration, job.cancelled)
             if error is not None:  # the mask let through a token the grammar then refused: a bug
                 job.error = ModelOutputError(f"The constraint engine rejected the output ({error})", job.result.text)
@@ -184,7 +192,8 @@ class TransformersLLM:
         ended = eos in tokens
         if ended:
             tokens = tokens[: tokens.index(eos)]
-        text, stopped = _cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), request.stop)
+        # one sequence of ids decodes to one string (the annotation covers a batch of them too)
+        text, stopped = _cut_at_stop(cast(str, self.tokenizer.decode(tokens, skip_special_tokens=True)), request.stop)
         return Generation(
             text=text,
             prompt_tokens=int(prompt_tokens),
@@ -249,7 +258,7 @@ class _RowTexts:
         if not self.prompt_seen:  # generate hands over the prompt first
             self.prompt_seen = True
             return
-        for row, token in zip(self.rows, value.view(-1).tolist()):
+        for row, token in zip(self.rows, value.view(-1).tolist(), strict=True):  # one new token per row
             if not row.stopped and (row.on_text or row.stops):
                 row.tokens.append(token)
                 row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True), final=False)
