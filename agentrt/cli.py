@@ -6,25 +6,34 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import shutil
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .errors import AgentrtError, ConfigError, UnsafeResume, UserError
+from .errors import AgentrtError, ConfigError, ToolDefinitionError, UnsafeResume, UserError
+from .events import (
+    Answered,
+    ApprovalRequested,
+    Event,
+    PlanMade,
+    Replanning,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
 from .plugins import PluginFailure, installed_tools, local_tools
 from .registry import Tool, ToolRegistry
-from .events import (
-    Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted, StepFinished, StepStarted,
-)
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
 
-    from .agent import Agent
+    from .agent import Agent, Unfinished
     from .schema import RunResult
     from .script import ScriptSettings
 
@@ -33,11 +42,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one `agentrt` command; returns the exit status (2: bad input, 1: run failure)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    _quiet_dependencies()
     try:
         return args.command(args)
     except AgentrtError as exc:
         print(f"agentrt: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, UserError) else 1
+
+
+def _quiet_dependencies() -> None:
+    """Keep what the libraries under us warn or log off the user's terminal: it is meant for their
+    developers, and it would break the plan view and `--json` output. Our own warnings still show;
+    the test suite turns deprecations into failures, so we find out first."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported
+    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("default", module=r"agentrt(\.|$)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                                          "(settings in YAML front matter, instructions as a numbered list)")
     run.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
                      help="a script parameter, used in its instructions as {{ NAME }} (repeatable)")
-    run.add_argument("--json", action="store_true", help="print only the whole run record (a list, for a script), as JSON")
+    run.add_argument("--json", action="store_true",
+                     help="print only the whole run record (a list, for a script), as JSON")
     run.add_argument("--trace", metavar="FILE.jsonl", help="write the run's trace here as it happens (JSON Lines)")
     _add_agent_options(run)
     run.set_defaults(command=_run)
@@ -99,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
                                "the same --out share the work; a run without --shard then reports it all")
     evaluate.add_argument("--out", metavar="REPORT.json",
                           help="write the report here; finished items are kept beside it, so a rerun resumes")
+    evaluate.add_argument("--data", metavar="DIR",
+                          help="the benchmark files (also AGENTRT_BENCHDATA; default ../shared/benchdata): a folder "
+                               "of bfcl/, gsm8k/, hotpotqa/, llmcompiler/, or for BFCL its authors' bfcl_eval/data")
     evaluate.set_defaults(command=_eval)
 
     index = commands.add_parser("index", help="add documents (files or folders) to a knowledge base")
@@ -162,10 +185,10 @@ def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
     from .agent import Agent
 
     return Agent(
-        model=args.model, adapter=args.adapter, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k, mode=args.mode,
-        max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
-        prompts_dir=args.prompts, tool_policies=args.policy, store=args.store, approve=functools.partial(_ask_at_terminal, pause=pause),
-        workspace=args.workspace, memory=args.memory,
+        model=args.model, adapter=args.adapter, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k,
+        mode=args.mode, max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
+        prompts_dir=args.prompts, tool_policies=args.policy, store=args.store,
+        approve=functools.partial(_ask_at_terminal, pause=pause), workspace=args.workspace, memory=args.memory,
     )
 
 
@@ -186,10 +209,12 @@ def _add_tools_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _user_tools(args: argparse.Namespace) -> list[Tool]:
-    """The tools of --tools files and --tools-dir folders (one that fails to load is reported),
-    the graph tools over the facts of --graph files, and the tools of --mcp servers."""
+    """The tools of --tools files and --tools-dir folders, the graph tools over the facts of
+    --graph files, and the tools of --mcp servers. The user named these files, so unlike a plugin
+    found on the way, one that fails to load stops the command (exit 2) with what is wrong in it."""
     found = local_tools(args.tools, args.tools_dir)
-    _report(found.failures)
+    if found.failures:
+        raise ToolDefinitionError("\n".join(f"tool {f.source} failed to load: {f.error}" for f in found.failures))
     tools = found.tools
     if args.graph:
         from .graph import KnowledgeGraph, graph_tools
@@ -261,7 +286,7 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
     view = RunView() if live else None
     run_id = result = None
     try:
-        if live:
+        if live is not None and view is not None:
             live.update(view, refresh=True)
             live.start()
         for event in agent.stream(instruction):
@@ -325,7 +350,7 @@ def _nothing() -> Iterator[None]:
 
 def _resume(args: argparse.Namespace) -> int:
     agent = _agent(args)
-    unfinished = "rerun" if args.rerun else "fail" if args.fail else "raise"
+    unfinished: Unfinished = "rerun" if args.rerun else "fail" if args.fail else "raise"
     try:
         result = agent.resume(args.run_id, unfinished=unfinished)
     except UnsafeResume as exc:
@@ -433,6 +458,10 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def _eval(args: argparse.Namespace) -> int:
     from .evals.runner import evaluate
+    from .evals.suites import DATA_VARIABLE
+
+    if args.data:
+        os.environ[DATA_VARIABLE] = args.data  # where every suite looks for its files
 
     report = evaluate(args.suite, split=args.split, limit=args.limit, model=args.model, mode=args.mode,
                       constrained=not args.unconstrained, concurrency=args.concurrency, memory=args.memory,

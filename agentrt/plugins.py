@@ -55,13 +55,23 @@ def installed_tools() -> Discovered:
 
 
 def local_tools(files: Sequence[str | Path] = (), directories: Sequence[str | Path] = ()) -> Discovered:
-    """Tools of each `.py` file in `directories`, then of each of `files`."""
+    """Tools of each `.py` file in `directories`, then of each of `files`. A file named in `files`
+    that defines no tool is a failure too: it was named for its tools (a folder may hold helpers)."""
     found = Discovered()
     for directory in directories:
         found.extend(directory_tools(directory))
     for path in files:
-        found.extend(_guarded(f"file {path}", lambda path=path: load_tools_file(path)))
+        found.extend(_guarded(f"file {path}", lambda path=path: _named_file_tools(Path(path))))
     return found
+
+
+def _named_file_tools(path: Path) -> list[Tool]:
+    tools = load_tools_file(path)
+    if not tools:
+        raise ToolDefinitionError(
+            f"{path} defines no tools: decorate its functions with @tool (from agentrt import tool) at module level"
+        )
+    return tools
 
 
 def entry_point_tools() -> Discovered:

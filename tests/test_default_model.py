@@ -3,8 +3,10 @@ real OpenAI-compatible server, and the local backend itself."""
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +17,10 @@ from agentrt.planner import plan_schema
 from agentrt.registry import ToolRegistry
 from agentrt.schema import THINK_TOOL, Message
 
+from .test_evals import benchdata  # noqa: F401  (the stand-in benchmark files)
+
 pytestmark = pytest.mark.model
+DOCS = Path(__file__).resolve().parent.parent / "examples" / "docs"
 
 
 @pytest.fixture(scope="module", params=["local", "server"])
@@ -74,14 +79,29 @@ def test_the_gguf_conversion_is_cached_and_not_repeated(default_llm, monkeypatch
     assert (cached / "model.safetensors").is_file()
 
 
-def test_cli_run_prints_plan_observations_and_answer():
-    out = subprocess.run(
-        [sys.executable, "-m", "agentrt.cli", "run", "What is 6 times 7?"],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "step 1: calculator(" in out.stdout and "plan: 2 steps written" in out.stdout
-    assert "  -> ok in" in out.stdout and "Answer: 42" in out.stdout
+def cli(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "agentrt.cli", *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+RUN_LINE = re.compile(r"run [0-9a-f]{12}|step \d+: \w+\(.*\)( +\(after [\d, ]+\))?|  -> (ok|error) in \d+\.\d\ds: .*"
+                      r"|plan: \d+ steps? written|Answer: .*|\(\d+\.\ds, ended by \w+\)")
+
+
+def test_the_cli_prints_only_its_own_output(default_llm, benchdata, tmp_path):
+    """`run`, `run --json`, `index` and `eval` on the real model: stdout holds only our lines or
+    JSON, and nothing a dependency logs or warns reaches stderr (default_llm: already converted)."""
+    run = cli("run", "What is 6 times 7?")
+    assert run.stderr == "" and all(RUN_LINE.fullmatch(line) for line in run.stdout.splitlines()), run.stdout
+    assert "step 1: calculator(" in run.stdout and "plan: 2 steps written" in run.stdout
+    assert "  -> ok in" in run.stdout and "Answer: 42" in run.stdout
+    record = cli("run", "--json", "What is 6 times 7?")
+    assert record.stderr == "" and json.loads(record.stdout)["answer"]
+    index = cli("index", str(DOCS), "--kb", str(tmp_path / "kb"))
+    assert index.stderr == "" and index.stdout.startswith("indexed 4 documents from 4 files")
+    evaluated = cli("eval", "gsm8k", "--limit", "1", "--data", str(benchdata))
+    assert evaluated.stderr == "" and "gsm8k" in evaluated.stdout.splitlines()[0]
 
 
 def test_prefix_reuse_gives_the_same_greedy_output_as_computing_every_prompt_afresh(exact_llm):

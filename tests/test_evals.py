@@ -5,6 +5,7 @@ formats (no item is copied from any benchmark), so the suite runs wherever the s
 """
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -70,6 +71,18 @@ def benchdata(tmp_path, monkeypatch):
     (root / "README.md").write_text("stand-in benchmark data for tests\n")
     monkeypatch.setenv("AGENTRT_BENCHDATA", str(root))
     return root
+
+
+def test_the_data_may_be_the_bfcl_authors_own_folder_and_a_missing_file_is_named(benchdata, tmp_path, monkeypatch):
+    authors = tmp_path / "gorilla" / "bfcl_eval" / "data"  # BFCL_v4_*.json beside possible_answer/
+    shutil.copytree(benchdata / "bfcl", authors)
+    monkeypatch.setenv("AGENTRT_BENCHDATA", str(authors))
+    assert [item.reference for item in suite("bfcl-parallel").items("dev")] == [a["ground_truth"] for a in ANSWERS]
+    with pytest.raises(ConfigError, match=r"Missing benchmark file .*gsm8k/test\.jsonl; point `agentrt eval --data"):
+        suite("gsm8k").items("dev")
+    (authors / "possible_answer" / "BFCL_v4_parallel.json").unlink()
+    with pytest.raises(ConfigError, match=r"possible_answer/BFCL_v4_parallel\.json: BFCL keeps the expected calls"):
+        suite("bfcl-parallel").items("dev")
 
 
 def weather_plan(*cities):

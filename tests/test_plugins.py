@@ -101,6 +101,31 @@ def test_tool_folders_and_files_load_file_by_file(tmp_path):
     assert "shout  [" in listed.stdout and "broken.py failed to load" in listed.stderr
 
 
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("passwd", "root:x:0:0:root:/root:/bin/bash\n", "is not a Python file"),
+    ("broken.py", "from agentrt import tool\n\nsettings = {}\nraise ValueError('no API key')\n",
+     "failed to import at line 4: ValueError: no API key"),
+    ("helpers.py", "def helper():\n    return 1\n", "defines no tools"),
+], ids=["not-python", "raises", "no-tools"])
+def test_a_tool_file_named_on_the_command_line_loads_or_stops_the_run(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    done = agentrt("run", "hi", "--tools", str(path), site=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("agentrt: error: ") and str(path) in done.stderr and message in done.stderr
+
+
+def test_a_tool_folder_named_on_the_command_line_stops_the_run_on_a_broken_file(tmp_path):
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    (folder / "good.py").write_text(TOOLS_MODULE)
+    (folder / "broken.py").write_text("import nowhere_to_be_found\n")
+    done = agentrt("run", "hi", "--tools-dir", str(folder), site=tmp_path)
+    assert done.returncode == 2 and "broken.py" in done.stderr and "line 1: ModuleNotFoundError" in done.stderr
+    missing = agentrt("run", "hi", "--tools-dir", str(tmp_path / "nope"), site=tmp_path)
+    assert missing.returncode == 2 and "not a directory" in missing.stderr
+
+
 @pytest.mark.model
 def test_the_default_model_is_offered_a_plugin_s_tool_and_the_run_goes_on(tmp_path):
     make_distribution(tmp_path / "site")

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,16 +30,22 @@ Split = Literal["dev", "test"]
 BFCL_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 
 
-def benchdata_dir() -> Path:
-    """`AGENTRT_BENCHDATA`, else `../shared/benchdata` beside the working directory's checkout."""
-    configured = os.environ.get("AGENTRT_BENCHDATA")
-    path = Path(configured) if configured else Path.cwd().parent / "shared" / "benchdata"
-    if not (path / "README.md").is_file():
-        raise ConfigError(
-            f"No benchmark data at {path}; set AGENTRT_BENCHDATA to the benchdata folder "
-            "(the one whose README lists bfcl/, gsm8k/, hotpotqa/ and llmcompiler/)"
-        )
-    return path
+DATA_VARIABLE = "AGENTRT_BENCHDATA"
+"""Where the benchmark files are (`agentrt eval --data DIR` sets it)."""
+
+
+def data_file(*candidates: str) -> Path:
+    """The first of `candidates` (paths inside the data folder) that exists. The folder is
+    `AGENTRT_BENCHDATA`, else `../shared/benchdata` beside the working directory's checkout."""
+    configured = os.environ.get(DATA_VARIABLE)
+    root = Path(configured) if configured else Path.cwd().parent / "shared" / "benchdata"
+    for candidate in candidates:
+        if (root / candidate).is_file():
+            return root / candidate
+    raise ConfigError(
+        f"Missing benchmark file {' or '.join(str(root / c) for c in candidates)}; point "
+        f"`agentrt eval --data DIR` (or {DATA_VARIABLE}) at the folder that holds it"
+    )
 
 
 def half(items: list[Any], split: Split) -> list[Any]:
@@ -97,10 +103,16 @@ class BFCL(Suite):
         self.name = f"bfcl-{category.replace('_', '-')}"
 
     def items(self, split: Split) -> list[Item]:
-        root = benchdata_dir() / "bfcl"
-        entries = read_jsonl(root / f"BFCL_v4_{self.category}.json")
-        answers_file = root / "possible_answer" / f"BFCL_v4_{self.category}.json"
-        answers = {a["id"]: a["ground_truth"] for a in read_jsonl(answers_file)} if answers_file.exists() else {}
+        # our benchdata layout (bfcl/...), or the authors' own bfcl_eval/data folder
+        name = f"BFCL_v4_{self.category}.json"
+        entries_file = data_file(f"bfcl/{name}", name)
+        entries = read_jsonl(entries_file)
+        answers = {}
+        if self.category != "irrelevance":  # the one category whose answer is no call at all
+            answers_file = entries_file.parent / "possible_answer" / name
+            if not answers_file.is_file():
+                raise ConfigError(f"Missing benchmark file {answers_file}: BFCL keeps the expected calls there")
+            answers = {a["id"]: a["ground_truth"] for a in read_jsonl(answers_file)}
         return [
             Item(id=e["id"], question=_bfcl_question(e), reference=answers.get(e["id"], []),
                  extra={"functions": e["function"]})
@@ -149,7 +161,7 @@ def bfcl_json_schema(node: Any) -> Any:
         return [bfcl_json_schema(n) for n in node]
     if not isinstance(node, dict):
         return node
-    converted = {}
+    converted: dict[str, Any] = {}
     for key, value in node.items():
         if key == "type":
             if value != "any":
@@ -171,7 +183,7 @@ class GSM8K(Suite):
     modes = ("parallel", "sequential")
 
     def items(self, split: Split) -> list[Item]:
-        rows = read_jsonl(benchdata_dir() / "gsm8k" / "test.jsonl")
+        rows = read_jsonl(data_file("gsm8k/test.jsonl"))
         indexed = list(enumerate(rows))
         return [Item(id=f"gsm8k_{i}", question=r["question"], reference=scoring.gsm8k_reference(r["answer"]))
                 for i, r in half(indexed, split)]
@@ -197,7 +209,7 @@ class HotpotQA(Suite):
     recall_at = (2, 5, 10)
 
     def items(self, split: Split) -> list[Item]:
-        rows = read_jsonl(benchdata_dir() / "hotpotqa" / "hotpot_dev_distractor_sample500.jsonl")
+        rows = read_jsonl(data_file("hotpotqa/hotpot_dev_distractor_sample500.jsonl"))
         return [Item(id=r["id"], question=r["question"], reference=r["answer"],
                      extra={"gold_titles": sorted(set(r["supporting_facts"]["title"]))})
                 for r in half(rows, split)]
@@ -206,7 +218,7 @@ class HotpotQA(Suite):
     def knowledge(self) -> Any:
         from .corpus import hotpot_knowledge_base
 
-        return hotpot_knowledge_base(benchdata_dir() / "hotpotqa" / "corpus_paragraphs.jsonl")
+        return hotpot_knowledge_base(data_file("hotpotqa/corpus_paragraphs.jsonl"))
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
         return Agent(model=llm, knowledge=self.knowledge, mode=mode, constrained=constrained, store=EVAL_STORE)
@@ -234,9 +246,8 @@ class HotpotComparison(Suite):
     modes = ("parallel", "sequential")
 
     def items(self, split: Split) -> list[Item]:
-        root = benchdata_dir()
-        local = {r["id"] for r in read_jsonl(root / "hotpotqa" / "hotpot_dev_distractor_sample500.jsonl")}
-        questions = json.loads((root / "llmcompiler" / "hotpotqa_comparison.json").read_text(encoding="utf-8"))
+        local = {r["id"] for r in read_jsonl(data_file("hotpotqa/hotpot_dev_distractor_sample500.jsonl"))}
+        questions = json.loads(data_file("llmcompiler/hotpotqa_comparison.json").read_text(encoding="utf-8"))
         return [Item(id=q["id"], question=q["question"], reference=q["answer"])
                 for q in half(questions, split) if q["id"] in local]
 
@@ -244,7 +255,7 @@ class HotpotComparison(Suite):
     def search_tool(self) -> Tool:
         from .corpus import title_search_tool
 
-        return title_search_tool(benchdata_dir() / "hotpotqa" / "corpus_paragraphs.jsonl")
+        return title_search_tool(data_file("hotpotqa/corpus_paragraphs.jsonl"))
 
     def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
         return Agent(model=llm, tools=[self.search_tool], mode=mode, constrained=constrained, store=EVAL_STORE)
@@ -254,7 +265,7 @@ class HotpotComparison(Suite):
 
 
 SUITES: dict[str, Callable[[], Suite]] = {
-    **{f"bfcl-{c.replace('_', '-')}": (lambda c=c: BFCL(c)) for c in BFCL_CATEGORIES},
+    **{f"bfcl-{c.replace('_', '-')}": partial(BFCL, c) for c in BFCL_CATEGORIES},
     "gsm8k": GSM8K,
     "hotpotqa": HotpotQA,
     "hotpotqa-comparison": HotpotComparison,
