@@ -89,9 +89,10 @@ def main() -> None:
             f"{decoding} {sum(r['correct'] for r in side)} right, {sum(r['valid'] for r in side)} valid, "
             f"{statistics.mean(r['latency_s'] for r in side):.1f} s, "
             f"{statistics.mean(r['completion_tokens'] for r in side):.0f} generated tokens"
-            for decoding, side in zip(("constrained", "unconstrained"), zip(*pairs))
+            for decoding, side in zip(("constrained", "unconstrained"), zip(*pairs, strict=True), strict=True)
         ]
-        print(f"{name} {mode}, the {len(pairs)} items run alone with and without the constraint: " + "; ".join(summaries))
+        print(f"{name} {mode}, the {len(pairs)} items run alone with and without the constraint: "
+              + "; ".join(summaries))
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def main() -> None:
                     merged_fp32 = fp32
             want, int4 = reference[adapter], make()
             agree = (want.top1 == top1(int4, want.ids)).float().mean().item()
-            equal = sum(a == b for a, b in zip(want.texts, greedy(int4, args.tokens)))
+            equal = sum(a == b for a, b in zip(want.texts, greedy(int4, args.tokens), strict=True))
             follows = "-"
             if adapter is not None:
                 changed = want.top1_on_base != base_top1

@@ -5,7 +5,7 @@ only the framework's own per-step cost is timed. A run is K model turns that eac
 
 Runs in its own virtualenv, set up with:
 
-    python3 -m venv benchmarks/.venv-others && benchmarks/.venv-others/bin/pip install smolagents langgraph langchain-core
+    make bench-others    # python3 -m venv benchmarks/.venv-others, then pip install smolagents langgraph langchain-core
 
     benchmarks/.venv-others/bin/python benchmarks/overhead_others.py [--steps 20] [--runs 20]
 """
