@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from .budget import Budget
 from .context import STEP_ID
 from .errors import InvalidArguments, PlanError, RetryTool
@@ -290,11 +292,13 @@ def _observation(value: Any, passages: list[Passage]) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    """`value` if JSON can hold it, else its text, so records always serialise."""
+    """`value` as JSON data (pydantic models, dataclasses, enums and dates as pydantic writes
+    them), else its text, so records always serialise."""
     try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError, RecursionError):
+        data = to_jsonable_python(value)
+        json.dumps(data)
+        return data
+    except (TypeError, ValueError, RecursionError):  # PydanticSerializationError is a ValueError
         try:
             return str(value)
         except (ValueError, RecursionError):  # an int too long to print, a structure nested too deep

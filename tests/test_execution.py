@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from pydantic import BaseModel
 
 from agentrt import Agent, tool
 from agentrt.events import Answered, PlanMade, Replanning, StepFinished, StepStarted
@@ -146,15 +147,24 @@ def test_the_time_limit_ends_a_run_gracefully_with_the_best_answer_so_far():
     assert "cut off" in result.steps[1].observation
 
 
-def test_a_tool_result_json_cannot_hold_is_recorded_as_text():
+def test_a_tool_result_is_recorded_as_json_data_where_it_can_be_else_as_text():
+    class Opaque:
+        def __str__(self) -> str:
+            return "an opaque thing"
+
     @tool
     def make_set() -> set:
         """Returns a set."""
         return {1}
 
-    llm = ScriptedLLM([plan(("make_set", {}), ("final_answer", {"answer": "$1"}))])
-    result = Agent(model=llm, tools=[make_set]).run("set")
-    assert result.steps[0].value == "{1}" and result.model_dump_json()
+    @tool
+    def make_opaque() -> Opaque:
+        """Returns an object JSON cannot hold."""
+        return Opaque()
+
+    llm = ScriptedLLM([plan(("make_set", {}), ("make_opaque", {}), ("final_answer", {"answer": "$1"}))])
+    result = Agent(model=llm, tools=[make_set, make_opaque]).run("set")
+    assert result.steps[0].value == [1] and result.steps[1].value == "an opaque thing" and result.model_dump_json()
 
 
 def test_sequential_mode_asks_for_one_step_at_a_time():
@@ -294,3 +304,21 @@ def test_a_result_too_big_to_print_is_recorded_by_its_type_and_the_run_goes_on()
     result = Agent(model=llm, tools=[huge], max_replans=0, store=":memory:").run("a huge number")
     assert result.steps[0].value == "<int that cannot be written as text>"
     assert result.steps[1].status == "error" and result.answer
+
+
+def test_a_tool_with_a_pydantic_model_parameter_runs_and_its_arguments_are_kept_as_data():
+    class Box(BaseModel):
+        width: int
+
+    @tool
+    def measure(box: Box) -> int:
+        """Measure a box.
+
+        Args:
+            box: the box
+        """
+        return box.width
+
+    llm = ScriptedLLM([plan(("measure", {"box": {"width": 3}}), ("final_answer", {"answer": "$1"}))])
+    result = Agent(model=llm, tools=[measure], store=":memory:").run("measure it")
+    assert result.answer == "3" and result.steps[0].resolved_args == {"box": {"width": 3}}

@@ -133,14 +133,17 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
 
 
 def totals(records: list[dict[str, Any]]) -> dict[str, float]:
-    """Accuracy, valid-output rate, mean latency and tokens, and the mean of every other score.
+    """Accuracy, valid-output rate, mean latency and tokens, and the mean of every other score
+    over the items that have it.
     Mean latency is over the items that ran alone (`latency_items` of them) when there are any:
     items run several at once wait for each other, so their latencies measure throughput."""
     if not records:
         return {}
-    numeric = [k for k, v in records[0].items()
-               if isinstance(v, (bool, int, float)) and k not in ("valid", "correct", "latency_s", "concurrency")]
-    means = {k: statistics.mean(float(r.get(k) or 0) for r in records) for k in numeric}
+    # subtle: a score may belong to some items only (a tool-use suite's no_tool, say): each is
+    # averaged over the items that have it
+    numeric = [k for k in dict.fromkeys(k for r in records for k, v in r.items() if isinstance(v, (bool, int, float)))
+               if k not in ("valid", "correct", "latency_s", "concurrency")]
+    means = {k: statistics.mean(float(r[k] or 0) for r in records if k in r) for k in numeric}
     alone = [r for r in records if r.get("concurrency", 1) == 1]
     return {
         "accuracy": statistics.mean(r["correct"] for r in records),

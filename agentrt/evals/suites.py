@@ -264,11 +264,18 @@ class HotpotComparison(Suite):
         return {"correct": scoring.llmcompiler_correct(result.answer, item.reference)}
 
 
+def _tool_use() -> Suite:
+    from .tool_use import ToolUse  # it builds on this module
+
+    return ToolUse()
+
+
 SUITES: dict[str, Callable[[], Suite]] = {
     **{f"bfcl-{c.replace('_', '-')}": partial(BFCL, c) for c in BFCL_CATEGORIES},
     "gsm8k": GSM8K,
     "hotpotqa": HotpotQA,
     "hotpotqa-comparison": HotpotComparison,
+    "tool-use": _tool_use,
 }
 
 
