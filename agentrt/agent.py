@@ -27,6 +27,7 @@ from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
 from .schema import (
+    FINAL_ANSWER_TOOL,
     THINK_TOOL,
     ModelCall,
     Passage,
@@ -39,6 +40,7 @@ from .schema import (
 )
 from .store import RunJournal, RunStore, SavedRun, new_run_id
 from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
+from .tool_choice import ToolChooser
 from .trace import TraceRecorder
 from .workspace import workspace_tools
 
@@ -116,6 +118,7 @@ class Agent:
         workspace: str | Path | None = None,
         memory: ExperienceMemory | str | Path | None = None,
         adapter: str | Path | None = None,
+        choose_tools: bool = False,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -164,7 +167,13 @@ class Agent:
         )
         # the planner never sees a denied tool, so no text can get a plan to call it
         self.plannable = ToolRegistry(t for t in self.tools if self.executor.policy_for(t).permission != "deny")
-        self.planner = Planner(self.llm, self.plannable, prompts, max_steps=max_steps, constrained=constrained)
+        chooser = None
+        if choose_tools:
+            from .embeddings import default_embedder
+
+            chooser = ToolChooser([t for t in self.plannable if t.name != FINAL_ANSWER_TOOL], default_embedder())
+        self.planner = Planner(self.llm, self.plannable, prompts, max_steps=max_steps, constrained=constrained,
+                               chooser=chooser)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
 
     def _retrieve(self, query: str) -> list[Passage]:

@@ -7,6 +7,7 @@ Nothing is downloaded. This module does not index or search; `knowledge.py` does
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -82,3 +83,9 @@ class TransformersEmbedder:
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
                 out[rows] = pooled.float().cpu().numpy()
         return out
+
+
+@functools.cache
+def default_embedder() -> TransformersEmbedder:
+    """The default encoder, loaded once per process and shared (it is read-only)."""
+    return TransformersEmbedder()

@@ -11,7 +11,7 @@ import asyncio
 import copy
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,7 +22,8 @@ from .memory import Experience
 from .plan import references
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
-from .schema import THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
+from .schema import FINAL_ANSWER_TOOL, THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
+from .tool_choice import ToolChooser, example_arguments, example_task, signature
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 # What decoding a plan's text into steps raises when the text is no (complete) plan: bad JSON,
@@ -42,21 +43,34 @@ class Planner:
         max_steps: int,
         max_new_tokens: int = 640,
         constrained: bool = True,
+        chooser: ToolChooser | None = None,
     ) -> None:
+        """With a `chooser`, each plan is shown (and constrained to) the tools that fit its
+        instruction, with worked examples of them (`tool_choice.py`); without, every tool."""
         self.llm = llm
         self.constrained = constrained
         self.registry = registry
         self.prompts = prompts
         self.max_steps = max_steps
         self.max_new_tokens = max_new_tokens
-        self._tools = [_describe(t) for t in registry] + [_THINK_DESCRIPTION]
-        self._schemas: dict[tuple[int, int], dict[str, Any]] = {}
+        self.chooser = chooser
+        self._schemas: dict[tuple[tuple[str, ...], int, int], dict[str, Any]] = {}
 
-    def _schema(self, count: int, first_id: int) -> dict[str, Any]:
-        key = (count, first_id)
+    def _schema(self, tools: Sequence[Tool], count: int, first_id: int) -> dict[str, Any]:
+        key = (tuple(t.name for t in tools), count, first_id)
         if key not in self._schemas:
-            self._schemas[key] = plan_schema(self.registry, count, first_id=first_id)
+            self._schemas[key] = plan_schema(tools, count, first_id=first_id)
         return self._schemas[key]
+
+    def _shown(self, instruction: str) -> tuple[list[Tool], list[dict[str, str]], bool]:
+        """The tools to show, each tool's worked examples (best fit last), and whether the
+        `think` example goes last (no tool fits)."""
+        if self.chooser is None:
+            return list(self.registry), [], False
+        choice = self.chooser.choose(instruction)
+        always = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL]
+        examples = [example for t in choice.tools for example in _examples(t)]
+        return [*choice.tools, *always], examples, not choice.fits
 
     def request(
         self,
@@ -71,10 +85,14 @@ class Planner:
         `experiences` are past plans for similar tasks, shown as worked examples."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
+        tools, examples, think_last = self._shown(instruction)
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
-            tools=self._tools,
+            tools=[_describe(t, spelled_out=self.chooser is not None) for t in tools] + [_THINK_DESCRIPTION],
+            tool_examples=examples,
+            think_last=think_last,
+            chosen=self.chooser is not None,
             max_steps=count,
             passages=list(passages),
             instruction_has_numbers=bool(re.search(r"\d", instruction)),
@@ -85,7 +103,7 @@ class Planner:
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=self._schema(count, first_id) if self.constrained else None,
+            json_schema=self._schema(tools, count, first_id) if self.constrained else None,
             max_new_tokens=self.max_new_tokens,
         )
 
@@ -202,7 +220,7 @@ def _step_spec(raw: dict[str, Any]) -> StepSpec:
     )
 
 
-def plan_schema(registry: ToolRegistry, max_steps: int, *, first_id: int = 1) -> dict[str, Any]:
+def plan_schema(registry: Iterable[Tool], max_steps: int, *, first_id: int = 1) -> dict[str, Any]:
     """JSON schema of one planning round: position k holds `{"id": first_id + k, "tool": T,
     "args": T's arguments}`, whose references may only name steps before it."""
     if max_steps < 1:
@@ -315,10 +333,35 @@ _THINK_DESCRIPTION = {
 }
 
 
-def _describe(t: Tool) -> dict[str, str]:
+def _describe(t: Tool, spelled_out: bool = False) -> dict[str, str]:
+    """A tool as the prompt lists it; `spelled_out` shows each choice and default (`signature`)."""
+    if spelled_out:
+        return {"name": t.name, "signature": signature(t), "description": t.description}
     schema = t.json_schema()
     required = set(schema.get("required", []))
     params = []
     for name, kinds in t.parameter_types().items():
         params.append(f"{name}: {'|'.join(kinds)}" + ("" if name in required else " = optional"))
     return {"name": t.name, "signature": ", ".join(params), "description": t.description}
+
+
+# The calculator's worked examples are written by hand: they also show a result used by a later step
+_CALCULATOR_EXAMPLES = [
+    {"task": "Share 120 apples among 8 people, then add 3 to each share.",
+     "plan": '{"steps":[{"id":1,"tool":"calculator","args":{"expression":"120/8"}},'
+             '{"id":2,"tool":"calculator","args":{"expression":"$1+3"}},'
+             '{"id":3,"tool":"final_answer","args":{"answer":"Each person gets $2 apples."}}]}'},
+    {"task": "What is 15 times 4, plus 7?",
+     "plan": '{"steps":[{"id":1,"tool":"calculator","args":{"expression":"15*4+7"}},'
+             '{"id":2,"tool":"final_answer","args":{"answer":"$1"}}]}'},
+]
+
+
+def _examples(t: Tool) -> list[dict[str, str]]:
+    """Worked examples of calling `t` and answering with its result."""
+    if t.name == "calculator" and t.source == "builtin":
+        return _CALCULATOR_EXAMPLES
+    arguments = example_arguments(t)
+    steps = [{"id": 1, "tool": t.name, "args": arguments},
+             {"id": 2, "tool": FINAL_ANSWER_TOOL, "args": {"answer": "$1"}}]
+    return [{"task": example_task(t, arguments), "plan": json.dumps({"steps": steps}, separators=(",", ":"))}]

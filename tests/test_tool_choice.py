@@ -1,0 +1,134 @@
+"""What the planner is shown of the tools when it chooses them per instruction (`tool_choice.py`):
+the tools that fit, spelled out, each with a worked example made from its own schema."""
+
+import hashlib
+import json
+from enum import Enum
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from agentrt import Agent, tool
+from agentrt.planner import Planner
+from agentrt.prompts import PromptLibrary
+from agentrt.registry import ToolRegistry
+from agentrt.testing import ScriptedLLM
+from agentrt.tool_choice import ToolChooser, example_arguments, example_task, signature
+
+from .conftest import plan
+
+
+class WordEmbedder:
+    """Bag of words, hashed: texts that share words are similar. Enough to rank tools in tests."""
+
+    name, dim = "words", 256
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace("_", " ").replace(".", " ").replace(",", " ").split():
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+class Currency(str, Enum):
+    USD = "USD"
+    EUR = "EUR"
+    GBP = "GBP"
+
+
+class Address(BaseModel):
+    street: str
+    city: str
+
+
+@tool
+def get_weather(city: str, units: Literal["metric", "imperial"] = "metric") -> str:
+    """Current weather in a city.
+
+    Args:
+        city: the city, e.g. Lisbon
+        units: metric or imperial
+    """
+    return f"sunny in {city}"
+
+
+@tool
+def convert_currency(amount: float, source: Currency, target: Currency) -> float:
+    """Convert an amount of money from one currency to another.
+
+    Args:
+        amount: how much, e.g. 120
+        source: the currency to convert from
+        target: the currency to convert to
+    """
+    return amount * 0.9
+
+
+@tool
+def ship_to(order_id: str, address: Address) -> str:
+    """Change the delivery address of an order.
+
+    Args:
+        order_id: the order's id, e.g. "ORD-58213"
+        address: where to deliver
+    """
+    return "ok"
+
+
+@tool
+def lookup_order(order_id: str) -> str:
+    """Status of an order.
+
+    Args:
+        order_id: the order's id
+    """
+    return "shipped"
+
+
+def test_a_signature_spells_out_choices_defaults_and_nested_models():
+    assert signature(get_weather) == 'city: string, units: "metric"|"imperial" = "metric"'
+    assert signature(convert_currency) == 'amount: number, source: "USD"|"EUR"|"GBP", target: "USD"|"EUR"|"GBP"'
+    assert signature(ship_to) == "order_id: string, address: {street: string, city: string}"
+
+
+def test_example_arguments_come_from_the_descriptions_and_differ_between_choices():
+    assert example_arguments(get_weather) == {"city": "Lisbon"}  # optional parameters are left out
+    assert example_arguments(convert_currency) == {"amount": 120.0, "source": "EUR", "target": "GBP"}
+    assert example_arguments(ship_to) == {"order_id": "ORD-58213", "address": {"street": "street", "city": "city"}}
+    assert example_task(get_weather, {"city": "Lisbon"}) == "Current weather in a city: Lisbon"
+    for t in (get_weather, convert_currency, ship_to, lookup_order):
+        t.validate(example_arguments(t))  # every example is a valid call
+
+
+def test_the_chooser_ranks_the_tools_that_fit_last_and_says_when_none_fits():
+    chooser = ToolChooser([get_weather, convert_currency, ship_to, lookup_order], WordEmbedder(), top_k=2)
+    choice = chooser.choose("what is the weather in Paris, which city is sunny")
+    assert [t.name for t in choice.tools][-1] == "get_weather" and len(choice.tools) == 2 and choice.fits
+    assert not chooser.choose("tell me a joke").fits
+
+
+def test_the_planner_shows_and_allows_only_the_chosen_tools_with_their_examples():
+    registry = ToolRegistry([get_weather, convert_currency, ship_to, lookup_order, *Agent(
+        model=ScriptedLLM(), store=":memory:").tools])
+    chooser = ToolChooser([t for t in registry if t.name != "final_answer"], WordEmbedder(), top_k=2)
+    planner = Planner(ScriptedLLM(), registry, PromptLibrary(), max_steps=4, chooser=chooser)
+    request = planner.request("what is the weather in Paris, which city is sunny")
+    prompt = request.messages[-1].content
+    assert "- get_weather(city: string" in prompt and "- final_answer(" in prompt and "ship_to" not in prompt
+    last_example = prompt.split("Task: ")[-2]
+    assert last_example.startswith("Current weather in a city: Lisbon")
+    assert '"tool":"get_weather","args":{"city":"Lisbon"}' in last_example
+    allowed = {option["properties"]["tool"]["const"] for option in request.json_schema["$defs"]["step1"]["anyOf"]}
+    assert "get_weather" in allowed and "final_answer" in allowed and "ship_to" not in allowed
+    joke = planner.request("tell me a joke").messages[-1].content
+    assert joke.split("Task: ")[-2].startswith("Why is the sky blue?")  # no tool fits: think goes last
+
+
+def test_an_agent_that_chooses_tools_runs_a_plan_of_them(monkeypatch):
+    monkeypatch.setattr("agentrt.embeddings.default_embedder", WordEmbedder)
+    llm = ScriptedLLM([plan(("get_weather", {"city": "Paris"}), ("final_answer", {"answer": "$1"}))])
+    agent = Agent(model=llm, tools=[get_weather, lookup_order], store=":memory:", choose_tools=True)
+    result = agent.run("weather in Paris?")
+    assert result.answer == "sunny in Paris" and json.loads(json.dumps(result.plan.model_dump()))
