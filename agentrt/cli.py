@@ -410,10 +410,8 @@ def _run_batch(args: argparse.Namespace) -> int:
     import asyncio
     import time
 
-    from rich.console import Console
-    from rich.progress import Progress
-
     from .batch import finished_ids, read_batch, result_record
+    from .live import progress_bar
 
     items = read_batch(args.file)
     done = finished_ids(args.out) if args.out else set()
@@ -428,7 +426,7 @@ def _run_batch(args: argparse.Namespace) -> int:
 
     async def run_all() -> None:
         nonlocal failed
-        with Progress(console=Console(stderr=True), transient=True) as progress:
+        with progress_bar() as progress:
             task = progress.add_task(f"{len(todo)} runs, {args.concurrency} at once", total=len(todo))
             async for index, outcome in agent.arun_many([i.instruction for i in todo], concurrency=args.concurrency):
                 record = result_record(todo[index], outcome)
@@ -502,15 +500,14 @@ def _describe(event: Event) -> list[str]:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
     from .knowledge import KnowledgeBase
+    from .live import progress_bar
 
     is_new = not (Path(args.kb) / KnowledgeBase.DB_FILE).exists()
     kb = KnowledgeBase.open_or_create(
         args.kb, embedder=args.embedder, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap
     )
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("embedding chunks", total=None)
         report = kb.add(*map(Path, args.paths),
                         progress=lambda done, total: progress.update(task, completed=done, total=total))

@@ -2,6 +2,7 @@
 done, failed) and time, updating in place, with a spinner while the model works.
 
 `agentrt run` uses it when stdout is a terminal; piped output gets plain lines instead.
+`progress_bar` is the bar every other long command shows, on the same terms.
 """
 
 from __future__ import annotations
@@ -9,13 +10,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.progress import Progress
 from rich.spinner import Spinner
 from rich.text import Text
 from rich.tree import Tree
 
 from .events import Answered, ApprovalRequested, Event, PlanMade, Replanning, RunStarted, StepFinished, StepStarted
 from .schema import RunResult, StepSpec
+
+
+def progress_bar() -> Progress:
+    """A progress bar for long work, on stderr and only on a terminal: piped output, stdout
+    above all (a report, `--json`), holds nothing of it."""
+    console = Console(stderr=True)
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
+
 
 _STYLE = {"waiting": "dim", "running": "yellow", "done": "green", "failed": "red"}
 _MARK = {"waiting": "·", "done": "✓", "failed": "✗"}

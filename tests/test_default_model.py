@@ -99,7 +99,7 @@ def test_the_cli_prints_only_its_own_output(default_llm, benchdata, tmp_path):
     record = cli("run", "--json", "What is 6 times 7?")
     assert record.stderr == "" and json.loads(record.stdout)["answer"]
     index = cli("index", str(DOCS), "--kb", str(tmp_path / "kb"))
-    assert index.stderr == "" and index.stdout.startswith("indexed 4 documents from 4 files")
+    assert index.stderr == "" and index.stdout.startswith("indexed 5 documents from 4 files")
     evaluated = cli("eval", "gsm8k", "--limit", "1", "--data", str(benchdata))
     assert evaluated.stderr == "" and "gsm8k" in evaluated.stdout.splitlines()[0]
 

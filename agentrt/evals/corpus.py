@@ -9,11 +9,9 @@ import os
 import shutil
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import Progress
-
 from ..documents import Document
 from ..knowledge import KnowledgeBase
+from ..live import progress_bar
 from ..llm.model_source import cache_dir
 from ..registry import Tool
 
@@ -36,7 +34,7 @@ def hotpot_knowledge_base(corpus: Path) -> KnowledgeBase:
         staging = path.with_name(path.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         kb = KnowledgeBase.create(staging, chunk_size=PARAGRAPH_CHARS, chunk_overlap=0)
-        with Progress(console=Console(stderr=True), transient=True) as progress:
+        with progress_bar() as progress:
             task = progress.add_task("embedding the HotpotQA corpus (once)", total=None)
             kb.add(*[Document(source=f"hotpotqa:{title}", title=title, text=text)
                      for title, text in paragraphs(corpus).items()],

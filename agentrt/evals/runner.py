@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import Progress
-
 from ..agent import Mode
 from ..batch import complete_records
 from ..errors import AgentrtError, ConfigError
+from ..live import progress_bar
 from ..llm import LLM, load_llm
 from ..memory import ExperienceMemory
 from ..schema import FINAL_ANSWER_TOOL
@@ -88,7 +86,7 @@ async def _run_items(
         async with gate:
             return {**await run_item(chosen, item, llm, mode, constrained, memory), "concurrency": concurrency}
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"{chosen.name}: {len(items)} items", total=len(items))
         # tasks made in item order start in item order (as_completed alone would start them in any)
         tasks = [asyncio.create_task(one(item)) for item in items]
