@@ -13,7 +13,7 @@ Parts 1 and 2 keep runs in memory (`store=":memory:"`), as the other frameworks 
 persistence; part 2 also times the default durable run store (SQLite, synchronous=FULL), which
 writes every step to disk. Part 3 runs with a durable store in a temporary directory.
 
-Targets (benchmarks/README.md): wall/ideal <= 1.1 and fan-out seq/par >= 0.9 * N, claimed; agentrt
+Targets (benchmarks/README.md): fan-out seq/par >= 0.9 * N, claimed; wall/ideal <= 1.1, and agentrt
 10x below smolagents and LangGraph per step, not met, so not claimed. Exits 1 if a claimed one misses.
 
     .venv/bin/python benchmarks/fanout.py [--skip-real-model]
@@ -37,7 +37,9 @@ from targets import Targets
 HERE = Path(__file__).parent
 SLEEP_S = 0.2
 MODEL_LATENCY_S = 0.05
-WALL_TARGET = 1.1  # parallel wall time / (one model call + one tool latency)
+# parallel wall time / (one model call + one tool latency): met on 2026-11-23's CPU (1.04-1.06),
+# missed on 2026-11-30's slower one (1.10-1.16: per-step overhead, issue [3/7]), so not claimed
+WALL_TARGET = 1.1
 FANOUT_TARGET = 0.9  # times N: sequential / parallel time in the tool steps
 OVERHEAD_TARGET = 10  # the other frameworks' µs per step / ours: not met, not claimed
 
@@ -132,7 +134,7 @@ def fanout_table(targets: Targets) -> None:
         print(f"  {n:3d}   {parallel:10.3f}   {ideal:7.3f}   {parallel / ideal:10.2f}   {sequential:12.3f}"
               f"   {ratio:15.2f}")
     for n, wall, ratio in rows:
-        targets.check(f"N={n:<2} wall / ideal", wall, f"<= {WALL_TARGET}")
+        targets.check(f"N={n:<2} wall / ideal", wall, f"<= {WALL_TARGET}", claimed=False)
         targets.check(f"N={n:<2} fan-out seq / par", ratio, f">= {FANOUT_TARGET * n:.1f}")
 
 
