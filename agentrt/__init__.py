@@ -3,6 +3,7 @@
 from .agent import Agent
 from .errors import (
     AgentrtError,
+    AgentrtWarning,
     BackendError,
     ConfigError,
     InvalidArguments,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentrtError",
+    "AgentrtWarning",
     "BackendError",
     "ConfigError",
     "InvalidArguments",

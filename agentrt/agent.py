@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from .budget import Budget
 from .context import RUN_ID
-from .errors import AgentrtError, ConfigError, ModelOutputError, PlanError, UnsafeResume
+from .errors import AgentrtError, AgentrtWarning, ConfigError, ModelOutputError, PlanError, UnsafeResume
 from .events import Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted
 from .executor import Approver, Emit, Executor, failed_result
 from .joiner import Joiner
@@ -151,7 +151,8 @@ class Agent:
         installed = installed_tools()
         self.tool_failures = installed.failures
         for failure in installed.failures:
-            warnings.warn(f"tool plugin {failure.source} failed to load: {failure.error}", stacklevel=2)
+            warnings.warn(f"tool plugin {failure.source} failed to load: {failure.error}", AgentrtWarning,
+                          stacklevel=2)
         self.tools = ToolRegistry([*installed.tools, *extra])
         unknown = sorted(set(tool_policies or {}) - set(self.tools.names()))
         if unknown:

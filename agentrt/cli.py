@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .errors import AgentrtError, ConfigError, ToolDefinitionError, UnsafeResume, UserError
+from .errors import AgentrtError, AgentrtWarning, ConfigError, ToolDefinitionError, UnsafeResume, UserError
 from .events import (
     Answered,
     ApprovalRequested,
@@ -52,11 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _quiet_dependencies() -> None:
     """Keep what the libraries under us warn or log off the user's terminal: it is meant for their
-    developers, and it would break the plan view and `--json` output. Our own warnings still show;
-    the test suite turns deprecations into failures, so we find out first."""
+    developers, and it would break the plan view and `--json` output. Our own warnings
+    (`AgentrtWarning`) still show; the test suite turns deprecations into failures, so we find
+    out first."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported
-    warnings.filterwarnings("ignore")
-    warnings.filterwarnings("default", module=r"agentrt(\.|$)")
+    if not sys.warnoptions:  # the user's own -W or PYTHONWARNINGS decides instead
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", category=AgentrtWarning)
 
 
 def _parser() -> argparse.ArgumentParser:

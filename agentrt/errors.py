@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from .schema import ModelCall
 
 
+class AgentrtWarning(UserWarning):
+    """Something the user should know that does not stop the run (a plugin that failed to load)."""
+
+
 class AgentrtError(Exception):
     """Base class of every error agentrt raises on purpose."""
 

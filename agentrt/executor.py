@@ -184,16 +184,16 @@ class Executor:
                 tries = f" (after {attempts} attempts)" if attempts > 1 else ""
                 return [failed_result(step, problem + tries, resolved, start)]
         passages = value if _is_passages(value) else []
-        if passages:
-            value = [p.model_dump() for p in passages]
+        # subtle: converted once, since converting consumes a generator the tool returned
+        data = [p.model_dump() for p in passages] if passages else _jsonable(value)
         return [StepResult(
             id=step.id,
             tool=step.tool,
             args=step.args,
             resolved_args=_jsonable(resolved),
             status="ok",
-            observation=_observation(value, passages),
-            value=_jsonable(value),
+            observation=_observation(data, passages),
+            value=data,
             passages=passages,
             duration_s=time.perf_counter() - start,
         )]
@@ -285,10 +285,11 @@ def _is_passages(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, Passage) for v in value)
 
 
-def _observation(value: Any, passages: list[Passage]) -> str:
+def _observation(data: Any, passages: list[Passage]) -> str:
+    """What the model reads of a result: the passages' text, else the result as text or JSON."""
     if passages:
         return "\n".join(f"[{p.title}] {p.text}" for p in passages)
-    return value if isinstance(value, str) else json.dumps(_jsonable(value))
+    return data if isinstance(data, str) else json.dumps(data)
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel
@@ -162,9 +163,16 @@ def test_a_tool_result_is_recorded_as_json_data_where_it_can_be_else_as_text():
         """Returns an object JSON cannot hold."""
         return Opaque()
 
-    llm = ScriptedLLM([plan(("make_set", {}), ("make_opaque", {}), ("final_answer", {"answer": "$1"}))])
-    result = Agent(model=llm, tools=[make_set, make_opaque]).run("set")
+    @tool
+    def count_up() -> Iterator[int]:
+        """Yields 0, 1, 2."""
+        yield from range(3)
+
+    llm = ScriptedLLM([plan(("make_set", {}), ("make_opaque", {}), ("count_up", {}),
+                            ("final_answer", {"answer": "$1"}))])
+    result = Agent(model=llm, tools=[make_set, make_opaque, count_up]).run("set")
     assert result.steps[0].value == [1] and result.steps[1].value == "an opaque thing" and result.model_dump_json()
+    assert result.steps[2].value == [0, 1, 2] and result.steps[2].observation == "[0, 1, 2]"  # read once, kept whole
 
 
 def test_sequential_mode_asks_for_one_step_at_a_time():
