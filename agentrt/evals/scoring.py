@@ -11,6 +11,7 @@ import ast
 import re
 import string
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 BfclCall = dict[str, dict[str, Any]]
@@ -188,13 +189,19 @@ def bfcl_check(
         raise ValueError(f"unknown BFCL category {category!r}")
     if len(calls) != len(ground_truth):
         return False, f"expected {len(ground_truth)} call(s), got {len(calls)}"
-    return _match_in_any_order(calls, functions, ground_truth)
+    return match_in_any_order(calls, functions, ground_truth)
 
 
-def _match_in_any_order(
-    calls: list[BfclCall], functions: list[dict[str, Any]], ground_truth: list[BfclCall]
+AnswerFor = Callable[[BfclCall, dict[str, list[Any]]], dict[str, list[Any]]]
+"""(a call made, an expected call's possible answer) -> the possible answer to check that call against."""
+
+
+def match_in_any_order(
+    calls: list[BfclCall], functions: list[dict[str, Any]], ground_truth: list[BfclCall],
+    answer_for: AnswerFor | None = None,
 ) -> tuple[bool, str]:
-    """Match each expected call to the first still-unmatched call that passes the single-call check."""
+    """Match each expected call to the first still-unmatched call that passes the single-call
+    check. `answer_for` lets a suite settle an answer per call first (values that are patterns)."""
     unmatched = list(range(len(calls)))
     for position, expected in enumerate(ground_truth):
         [(name, answer)] = expected.items()
@@ -203,7 +210,8 @@ def _match_in_any_order(
             return False, f"no function doc named {name!r}"
         reasons = []
         for index in unmatched:
-            reason = _call_mismatch(calls[index], function, answer)
+            checked = answer_for(calls[index], answer) if answer_for else answer
+            reason = _call_mismatch(calls[index], function, checked)
             if reason is None:
                 unmatched.remove(index)
                 break

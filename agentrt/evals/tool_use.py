@@ -137,27 +137,18 @@ def score_calls(kind: str, calls: list[dict[str, dict[str, Any]]], expected: lis
 
 
 def match_calls(calls: list[dict[str, dict[str, Any]]], expected: list[dict[str, Any]]) -> tuple[bool, str]:
-    """BFCL's rule (`scoring._match_in_any_order`): as many calls as expected, each expected call
+    """BFCL's rule (`scoring.match_in_any_order`): as many calls as expected, each expected call
     matched by the first unmatched call that passes BFCL's single-call check; with the `ANY` and
     `CONTAINS` values decided against that call first."""
     if len(calls) != len(expected):
         return False, f"expected {len(expected)} call(s), got {len(calls)}"
-    unmatched = list(range(len(calls)))
-    for position, call in enumerate(expected):
-        [(name, answer)] = call.items()
-        reasons = []
-        for index in unmatched:
-            made = calls[index]
-            given = made.get(name)
-            arguments = given if isinstance(given, dict) else {}
-            reason = scoring._call_mismatch(made, bfcl_function(TOOLS[name]), _decide_patterns(answer, arguments))
-            if reason is None:
-                unmatched.remove(index)
-                break
-            reasons.append(f"call {index}: {reason}")
-        else:
-            return False, f"no call matches expected call {position} ({name}): {'; '.join(reasons)}"
-    return True, ""
+
+    def answer_for(made: dict[str, Any], answer: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        given = next(iter(made.values()), None) if len(made) == 1 else None
+        return _decide_patterns(answer, given if isinstance(given, dict) else {})
+
+    functions = [bfcl_function(TOOLS[name]) for name in {next(iter(call)) for call in expected}]
+    return scoring.match_in_any_order(calls, functions, expected, answer_for)
 
 
 def _decide_patterns(answer: dict[str, list[Any]], arguments: dict[str, Any]) -> dict[str, list[Any]]:
