@@ -462,7 +462,6 @@ def update_shipping_address(order_id: str, address: Address) -> str:
     return f"{order_id} will ship to {address.street}, {address.city} {address.postal_code}"
 
 
-
 @tool
 def search_products(
     query: str,
