@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from pathlib import Path
 from typing import Any, Literal
 
+from .arguments import ArgumentWriter
 from .budget import Budget
 from .context import RUN_ID
 from .errors import AgentrtError, AgentrtWarning, ConfigError, ModelOutputError, PlanError, UnsafeResume
@@ -174,7 +175,8 @@ class Agent:
 
             chooser = ToolChooser([t for t in self.plannable if t.name != FINAL_ANSWER_TOOL], default_embedder())
         self.planner = Planner(self.llm, self.plannable, prompts, max_steps=max_steps, constrained=constrained,
-                               chooser=chooser)
+                               chooser=chooser,
+                               arguments=ArgumentWriter(self.llm, self.plannable, prompts) if choose_tools else None)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
 
     def _retrieve(self, query: str) -> list[Passage]:
@@ -454,14 +456,15 @@ class Agent:
             for step in steps:
                 arrivals.put_nowait(step)
 
-        def planned(task: asyncio.Task[tuple[PlanSpec, ModelCall]]) -> None:
+        def planned(task: asyncio.Task[tuple[PlanSpec, list[ModelCall]]]) -> None:
             arrivals.put_nowait(None)
             if task.cancelled():
                 return
             failure = task.exception()
             if failure is None:
-                spec, call = task.result()
-                _called(call, calls, emit)
+                spec, made = task.result()
+                for call in made:
+                    _called(call, calls, emit)
                 emit(PlanMade(round=round_, steps=spec.steps))
             elif isinstance(failure, AgentrtError) and failure.model_call is not None:
                 _called(failure.model_call, calls, emit)  # an unusable plan still cost its tokens

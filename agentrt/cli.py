@@ -179,6 +179,9 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
                         help="give the agent file tools and sandboxed Python confined to DIR")
     parser.add_argument("--memory", metavar="FILE",
                         help="experience memory: remember plans that went well, show similar ones to the planner")
+    parser.add_argument("--choose-tools", action="store_true",
+                        help="experimental: show the planner only the tools that fit each instruction, start the "
+                             "plan with the best fit, and write each call's arguments apart")
     _add_tools_option(parser)
 
 
@@ -191,6 +194,7 @@ def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
         mode=args.mode, max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
         prompts_dir=args.prompts, tool_policies=args.policy, store=args.store,
         approve=functools.partial(_ask_at_terminal, pause=pause), workspace=args.workspace, memory=args.memory,
+        choose_tools=args.choose_tools,
     )
 
 

@@ -1,31 +1,30 @@
 """Planner: asks the model for a plan under a JSON schema built from the registered tools.
 
-The schema does more than shape the JSON. Step k may only name a registered tool, only give that
-tool's arguments, and only reference `$1`..`$k-1`, so every plan the model can emit is a valid
-DAG by construction. Whether it is a *good* plan is the model's business.
+The schema (`plan_schema.py`) makes every plan the model can emit a valid DAG of registered
+tools by construction. Whether it is a *good* plan is the model's business.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ModelOutputError, PlanError, ToolDefinitionError, about_output_of
+from .arguments import ArgumentWriter
+from .errors import ModelOutputError, PlanError, about_output_of
 from .llm import LLM, GenerationRequest, call_record, generate_async, stop_generation
 from .memory import Experience
 from .plan import references
+from .plan_schema import plan_schema
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import FINAL_ANSWER_TOOL, THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
 from .tool_choice import ToolChooser, example_arguments, example_task, signature
 
-MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 # What decoding a plan's text into steps raises when the text is no (complete) plan: bad JSON,
 # nesting past the decoder's recursion limit, missing keys, wrong types, unusable `$N` references
 _NOT_A_PLAN = (ValueError, RecursionError, KeyError, TypeError, ValidationError, PlanError)
@@ -44,9 +43,12 @@ class Planner:
         max_new_tokens: int = 640,
         constrained: bool = True,
         chooser: ToolChooser | None = None,
+        arguments: ArgumentWriter | None = None,
     ) -> None:
         """With a `chooser`, each plan is shown (and constrained to) the tools that fit its
-        instruction, with worked examples of them (`tool_choice.py`); without, every tool."""
+        instruction, with worked examples of them (`tool_choice.py`); without, every tool.
+        With `arguments`, the plan's calls get their arguments written anew (`arguments.py`)
+        before any step is handed on."""
         self.llm = llm
         self.constrained = constrained
         self.registry = registry
@@ -54,23 +56,29 @@ class Planner:
         self.max_steps = max_steps
         self.max_new_tokens = max_new_tokens
         self.chooser = chooser
-        self._schemas: dict[tuple[tuple[str, ...], int, int], dict[str, Any]] = {}
+        self.arguments = arguments
+        self._schemas: dict[tuple[tuple[str, ...], int, int, tuple[str, ...] | None], dict[str, Any]] = {}
 
-    def _schema(self, tools: Sequence[Tool], count: int, first_id: int) -> dict[str, Any]:
-        key = (tuple(t.name for t in tools), count, first_id)
+    def _schema(
+        self, tools: Sequence[Tool], count: int, first_id: int, first_tools: tuple[str, ...] | None
+    ) -> dict[str, Any]:
+        key = (tuple(t.name for t in tools), count, first_id, first_tools)
         if key not in self._schemas:
-            self._schemas[key] = plan_schema(tools, count, first_id=first_id)
+            self._schemas[key] = plan_schema(tools, count, first_id=first_id, first_tools=first_tools)
         return self._schemas[key]
 
-    def _shown(self, instruction: str) -> tuple[list[Tool], list[dict[str, str]], bool]:
-        """The tools to show, each tool's worked examples (best fit last), and whether the
-        `think` example goes last (no tool fits)."""
+    def _shown(self, instruction: str) -> tuple[list[Tool], list[dict[str, str]], tuple[str, ...] | None]:
+        """With a chooser: the tools to show, each tool's worked examples (best fit last), and
+        the tool the first step must call. The calculator is also shown when the instruction has
+        numbers, since arithmetic does not read like its description; when no tool fits, the
+        `think` example goes last."""
         if self.chooser is None:
-            return list(self.registry), [], False
-        choice = self.chooser.choose(instruction)
-        always = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL]
-        examples = [example for t in choice.tools for example in _examples(t)]
-        return [*choice.tools, *always], examples, not choice.fits
+            return list(self.registry), [], None
+        chosen = self.chooser.choose(instruction).tools
+        extra = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL
+                 or (t.name == "calculator" and t not in chosen and re.search(r"\d", instruction))]
+        examples = [example for t in [*extra, *chosen] if t.name != FINAL_ANSWER_TOOL for example in _examples(t)]
+        return [*chosen, *extra], examples, (chosen[-1].name,) if chosen else None
 
     def request(
         self,
@@ -85,7 +93,10 @@ class Planner:
         `experiences` are past plans for similar tasks, shown as worked examples."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
-        tools, examples, think_last = self._shown(instruction)
+        tools, examples, first_tools = self._shown(instruction)
+        think_last = self.chooser is not None and first_tools is None
+        if history:  # a replan continues a plan that has already made its first call
+            first_tools = None
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
@@ -103,7 +114,7 @@ class Planner:
         )
         return GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=self._schema(tools, count, first_id) if self.constrained else None,
+            json_schema=self._schema(tools, count, first_id, first_tools) if self.constrained else None,
             max_new_tokens=self.max_new_tokens,
         )
 
@@ -115,13 +126,14 @@ class Planner:
         max_new_steps: int | None = None,
         on_steps: Callable[[list[StepSpec]], None] | None = None,
         experiences: Sequence[Experience] = (),
-    ) -> tuple[PlanSpec, ModelCall]:
-        """Steps for `instruction`, numbered after `history`, which they may reference as `$N`.
+    ) -> tuple[PlanSpec, list[ModelCall]]:
+        """Steps for `instruction`, numbered after `history`, which they may reference as `$N`,
+        and the model calls that wrote them.
 
         `passages` (retrieved for the instruction) are shown to the model. With a streaming
         backend, `on_steps` receives steps as soon as the model has written them, so they can start
-        before the plan is complete; otherwise it receives them all once the plan is parsed.
-        An exception from `on_steps` ends the round and is raised here.
+        before the plan is complete; otherwise (and when arguments are written apart) it receives
+        them all once the plan is parsed. An exception from `on_steps` ends the round and is raised here.
         """
         request = self.request(instruction, passages, history, max_new_steps, experiences)
         steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm, [request]))
@@ -132,7 +144,8 @@ class Planner:
             # their order and runs on_steps where the executor lives
             loop.call_soon_threadsafe(steps.feed, piece)
 
-        [generation] = await generate_async(self.llm, [request], on_text)
+        streamed = on_text if self.arguments is None else None
+        [generation] = await generate_async(self.llm, [request], streamed)
         call = call_record("plan", request, generation, passages)
         with about_output_of(call):
             if steps.error is not None:
@@ -144,8 +157,13 @@ class Planner:
                     generation.text,
                 )
             spec = parse_plan(generation.text)
+        calls = [call]
+        if self.arguments is not None:
+            spec, written = await self.arguments.rewrite(instruction, spec)
+            calls += written
+        with about_output_of(call):
             steps.finish(spec)
-        return spec, call
+        return spec, calls
 
 
 class _StepStream:
@@ -220,112 +238,6 @@ def _step_spec(raw: dict[str, Any]) -> StepSpec:
     )
 
 
-def plan_schema(registry: Iterable[Tool], max_steps: int, *, first_id: int = 1) -> dict[str, Any]:
-    """JSON schema of one planning round: position k holds `{"id": first_id + k, "tool": T,
-    "args": T's arguments}`, whose references may only name steps before it."""
-    if max_steps < 1:
-        raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step")
-    tools = [(t.name, inline_refs(t.json_schema(), t.name)) for t in registry]
-    tools.append((THINK_TOOL, _THINK_SCHEMA))
-    positions = {
-        f"step{step_id}": {"anyOf": [_step_schema(step_id, name, schema) for name, schema in tools]}
-        for step_id in range(first_id, first_id + max_steps)
-    }
-    # subtle: one fixed-length tuple per plan length rather than prefixItems with minItems: the
-    # same language, but llama.cpp's schema-to-grammar converter ignores minItems on tuples
-    plans = [
-        {"type": "array", "prefixItems": [{"$ref": f"#/$defs/{name}"} for name in list(positions)[:length]],
-         "items": False, "minItems": length}
-        for length in range(1, max_steps + 1)
-    ]
-    return {
-        "type": "object",
-        "properties": {"steps": {"anyOf": plans}},
-        "required": ["steps"],
-        "additionalProperties": False,
-        "$defs": positions,
-    }
-
-
-def inline_refs(schema: dict[str, Any], tool: str) -> dict[str, Any]:
-    """`schema` with every `$ref` to its `$defs` replaced by the definition itself, so that it
-    can be nested inside the plan schema (whose root has no `$defs`)."""
-    definitions = schema.get("$defs", {})
-
-    def expand(node: Any, seen: tuple[str, ...]) -> Any:
-        if isinstance(node, list):
-            return [expand(item, seen) for item in node]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            name = ref.removeprefix("#/$defs/")
-            if name in seen:
-                raise ToolDefinitionError(
-                    f"Tool {tool!r}: parameter type {name!r} refers to itself; plans need "
-                    "non-recursive argument types"
-                )
-            rest = {k: v for k, v in node.items() if k != "$ref"}
-            return {**expand(definitions[name], (*seen, name)), **expand(rest, seen)}
-        return {k: expand(v, seen) for k, v in node.items() if k != "$defs"}
-
-    return expand(schema, ())
-
-
-def _step_schema(position: int, tool: str, args_schema: dict[str, Any]) -> dict[str, Any]:
-    args = copy.deepcopy(args_schema)
-    args.pop("title", None)
-    args["additionalProperties"] = False
-    for name, prop in args.get("properties", {}).items():
-        args["properties"][name] = _allow_references(prop, position - 1)
-    return {
-        "type": "object",
-        "properties": {"id": {"const": position}, "tool": {"const": tool}, "args": args},
-        "required": ["id", "tool", "args"],
-        "additionalProperties": False,
-    }
-
-
-def _allow_references(prop: dict[str, Any], earlier: int) -> dict[str, Any]:
-    """A property schema that also accepts `$N` for N in 1..earlier, and only those."""
-    prop = {k: v for k, v in prop.items() if k not in ("title", "default")}
-    if prop.get("type") == "string" and "pattern" not in prop and "enum" not in prop:
-        limit = min(prop.get("maxLength", MAX_STRING_CHARS), MAX_STRING_CHARS)
-        return {**prop, "pattern": _text_pattern(earlier), "maxLength": limit}
-    if earlier == 0:
-        return prop
-    return {"anyOf": [prop, {"type": "string", "pattern": f"^{_reference(earlier)}$"}]}
-
-
-def _reference(earlier: int) -> str:
-    # subtle: `[$]`, not `\\$`: llama.cpp's schema-to-grammar converter cannot translate the escape
-    return "[$](" + "|".join(str(n) for n in range(earlier, 0, -1)) + ")"
-
-
-def _text_pattern(earlier: int) -> str:
-    """Free text whose `$` only ever starts a reference to an earlier step.
-
-    A reference is never followed by a digit, `.` or `,`: `$1` then `2` would read as `$12`, and a
-    small model writing a price like "$1.50" would otherwise splice step 1's result into a number.
-    """
-    if earlier == 0:
-        return f"^{_TEXT_CHAR}*$"
-    ref = _reference(earlier)
-    return f"^{_TEXT_CHAR}*({ref}{_AFTER_REFERENCE}{_TEXT_CHAR}*)*({ref})?$"
-
-
-# subtle: no `"`, `\` or control characters in free text: llama.cpp's schema-to-grammar converter
-# puts a pattern into the grammar of the JSON text unescaped, where a quote would end the string;
-# and a small model, once it writes one DEL or C1 control (\u007f), may write nothing else
-_TEXT_CHAR = r'[^$"\\\x00-\x1f\x7f-\x9f]'
-_AFTER_REFERENCE = r'[^$0-9.,"\\\x00-\x1f\x7f-\x9f]'
-
-
-_THINK_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"question": {"type": "string", "description": "what to reason about"}},
-    "required": ["question"],
-}
 _THINK_DESCRIPTION = {
     "name": THINK_TOOL,
     "signature": "question: string",

@@ -54,8 +54,9 @@ class Passage(_Data):
     score: float
 
 
-ModelCallPurpose = Literal["plan", "think", "answer"]
-"""What a model request was for: writing the plan, a `think` step, or the joiner's answer."""
+ModelCallPurpose = Literal["plan", "arguments", "think", "answer"]
+"""What a model request was for: writing the plan, a planned call's arguments (`arguments.py`), a
+`think` step, or the joiner's answer."""
 
 
 class ModelCall(_Data):

@@ -416,7 +416,8 @@ function showRun() {
   panel.replaceChildren(el("h2", {}, "Run"), el("p", { class: "hint" }, hint));
   Object.entries(data.replan_reasons).forEach(([round, reason]) => section(`Replan ${round}: why`, pre(reason)));
   data.model_calls.forEach((call) => {
-    const who = call.purpose === "plan" ? (call.round ? `Planner, replan ${call.round}` : "Planner") : "Joiner";
+    const planner = call.round ? `Planner, replan ${call.round}` : "Planner";
+    const who = { plan: planner, arguments: `${planner}: a call's arguments` }[call.purpose] || "Joiner";
     section(`${who} at ${seconds(call.t)}`, modelCall(call, false));
   });
 }

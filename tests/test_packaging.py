@@ -21,7 +21,8 @@ def wheel(tmp_path_factory):
 def test_wheel_ships_prompt_templates_and_builtin_tools(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ["agentrt/prompt_templates/plan.j2", "agentrt/prompt_templates/step.j2",
-                 "agentrt/prompt_templates/answer.j2", "agentrt/builtin_tools/calculator.py",
+                 "agentrt/prompt_templates/answer.j2", "agentrt/prompt_templates/arguments.j2",
+                 "agentrt/builtin_tools/calculator.py",
                  "agentrt/builtin_tools/final_answer.py", "agentrt/py.typed"]:
         assert path in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -69,7 +69,7 @@ def test_tools_with_enum_and_nested_model_parameters_get_a_self_contained_plan_s
     from pydantic import BaseModel
 
     from agentrt import tool
-    from agentrt.planner import plan_schema
+    from agentrt.plan_schema import plan_schema
     from agentrt.registry import ToolRegistry
 
     class Unit(enum.Enum):

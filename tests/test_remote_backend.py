@@ -10,7 +10,7 @@ import pytest
 from agentrt import Agent, BackendError
 from agentrt.llm import GenerationRequest, load_llm
 from agentrt.llm.openai_compatible import OpenAICompatibleLLM
-from agentrt.planner import plan_schema
+from agentrt.plan_schema import plan_schema
 from agentrt.registry import ToolRegistry
 from agentrt.schema import Message
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..agent import Agent, Mode
 from ..llm import LLM
-from ..planner import inline_refs
+from ..plan_schema import inline_refs
 from ..plugins import installed_tools
 from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult

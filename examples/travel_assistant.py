@@ -1,0 +1,79 @@
+"""A travel assistant: one agent, several tools of your own, questions in plain words.
+
+Run: .venv/bin/python examples/travel_assistant.py ["your question"]
+None of the questions names a tool. With `choose_tools=True` (the default) the agent ranks the
+tools against each question, shows the planner the ones that fit with worked examples of them,
+starts the plan with the best fit when it fits well, and writes each call's arguments from the
+question in a request of its own; a question no tool answers is left to the model.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+from agentrt import Agent, RetryTool, tool
+
+Currency = Literal["USD", "EUR", "GBP", "JPY"]
+RATES_TO_USD = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067}
+WEATHER = {"lisbon": "sunny, 24 C", "paris": "light rain, 14 C", "tokyo": "cloudy, 19 C"}
+UTC_OFFSETS = {"lisbon": 0, "paris": 1, "tokyo": 9, "new york": -5}
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Current weather in a city.
+
+    Args:
+        city: the city's name, e.g. "Lisbon"
+    """
+    key = city.strip().lower()
+    if key not in WEATHER:
+        raise RetryTool(f"no weather for {city!r}; known cities: {', '.join(WEATHER)}")
+    return WEATHER[key]
+
+
+@tool
+def convert_currency(amount: float, source: Currency, target: Currency) -> float:
+    """Convert an amount of money from one currency to another.
+
+    Args:
+        amount: how much money, e.g. 100
+        source: the currency the amount is in
+        target: the currency to convert to
+    """
+    return round(amount * RATES_TO_USD[source] / RATES_TO_USD[target], 2)
+
+
+@tool
+def local_time_offset(city: str) -> str:
+    """The time zone of a city, as its offset from UTC in hours.
+
+    Args:
+        city: the city's name, e.g. "Tokyo"
+    """
+    key = city.strip().lower()
+    if key not in UTC_OFFSETS:
+        raise RetryTool(f"no time zone for {city!r}; known cities: {', '.join(UTC_OFFSETS)}")
+    return f"UTC{UTC_OFFSETS[key]:+d}"
+
+
+QUESTIONS = [
+    "Is it raining in Paris right now?",
+    "How much is 120 US dollars in euros?",
+    "Which time zone is Tokyo in?",
+]
+
+
+def main(questions: list[str]) -> None:
+    agent = Agent(tools=[get_weather, convert_currency, local_time_offset])
+    for question in questions:
+        result = agent.run(question)
+        print(f"question: {question}")
+        for step in result.steps:
+            print(f"  step {step.id}: {step.tool}({step.resolved_args}) -> {step.observation}")
+        print(f"answer: {result.answer}")
+
+
+if __name__ == "__main__":
+    main([" ".join(sys.argv[1:])] if sys.argv[1:] else QUESTIONS)

@@ -1,0 +1,85 @@
+"""Arguments written apart from the plan (`arguments.py`): which calls get them, what the model is
+asked and under which constraint, and how the answers replace the plan's."""
+
+import asyncio
+from typing import Literal
+
+from agentrt import tool
+from agentrt.arguments import ArgumentWriter
+from agentrt.prompts import PromptLibrary
+from agentrt.registry import ToolRegistry
+from agentrt.schema import PlanSpec, StepSpec
+from agentrt.testing import ScriptedLLM
+
+
+@tool
+def get_weather(city: str, units: Literal["metric", "imperial"] = "metric") -> str:
+    """Current weather in a city."""
+    return f"sunny in {city}"
+
+
+@tool
+def send_message(to: str, text: str) -> str:
+    """Send a text message to a person."""
+    return "sent"
+
+
+def writer(*replies):
+    llm = ScriptedLLM(replies)
+    return ArgumentWriter(llm, ToolRegistry([get_weather, send_message]), PromptLibrary()), llm
+
+
+def steps(*calls):
+    return PlanSpec(steps=[StepSpec(id=i, tool=name, args=args) for i, (name, args) in enumerate(calls, 1)])
+
+
+def test_each_call_made_once_gets_its_arguments_from_a_prompt_of_its_own_in_one_batch():
+    arguments, llm = writer('{"city":"Paris"}', '{"to":"Ann","text":"$1"}')
+    spec = steps(("get_weather", {"city": "city"}), ("send_message", {"to": "to", "text": "$1"}),
+                 ("final_answer", {"answer": "$2"}))
+    written, calls = asyncio.run(arguments.rewrite("Text Ann the weather in Paris", spec))
+    assert [s.args for s in written.steps] == [{"city": "Paris"}, {"to": "Ann", "text": "$1"}, {"answer": "$2"}]
+    assert written.steps[1].depends_on == [1]
+    assert llm.batch_sizes == [2] and [c.purpose for c in calls] == ["arguments", "arguments"]
+    prompt = llm.prompts()[0]
+    assert "Task: Text Ann the weather in Paris" in prompt and "get_weather(city: string" in prompt
+    assert "send_message" not in prompt  # one tool per prompt
+
+
+def test_an_argument_that_takes_an_earlier_result_keeps_the_plans_reference():
+    arguments, llm = writer('{"to":"Ann","text":"$1"}')
+    spec = steps(("get_weather", {"city": "$9"}), ("send_message", {"to": "to", "text": "$1"}))
+    assert [s.id for s in arguments.rewritable(spec.steps)] == [2]  # step 1 has nothing left to write
+    schema = arguments.request("Text Ann the weather", spec.steps[1]).json_schema
+    assert schema["properties"]["text"] == {"const": "$1"}
+    assert "[$](1)" in schema["properties"]["to"]["pattern"] and schema["additionalProperties"] is False
+
+
+def test_a_tool_called_several_times_keeps_the_plans_arguments():
+    arguments, llm = writer()
+    spec = steps(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Tokyo"}),
+                 ("final_answer", {"answer": "$1 $2"}))
+    assert asyncio.run(arguments.rewrite("Weather in Paris and Tokyo", spec)) == (spec, [])
+    assert llm.history == []
+
+
+def test_a_rewrite_cut_off_by_its_token_budget_keeps_the_plans_arguments():
+    arguments, llm = writer('{"city":"Par')
+
+    def truncated(requests):
+        [generation] = ScriptedLLM.generate(llm, requests)
+        return [generation.model_copy(update={"truncated": True})]
+
+    llm.generate = truncated
+    spec = steps(("get_weather", {"city": "Lisbon"}))
+    written, calls = asyncio.run(arguments.rewrite("Weather in Paris", spec))
+    assert written == spec and len(calls) == 1
+
+
+def test_an_optional_argument_is_written_only_when_the_plan_gave_one():
+    arguments, llm = writer()
+    left_out = arguments.request("Weather in Paris", StepSpec(id=1, tool="get_weather", args={"city": "x"}))
+    given = arguments.request("Weather in Paris in F", StepSpec(id=1, tool="get_weather",
+                                                                args={"city": "x", "units": "metric"}))
+    assert set(left_out.json_schema["properties"]) == {"city"}
+    assert set(given.json_schema["properties"]) == {"city", "units"}
