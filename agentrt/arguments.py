@@ -65,17 +65,29 @@ class ArgumentWriter:
 
     async def rewrite(self, instruction: str, spec: PlanSpec) -> tuple[PlanSpec, list[ModelCall]]:
         """`spec` with the arguments of its `rewritable` steps written anew, and the model calls
-        that wrote them. A step whose rewrite did not finish keeps the plan's arguments."""
+        that wrote them. A step whose rewrite did not finish, or is no JSON object (a backend
+        that does not enforce the schema), keeps the plan's arguments."""
         chosen = self.rewritable(spec.steps)
         if not chosen:
             return spec, []
         requests = [self.request(instruction, step) for step in chosen]
         generations = await generate_async(self.llm, requests)
-        written = {step.id: json.loads(generation.text)
-                   for step, generation in zip(chosen, generations, strict=True) if not generation.truncated}
+        written = {}
+        for step, generation in zip(chosen, generations, strict=True):
+            arguments = None if generation.truncated else _json_object(generation.text)
+            if arguments is not None:
+                written[step.id] = arguments
         steps = [_with_arguments(step, written[step.id]) if step.id in written else step for step in spec.steps]
         calls = [call_record("arguments", r, g) for r, g in zip(requests, generations, strict=True)]
         return PlanSpec(steps=steps), calls
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _with_arguments(step: StepSpec, arguments: dict[str, Any]) -> StepSpec:

@@ -1,10 +1,10 @@
 """A travel assistant: one agent, several tools of your own, questions in plain words.
 
 Run: .venv/bin/python examples/travel_assistant.py ["your question"]
-None of the questions names a tool. With `choose_tools=True` (the default) the agent ranks the
-tools against each question, shows the planner the ones that fit with worked examples of them,
-starts the plan with the best fit when it fits well, and writes each call's arguments from the
-question in a request of its own; a question no tool answers is left to the model.
+None of the questions names a tool. With `choose_tools=True` (experimental, not yet the default)
+the agent ranks the tools against each question, shows the planner the ones that fit with worked
+examples of them, starts the plan with the best fit when it fits well, and writes each call's
+arguments from the question in a request of its own; a question no tool fits is left to the model.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ QUESTIONS = [
 
 
 def main(questions: list[str]) -> None:
-    agent = Agent(tools=[get_weather, convert_currency, local_time_offset])
+    agent = Agent(tools=[get_weather, convert_currency, local_time_offset], choose_tools=True)
     for question in questions:
         result = agent.run(question)
         print(f"question: {question}")

@@ -83,3 +83,10 @@ def test_an_optional_argument_is_written_only_when_the_plan_gave_one():
                                                                 args={"city": "x", "units": "metric"}))
     assert set(left_out.json_schema["properties"]) == {"city"}
     assert set(given.json_schema["properties"]) == {"city", "units"}
+
+
+def test_a_reply_that_is_no_json_object_keeps_the_plans_arguments():
+    arguments, llm = writer("Paris, I think")  # a backend that does not enforce the schema
+    spec = steps(("get_weather", {"city": "Lisbon"}))
+    written, calls = asyncio.run(arguments.rewrite("Weather in Paris", spec))
+    assert written == spec and calls[0].output == "Paris, I think"
