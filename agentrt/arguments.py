@@ -5,27 +5,34 @@ task's values into their arguments, and it does the second badly: shown worked e
 tools (which it needs to choose them), it copies the examples' values, so "directions from my
 hotel to the airport" becomes `get_directions(origin="origin", ...)`. Asked instead, in a short
 prompt of its own, for the arguments of one chosen tool given the task, it copies the task's
-values. So the plan decides which tools run and how their results flow (`$N`), and then each
-call the plan makes once gets its arguments rewritten here, all of them in one batch. Arguments
-that take an earlier step's result keep the plan's reference; a tool the plan calls several
-times (a fan-out over cities, say) keeps the plan's arguments, since a prompt that sees one
-call cannot tell which of the task's values that call is for.
+values, though not reliably: it still writes `order_id="1234567890"` for "cancel ORD-58377", or
+100 for "38.5 C". So the constraint does the copying: a free-text argument may only be a phrase of
+the task (a run of its words) and a number one of the task's numbers, or else the value the plan
+gave (which carries what the task implies but does not say, like "AAPL" for "apple"), unless
+that is the value the tool's worked example showed, which the model copies.
+
+So the plan decides which tools run and how their results flow (`$N`), and then each call the
+plan makes once gets its arguments rewritten here, all of them in one batch. Arguments that take
+an earlier step's result keep the plan's reference; a tool the plan calls several times (a
+fan-out over cities, say) keeps the plan's arguments, since a prompt that sees one call cannot
+tell which of the task's values that call is for.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from .llm import LLM, GenerationRequest, call_record, generate_async
 from .plan import references
-from .plan_schema import arguments_schema
+from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import Message, ModelCall, PlanSpec, StepSpec
-from .tool_choice import signature
+from .tool_choice import example_arguments, signature
 
 
 class ArgumentWriter:
@@ -47,15 +54,23 @@ class ArgumentWriter:
     def request(self, instruction: str, step: StepSpec) -> GenerationRequest:
         """The request for `step`'s arguments: the task and the tool, constrained to the tool's
         arguments, with each argument that takes an earlier step's result fixed to the plan's,
-        and without the optional ones the plan left out."""
+        without the optional ones the plan left out, and free text and numbers narrowed to the
+        task's own (`_TaskValues`)."""
         tool = self.registry.get(step.tool)
         arguments = arguments_schema(tool, step.id)
         properties = arguments.get("properties", {})
+        declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
+        stated = _TaskValues(instruction)
+        shown = example_arguments(tool)
         for name in list(properties):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
             elif name not in step.args and name not in arguments.get("required", []):
                 del properties[name]  # asked for an optional argument, a small model makes one up
+            else:
+                # a value the plan copied from the tool's worked example is no evidence
+                planned = step.args.get(name) if step.args.get(name) != shown.get(name) else None
+                properties[name] = stated.narrow(declared[name], planned) or properties[name]
         prompt = self.prompts.render(
             "arguments", instruction=instruction, tool={"name": tool.name, "signature": signature(tool),
                                                         "description": tool.description},
@@ -80,6 +95,48 @@ class ArgumentWriter:
         steps = [_with_arguments(step, written[step.id]) if step.id in written else step for step in spec.steps]
         calls = [call_record("arguments", r, g) for r, g in zip(requests, generations, strict=True)]
         return PlanSpec(steps=steps), calls
+
+
+class _TaskValues:
+    """What an instruction states: its phrases (every run of its words, trimmed of quotes and
+    punctuation at the ends) and its numbers."""
+
+    MAX_WORDS = 80  # past this many words, phrases are too many to list: free text stays free
+    _EDGES = "\"'`,.;:?!()[]{}"
+    _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
+
+    def __init__(self, instruction: str) -> None:
+        words = instruction.split()
+        self.phrases: list[str] = []
+        if len(words) <= self.MAX_WORDS:
+            spans = ((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1))
+            runs = (" ".join(words[i:j]).strip(self._EDGES) for i, j in spans)
+            # subtle: no `$` in a value: the executor would read "$50" as the result of step 50
+            self.phrases = list(dict.fromkeys(r for r in runs if r and "$" not in r and len(r) <= MAX_STRING_CHARS))
+        self.numbers = list(dict.fromkeys(float(n) for n in self._NUMBER.findall(instruction)))
+
+    def narrow(self, prop: dict[str, Any], planned: Any) -> dict[str, Any] | None:
+        """`prop`'s values narrowed to the instruction's (and `planned`, the plan's value), or
+        None where that does not apply: a choice, a format, an object, or nothing to choose from."""
+        options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        if len(options) != 1 or any(k in options[0] for k in ("enum", "const", "format", "pattern")):
+            return None
+        option, kind = options[0], options[0].get("type")
+        if kind == "array":
+            planned_items = planned if isinstance(planned, list) else []
+            items = self.narrow(option.get("items", {}), planned_items[0] if len(planned_items) == 1 else None)
+            # subtle: at least one item: a small model otherwise closes the list at once
+            return {"type": "array", "items": items, "minItems": 1} if items is not None else None
+        values: list[Any]
+        if kind == "string":
+            values = [*self.phrases, *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
+        elif kind in ("number", "integer"):
+            values = [int(n) if n.is_integer() else n for n in self.numbers if kind == "number" or n.is_integer()]
+            if isinstance(planned, (int, float)) and not isinstance(planned, bool) and planned not in values:
+                values.append(planned)
+        else:
+            return None
+        return {"enum": values} if values else None
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
