@@ -59,7 +59,7 @@ def local_time_offset(city: str) -> str:
 
 
 QUESTIONS = [
-    "Is it raining in Paris right now?",
+    "What's the weather like in Paris today?",
     "How much is 120 US dollars in euros?",
     "Which time zone is Tokyo in?",
 ]
