@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ToolDefinitionError
-from .registry import Tool
 from .schema import THINK_TOOL
+
+if TYPE_CHECKING:  # the registry checks each tool's schema here when it is made
+    from .registry import Tool
 
 MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its token budget
 
@@ -67,8 +69,9 @@ def inline_refs(schema: dict[str, Any], tool: str) -> dict[str, Any]:
             name = ref.removeprefix("#/$defs/")
             if name in seen:
                 raise ToolDefinitionError(
-                    f"Tool {tool!r}: parameter type {name!r} refers to itself; plans need "
-                    "non-recursive argument types"
+                    f"Tool {tool!r}: parameter type {name!r} refers to itself, which no plan's "
+                    "constraint can express; give the parameter a type of bounded depth (e.g. a "
+                    "list of a model without the self-reference) or take it as a JSON string"
                 )
             rest = {k: v for k, v in node.items() if k != "$ref"}
             return {**expand(definitions[name], (*seen, name)), **expand(rest, seen)}

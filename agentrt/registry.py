@@ -21,6 +21,7 @@ from typing import Any, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import InvalidArguments, ToolDefinitionError
+from .plan_schema import inline_refs
 from .schema import THINK_TOOL
 from .threads import TOOL_THREADS, off_loop
 
@@ -71,16 +72,17 @@ class Tool:
         if parameters is not None:
             self._schema = parameters
             self._check = _schema_checker(self.name, parameters)
-            return
-        args_model = _args_model(fn, self.name, arg_docs)
-        try:
-            self._schema = args_model.model_json_schema()
-        except Exception as exc:  # a type pydantic cannot describe in JSON schema
-            raise ToolDefinitionError(
-                f"Tool {self.name!r}: its parameter types have no JSON schema ({exc}); use plain "
-                "types (str, int, float, bool, lists, dicts, enums, pydantic models)"
-            ) from exc
-        self._check = _model_checker(args_model)
+        else:
+            args_model = _args_model(fn, self.name, arg_docs)
+            try:
+                self._schema = args_model.model_json_schema()
+            except Exception as exc:  # a type pydantic cannot describe in JSON schema
+                raise ToolDefinitionError(
+                    f"Tool {self.name!r}: its parameter types have no JSON schema ({exc}); use plain "
+                    "types (str, int, float, bool, lists, dicts, enums, pydantic models)"
+                ) from exc
+            self._check = _model_checker(args_model)
+        inline_refs(self._schema, self.name)  # refused now, not at the first plan: a recursive type
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, source={self.source!r})"

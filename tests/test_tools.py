@@ -108,3 +108,22 @@ def test_a_tool_file_without_type_hints_is_reported_with_its_path(tmp_path):
     untyped.write_text('from agentrt import tool\n\n@tool\ndef f(x):\n    """Doc."""\n')
     with pytest.raises(ToolDefinitionError, match=r"untyped.py.*parameter 'x' has no type hint"):
         load_tools_file(untyped)
+
+
+def test_a_tool_whose_argument_type_refers_to_itself_is_refused_when_it_is_made():
+    from pydantic import BaseModel
+
+    class Folder(BaseModel):
+        name: str
+        children: list["Folder"] = []
+
+    with pytest.raises(ToolDefinitionError, match="'make_tree'.*'Folder' refers to itself.*bounded depth"):
+        @tool
+        def make_tree(root: Folder) -> str:
+            """Create a folder tree."""
+            return root.name
+
+    with pytest.raises(ToolDefinitionError, match="'nested'.*refers to itself"):
+        Tool(lambda **kw: None, name="nested", description="x", parameters={
+            "type": "object", "properties": {"n": {"$ref": "#/$defs/N"}},
+            "$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}}})
