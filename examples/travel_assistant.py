@@ -10,10 +10,11 @@ arguments from the question in a request of its own; a question no tool fits is 
 from __future__ import annotations
 
 import sys
-from typing import Literal
+from typing import Literal, TypeVar
 
 from agentrt import Agent, RetryTool, tool
 
+T = TypeVar("T")
 Currency = Literal["USD", "EUR", "GBP", "JPY"]
 RATES_TO_USD = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067}
 WEATHER = {"lisbon": "sunny, 24 C", "paris": "light rain, 14 C", "tokyo": "cloudy, 19 C"}
@@ -27,10 +28,7 @@ def get_weather(city: str) -> str:
     Args:
         city: the city's name, e.g. "Lisbon"
     """
-    key = city.strip().lower()
-    if key not in WEATHER:
-        raise RetryTool(f"no weather for {city!r}; known cities: {', '.join(WEATHER)}")
-    return WEATHER[key]
+    return _look_up(WEATHER, city, "weather")
 
 
 @tool
@@ -52,10 +50,15 @@ def local_time_offset(city: str) -> str:
     Args:
         city: the city's name, e.g. "Tokyo"
     """
+    return f"UTC{_look_up(UTC_OFFSETS, city, 'time zone'):+d}"
+
+
+def _look_up(table: dict[str, T], city: str, what: str) -> T:
+    """`table`'s entry for `city`; an unknown city is a failure the planner can retry with another."""
     key = city.strip().lower()
-    if key not in UTC_OFFSETS:
-        raise RetryTool(f"no time zone for {city!r}; known cities: {', '.join(UTC_OFFSETS)}")
-    return f"UTC{UTC_OFFSETS[key]:+d}"
+    if key not in table:
+        raise RetryTool(f"no {what} for {city!r}; known cities: {', '.join(table)}")
+    return table[key]
 
 
 QUESTIONS = [
