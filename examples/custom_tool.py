@@ -1,8 +1,9 @@
 """Embed agentrt in a Python program with a tool of your own.
 
-Run: .venv/bin/python examples/custom_tool.py
+Run: .venv/bin/python examples/custom_tool.py ["your question"]
 The model (the embedded SmolLM2-135M by default) plans which tools to call; the calculator and
-final_answer are built in, `lookup_price` is ours.
+final_answer are built in, `lookup_price` is ours. The question need not name the tool: with
+`choose_tools=True` the agent picks the tools that fit it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def lookup_price(item: str) -> float:
 
 
 def main(instruction: str) -> None:
-    agent = Agent(tools=[lookup_price])
+    agent = Agent(tools=[lookup_price], choose_tools=True)  # experimental: the tool need not be named
     result = agent.run(instruction)
     for step in result.steps:
         print(f"step {step.id}: {step.tool}({step.resolved_args}) -> {step.observation}")
@@ -36,4 +37,4 @@ def main(instruction: str) -> None:
 
 
 if __name__ == "__main__":
-    main(" ".join(sys.argv[1:]) or "Use lookup_price to find the price of bread.")
+    main(" ".join(sys.argv[1:]) or "How much does bread cost?")
