@@ -20,6 +20,7 @@ tell which of the task's values that call is for.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -60,7 +61,7 @@ class ArgumentWriter:
         arguments = arguments_schema(tool, step.id)
         properties = arguments.get("properties", {})
         declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
-        stated = _TaskValues(instruction)
+        stated = _task_values(instruction)
         shown = example_arguments(tool)
         for name in list(properties):
             if references(step.args.get(name)):
@@ -137,6 +138,12 @@ class _TaskValues:
         else:
             return None
         return {"enum": values} if values else None
+
+
+@functools.lru_cache(maxsize=8)
+def _task_values(instruction: str) -> _TaskValues:
+    """One instruction's values, listed once for all the calls of its plan (O(words²) phrases)."""
+    return _TaskValues(instruction)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

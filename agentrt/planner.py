@@ -67,7 +67,9 @@ class Planner:
             self._schemas[key] = plan_schema(tools, count, first_id=first_id, first_tools=first_tools)
         return self._schemas[key]
 
-    def _shown(self, instruction: str) -> tuple[list[Tool], list[dict[str, str]], tuple[str, ...] | None]:
+    def _shown(
+        self, instruction: str, has_numbers: bool
+    ) -> tuple[list[Tool], list[dict[str, str]], tuple[str, ...] | None]:
         """With a chooser: the tools to show, each tool's worked examples (best fit last), and
         the tool the first step must call. The calculator is also shown when the instruction has
         numbers, since arithmetic does not read like its description; when no tool fits, the
@@ -76,7 +78,7 @@ class Planner:
             return list(self.registry), [], None
         chosen = self.chooser.choose(instruction).tools
         extra = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL
-                 or (t.name == "calculator" and t not in chosen and re.search(r"\d", instruction))]
+                 or (t.name == "calculator" and t not in chosen and has_numbers)]
         examples = [example for t in [*extra, *chosen] if t.name != FINAL_ANSWER_TOOL for example in _examples(t)]
         return [*chosen, *extra], examples, (chosen[-1].name,) if chosen else None
 
@@ -93,7 +95,8 @@ class Planner:
         `experiences` are past plans for similar tasks, shown as worked examples."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
-        tools, examples, first_tools = self._shown(instruction)
+        has_numbers = bool(re.search(r"\d", instruction))
+        tools, examples, first_tools = self._shown(instruction, has_numbers)
         think_last = self.chooser is not None and first_tools is None
         if history:  # a replan continues a plan that has already made its first call
             first_tools = None
@@ -106,7 +109,7 @@ class Planner:
             chosen=self.chooser is not None,
             max_steps=count,
             passages=list(passages),
-            instruction_has_numbers=bool(re.search(r"\d", instruction)),
+            instruction_has_numbers=has_numbers,
             history=[{"id": r.id, "tool": r.tool, "args": json.dumps(r.args), "observation": r.observation}
                      for r in history],
             experiences=[{"instruction": e.instruction, "plan": e.plan.model_dump_json(exclude_defaults=True)}
