@@ -11,11 +11,14 @@ the task (a run of its words) and a number one of the task's numbers, or else th
 gave (which carries what the task implies but does not say, like "AAPL" for "apple"), unless
 that is the value the tool's worked example showed, which the model copies.
 
-So the plan decides which tools run and how their results flow (`$N`), and then each call the
-plan makes once gets its arguments rewritten here, all of them in one batch. Arguments that take
-an earlier step's result keep the plan's reference; a tool the plan calls several times (a
-fan-out over cities, say) keeps the plan's arguments, since a prompt that sees one call cannot
-tell which of the task's values that call is for.
+So the plan decides which tools run and how their results flow (`$N`), and then its calls get
+their arguments rewritten here, all of them in one batch. A call the plan opened with for one
+part of the instruction (`tool_choice.Call`: "set two timers, 10 and 25 minutes" is two) is
+asked about that part, and its values come from it first, so the two timers get 10 and 25;
+any other call of a tool the plan calls once is asked about the whole instruction. Arguments that
+take an earlier step's result keep the plan's reference; any other call of a tool the plan calls
+several times keeps the plan's arguments, since a prompt that sees one call cannot tell which of
+the task's values that call is for.
 """
 
 from __future__ import annotations
@@ -45,23 +48,25 @@ class ArgumentWriter:
         self.prompts = prompts
         self.max_new_tokens = max_new_tokens
 
-    def rewritable(self, steps: Sequence[StepSpec]) -> list[StepSpec]:
-        """The steps whose arguments are rewritten: calls of a registered tool that the plan
-        makes once, with at least one parameter not taken from an earlier step."""
+    def rewritable(self, steps: Sequence[StepSpec], opening: int = 0) -> list[StepSpec]:
+        """The steps whose arguments are rewritten: calls of a registered tool that are among
+        the first `opening` steps (each made for a request of its own) or that the plan makes
+        once, with at least one parameter not taken from an earlier step."""
         counts = Counter(step.tool for step in steps)
-        return [step for step in steps if step.tool in self.registry and counts[step.tool] == 1
+        return [step for position, step in enumerate(steps)
+                if step.tool in self.registry and (position < opening or counts[step.tool] == 1)
                 and _free_parameters(self.registry.get(step.tool), step)]
 
-    def request(self, instruction: str, step: StepSpec) -> GenerationRequest:
-        """The request for `step`'s arguments: the task and the tool, constrained to the tool's
-        arguments, with each argument that takes an earlier step's result fixed to the plan's,
-        without the optional ones the plan left out, and free text and numbers narrowed to the
-        task's own (`_TaskValues`)."""
+    def request(self, instruction: str, step: StepSpec, part: str | None = None) -> GenerationRequest:
+        """The request for `step`'s arguments: the task (and the `part` of it that the step
+        serves) and the tool, constrained to the tool's arguments, with each argument that
+        takes an earlier step's result fixed to the plan's, without the optional ones the plan
+        left out, and free text and numbers narrowed to the part's own (`_TaskValues`)."""
         tool = self.registry.get(step.tool)
         arguments = arguments_schema(tool, step.id)
         properties = arguments.get("properties", {})
         declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
-        stated = _task_values(instruction)
+        stated = _task_values(part or instruction, instruction)
         shown = example_arguments(tool)
         for name in list(properties):
             if references(step.args.get(name)):
@@ -73,20 +78,24 @@ class ArgumentWriter:
                 planned = step.args.get(name) if step.args.get(name) != shown.get(name) else None
                 properties[name] = stated.narrow(declared[name], planned) or properties[name]
         prompt = self.prompts.render(
-            "arguments", instruction=instruction, tool={"name": tool.name, "signature": signature(tool),
-                                                        "description": tool.description},
+            "arguments", instruction=instruction, part=part if part != instruction else None,
+            tool={"name": tool.name, "signature": signature(tool), "description": tool.description},
         )
         return GenerationRequest(messages=[Message(role="user", content=prompt)], json_schema=arguments,
                                  max_new_tokens=self.max_new_tokens)
 
-    async def rewrite(self, instruction: str, spec: PlanSpec) -> tuple[PlanSpec, list[ModelCall]]:
+    async def rewrite(
+        self, instruction: str, spec: PlanSpec, parts: Sequence[str] = ()
+    ) -> tuple[PlanSpec, list[ModelCall]]:
         """`spec` with the arguments of its `rewritable` steps written anew, and the model calls
-        that wrote them. A step whose rewrite did not finish, or is no JSON object (a backend
-        that does not enforce the schema), keeps the plan's arguments."""
-        chosen = self.rewritable(spec.steps)
+        that wrote them; its first steps serve `parts` of the instruction, one each. A step whose rewrite did not
+        finish, or is no JSON object (a backend that does not enforce the schema), keeps the
+        plan's arguments."""
+        chosen = self.rewritable(spec.steps, len(parts))
         if not chosen:
             return spec, []
-        requests = [self.request(instruction, step) for step in chosen]
+        served = {step.id: part for step, part in zip(spec.steps, parts, strict=False)}
+        requests = [self.request(instruction, step, served.get(step.id)) for step in chosen]
         generations = await generate_async(self.llm, requests)
         written = {}
         for step, generation in zip(chosen, generations, strict=True):
@@ -99,22 +108,24 @@ class ArgumentWriter:
 
 
 class _TaskValues:
-    """What an instruction states: its phrases (every run of its words, trimmed of quotes and
-    punctuation at the ends) and its numbers."""
+    """What a text states: its phrases (every run of its words, trimmed of quotes and punctuation
+    at the ends) and its numbers, or where it has none, those of the `whole` task it is part of
+    ("set a timer for 20 minutes and name it tea": the second part's minutes are the task's)."""
 
     MAX_WORDS = 80  # past this many words, phrases are too many to list: free text stays free
     _EDGES = "\"'`,.;:?!()[]{}"
     _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 
-    def __init__(self, instruction: str) -> None:
-        words = instruction.split()
+    def __init__(self, text: str, whole: str) -> None:
+        words = text.split()
         self.phrases: list[str] = []
         if len(words) <= self.MAX_WORDS:
             spans = ((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1))
             runs = (" ".join(words[i:j]).strip(self._EDGES) for i, j in spans)
             # subtle: no `$` in a value: the executor would read "$50" as the result of step 50
             self.phrases = list(dict.fromkeys(r for r in runs if r and "$" not in r and len(r) <= MAX_STRING_CHARS))
-        self.numbers = list(dict.fromkeys(float(n) for n in self._NUMBER.findall(instruction)))
+        numbers = self._NUMBER.findall(text) or self._NUMBER.findall(whole)
+        self.numbers = list(dict.fromkeys(float(n) for n in numbers))
 
     def narrow(self, prop: dict[str, Any], planned: Any) -> dict[str, Any] | None:
         """`prop`'s values narrowed to the instruction's (and `planned`, the plan's value), or
@@ -140,10 +151,10 @@ class _TaskValues:
         return {"enum": values} if values else None
 
 
-@functools.lru_cache(maxsize=8)
-def _task_values(instruction: str) -> _TaskValues:
-    """One instruction's values, listed once for all the calls of its plan (O(words²) phrases)."""
-    return _TaskValues(instruction)
+@functools.lru_cache(maxsize=16)
+def _task_values(text: str, whole: str) -> _TaskValues:
+    """A text's values, listed once for all the calls of its plan (O(words²) phrases)."""
+    return _TaskValues(text, whole)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

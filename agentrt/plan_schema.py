@@ -8,11 +8,11 @@ DAG by construction.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import ToolDefinitionError
-from .schema import THINK_TOOL
+from .schema import FINAL_ANSWER_TOOL, THINK_TOOL
 
 if TYPE_CHECKING:  # the registry checks each tool's schema here when it is made
     from .registry import Tool
@@ -21,29 +21,30 @@ MAX_STRING_CHARS = 200  # bounds a runaway string so a plan always fits its toke
 
 
 def plan_schema(
-    registry: Iterable[Tool], max_steps: int, *, first_id: int = 1, first_tools: Iterable[str] | None = None
+    registry: Iterable[Tool], max_steps: int, *, first_id: int = 1, opening: Sequence[str] = ()
 ) -> dict[str, Any]:
     """JSON schema of one planning round: position k holds `{"id": first_id + k, "tool": T,
-    "args": T's arguments}`, whose references may only name steps before it; the first step
-    may only call `first_tools`, when given."""
-    if max_steps < 1:
-        raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step")
+    "args": T's arguments}`, whose references may only name steps before it. With an `opening`,
+    the plan is those calls, in order, and then its final answer."""
+    if max_steps < len(opening) + 1:
+        raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step, "
+                         f"and for the {len(opening)} calls it opens with and their answer")
     tools = [(t.name, inline_refs(t.json_schema(), t.name)) for t in registry]
     tools.append((THINK_TOOL, _THINK_SCHEMA))
-    allowed_first = set(first_tools) if first_tools is not None else None
+    allowed = [*opening, FINAL_ANSWER_TOOL] if opening else None
     positions = {
-        f"step{step_id}": {"anyOf": [
-            _step_schema(step_id, name, schema) for name, schema in tools
-            if step_id != first_id or allowed_first is None or name in allowed_first
+        f"step{first_id + k}": {"anyOf": [
+            _step_schema(first_id + k, name, schema) for name, schema in tools
+            if allowed is None or name == allowed[k]
         ]}
-        for step_id in range(first_id, first_id + max_steps)
+        for k in range(len(allowed) if allowed else max_steps)
     }
     # subtle: one fixed-length tuple per plan length rather than prefixItems with minItems: the
     # same language, but llama.cpp's schema-to-grammar converter ignores minItems on tuples
     plans = [
         {"type": "array", "prefixItems": [{"$ref": f"#/$defs/{name}"} for name in list(positions)[:length]],
          "items": False, "minItems": length}
-        for length in range(1, max_steps + 1)
+        for length in ([len(allowed)] if allowed else range(1, max_steps + 1))
     ]
     return {
         "type": "object",

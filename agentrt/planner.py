@@ -23,7 +23,7 @@ from .plan_schema import plan_schema
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import FINAL_ANSWER_TOOL, THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
-from .tool_choice import ToolChooser, example_arguments, example_task, signature
+from .tool_choice import Call, ToolChooser, example_arguments, example_task, signature
 
 # What decoding a plan's text into steps raises when the text is no (complete) plan: bad JSON,
 # nesting past the decoder's recursion limit, missing keys, wrong types, unusable `$N` references
@@ -57,30 +57,26 @@ class Planner:
         self.max_new_tokens = max_new_tokens
         self.chooser = chooser
         self.arguments = arguments
-        self._schemas: dict[tuple[tuple[str, ...], int, int, tuple[str, ...] | None], dict[str, Any]] = {}
+        self._schemas: dict[tuple[tuple[str, ...], int, int, tuple[str, ...]], dict[str, Any]] = {}
 
-    def _schema(
-        self, tools: Sequence[Tool], count: int, first_id: int, first_tools: tuple[str, ...] | None
-    ) -> dict[str, Any]:
-        key = (tuple(t.name for t in tools), count, first_id, first_tools)
+    def _schema(self, tools: Sequence[Tool], count: int, first_id: int, opening: tuple[str, ...]) -> dict[str, Any]:
+        key = (tuple(t.name for t in tools), count, first_id, opening)
         if key not in self._schemas:
-            self._schemas[key] = plan_schema(tools, count, first_id=first_id, first_tools=first_tools)
+            self._schemas[key] = plan_schema(tools, count, first_id=first_id, opening=opening)
         return self._schemas[key]
 
-    def _shown(
-        self, instruction: str, has_numbers: bool
-    ) -> tuple[list[Tool], list[dict[str, str]], tuple[str, ...] | None]:
+    def _shown(self, instruction: str, has_numbers: bool) -> tuple[list[Tool], list[dict[str, str]], list[Call]]:
         """With a chooser: the tools to show, each tool's worked examples (best fit last), and
-        the tool the first step must call. The calculator is also shown when the instruction has
+        the calls the plan makes before it answers. The calculator is also shown when the instruction has
         numbers, since arithmetic does not read like its description; when no tool fits, the
         `think` example goes last."""
         if self.chooser is None:
-            return list(self.registry), [], None
-        chosen = self.chooser.choose(instruction).tools
+            return list(self.registry), [], []
+        choice = self.chooser.choose(instruction)
         extra = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL
-                 or (t.name == "calculator" and t not in chosen and has_numbers)]
-        examples = [example for t in [*extra, *chosen] if t.name != FINAL_ANSWER_TOOL for example in _examples(t)]
-        return [*chosen, *extra], examples, (chosen[-1].name,) if chosen else None
+                 or (t.name == "calculator" and t not in choice.tools and has_numbers)]
+        examples = [example for t in [*extra, *choice.tools] if t.name != FINAL_ANSWER_TOOL for example in _examples(t)]
+        return [*choice.tools, *extra], examples, choice.calls
 
     def request(
         self,
@@ -93,13 +89,25 @@ class Planner:
         """The request for the next planning round, constrained to valid plans unless the planner
         was made with `constrained=False` (a baseline); steps in `history` already ran, and
         `experiences` are past plans for similar tasks, shown as worked examples."""
+        return self._request(instruction, passages, history, max_new_steps, experiences)[0]
+
+    def _request(
+        self,
+        instruction: str,
+        passages: Sequence[Passage],
+        history: Sequence[StepResult],
+        max_new_steps: int | None,
+        experiences: Sequence[Experience],
+    ) -> tuple[GenerationRequest, list[Call]]:
+        """`request`, and the chosen calls the plan makes before it answers (as many as fit)."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
         has_numbers = bool(re.search(r"\d", instruction))
-        tools, examples, first_tools = self._shown(instruction, has_numbers)
-        think_last = self.chooser is not None and first_tools is None
-        if history:  # a replan continues a plan that has already made its first call
-            first_tools = None
+        tools, examples, calls = self._shown(instruction, has_numbers)
+        think_last = self.chooser is not None and not calls
+        if history:  # a replan continues a plan that has already made its calls
+            calls = []
+        calls = calls[: max(count - 1, 1)]
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
@@ -115,11 +123,13 @@ class Planner:
             experiences=[{"instruction": e.instruction, "plan": e.plan.model_dump_json(exclude_defaults=True)}
                          for e in experiences],
         )
-        return GenerationRequest(
+        opening = tuple(call.tool.name for call in calls)
+        request = GenerationRequest(
             messages=[Message(role="user", content=prompt)],
-            json_schema=self._schema(tools, count, first_id, first_tools) if self.constrained else None,
+            json_schema=self._schema(tools, count, first_id, opening) if self.constrained else None,
             max_new_tokens=self.max_new_tokens,
         )
+        return request, calls
 
     async def plan(
         self,
@@ -138,7 +148,7 @@ class Planner:
         before the plan is complete; otherwise (and when arguments are written apart) it receives
         them all once the plan is parsed. An exception from `on_steps` ends the round and is raised here.
         """
-        request = self.request(instruction, passages, history, max_new_steps, experiences)
+        request, opening = self._request(instruction, passages, history, max_new_steps, experiences)
         steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm, [request]))
         loop = asyncio.get_running_loop()
 
@@ -162,7 +172,7 @@ class Planner:
             spec = parse_plan(generation.text)
         calls = [call]
         if self.arguments is not None:
-            spec, written = await self.arguments.rewrite(instruction, spec)
+            spec, written = await self.arguments.rewrite(instruction, spec, [chosen.part for chosen in opening])
             calls += written
         with about_output_of(call):
             steps.finish(spec)

@@ -1,5 +1,6 @@
 """What the planner is shown of the tools for one instruction: the tools that fit it, each with its
-parameters spelled out, and a worked example of calling each one, made from its own schema.
+parameters spelled out, a worked example of calling each one, made from its own schema, and the
+calls the plan must open with.
 
 Why: a 135M model copies what it is shown. Shown only a calculator and a `think` example, it
 answers "What is the weather in Paris?" with a `think` step even when a weather tool is
@@ -7,11 +8,14 @@ registered; shown a call of that tool, it writes one. But asked to pick among th
 shown, it picks badly (the right one for 23% of the tool-use suite's dev items), while
 sentence-embedding similarity between the instruction and each tool's name, description and
 parameters (the encoder the knowledge base uses) ranks a wanted tool first for 90% of them. So
-the embedding decides: when the best fit reaches `min_fit`, the planner is shown the `top_k` that
-fit best, each with a worked example, the best fit last, and the plan must start by calling the
-best fit; the model decides what else to call, and how. When no tool reaches `min_fit`, none is
-shown, so a question no tool answers is not forced into one. Showing `top_k` tools, not all,
-also keeps the prompt and the constraint the same size with 500 tools as with 5.
+the embedding decides, request by request: an instruction is cut into the requests it strings
+together ("turn off the lights and set a timer for 20 minutes", "convert 72 F to celsius, then set
+the thermostat to that"), and each request that some tool fits calls the tool that fits it best;
+a request no tool fits but which follows one that does ("define ubiquitous and serendipity") is
+one more call of the same tool. The plan must open with those calls, in order; the model writes
+how their results flow, and anything else. When no request reaches `min_fit`, no tool is shown,
+so a question no tool answers is not forced into one. Showing `top_k` tools, not all, also keeps
+the prompt and the constraint the same size with 500 tools as with 5.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,36 +34,87 @@ from .registry import Tool
 
 # the value after "e.g." in a parameter's description: quoted, or up to the next space or comma
 _EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
+# where one request of an instruction ends and the next begins: a sentence's end, a semicolon, a
+# "+", or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
+_BETWEEN_REQUESTS = re.compile(
+    r"\s*(?:[;?!]\s+|\.\s+|\s\+\s|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
+# quoted text ('...' or "..."), which is a value, never cut: the quote opens after no letter
+_QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
+
+
+@dataclass
+class Call:
+    """A call the plan must make: `tool`, for `part` of the instruction (one of its requests)."""
+
+    tool: Tool
+    part: str
 
 
 @dataclass
 class Choice:
-    """The tools that fit one instruction, best fit last; empty when none fits well enough."""
+    """The tools that fit one instruction, best fit last, and the calls it asks for, in order;
+    both empty when no tool fits well enough."""
 
     tools: list[Tool]
+    calls: list[Call] = field(default_factory=list)
 
 
 class ToolChooser:
     """Ranks a fixed set of tools against instructions; the tools' texts are embedded once."""
 
-    def __init__(self, tools: Sequence[Tool], embedder: Embedder, *, top_k: int = 4, min_fit: float = 0.33) -> None:
+    def __init__(
+        self, tools: Sequence[Tool], embedder: Embedder, *, top_k: int = 4, min_fit: float = 0.3,
+        min_part_fit: float = 0.25,
+    ) -> None:
+        """`min_fit`: how well some tool must fit the instruction, or one of its parts, for any
+        tool to be called; `min_part_fit`: how well a tool must fit a part for that part to call
+        it rather than repeat the call before it. (Both tuned on the tool-use
+        suite's dev half: past 0.3, instructions that need a tool lose it faster than ones that
+        need none are kept from one.)"""
         self.tools = list(tools)
         self.embedder = embedder
         self.top_k = top_k
         self.min_fit = min_fit
+        self.min_part_fit = min_part_fit
         self._vectors = embedder.embed([tool_text(t) for t in self.tools]) if self.tools else None
 
     def choose(self, instruction: str) -> Choice:
-        """The `top_k` tools that fit `instruction` best, in rising order of fit, or none when
-        even the best fits less than `min_fit`."""
+        """The `top_k` tools that fit `instruction` best, in rising order of fit, with any that
+        one of its parts (`parts_of`) calls but that is not among them, and the calls of its
+        parts; nothing when no tool fits the instruction or one of its parts by `min_fit`."""
         if self._vectors is None:
             return Choice([])
-        [query] = self.embedder.embed([instruction])
-        fit = self._vectors @ query
-        best = np.argsort(fit)[::-1][: self.top_k]
-        if fit[best[0]] < self.min_fit:
+        parts = parts_of(instruction)
+        fits = self._vectors @ self.embedder.embed([instruction, *parts]).T  # tools x texts
+        if fits.max() < self.min_fit:
             return Choice([])
-        return Choice([self.tools[i] for i in best[::-1]])
+        calls: list[Call] = []
+        for column, part in enumerate(parts, start=1):
+            best = int(np.argmax(fits[:, column]))
+            if fits[best, column] >= self.min_part_fit:
+                calls.append(Call(self.tools[best], part))
+            elif calls:  # "... and serendipity": one more of the call before, for this part
+                calls.append(Call(calls[-1].tool, part))
+        if not calls:
+            calls = [Call(self.tools[int(np.argmax(fits[:, 0]))], instruction)]
+        ranked = [self.tools[i] for i in np.argsort(fits[:, 0])[::-1][: self.top_k]]
+        called = {call.tool.name: call.tool for call in calls}
+        return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
+
+
+def parts_of(instruction: str) -> list[str]:
+    """The parts of an instruction, each a request of its own, in order: "turn off the lights and
+    set a timer" has two. Quoted text stays whole; an instruction with one request is its part."""
+    quoted: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        quoted.append(match.group(0))
+        return f"\x00{len(quoted) - 1}\x00"
+
+    masked = _QUOTED.sub(hide, instruction)
+    pieces = (piece.strip(" ,") for piece in _BETWEEN_REQUESTS.split(masked))
+    parts = [re.sub(r"\x00(\d+)\x00", lambda m: quoted[int(m.group(1))], piece) for piece in pieces if piece]
+    return parts or [instruction]
 
 
 def tool_text(tool: Tool) -> str:

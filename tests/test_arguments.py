@@ -112,3 +112,28 @@ def test_free_text_and_numbers_are_narrowed_to_the_tasks_own_or_the_plans():
     properties = arguments.request("Convert 38.5 dollars", copied).json_schema["properties"]
     assert properties["amount"] == {"enum": [38.5]} and "note" not in properties["note"]["enum"]  # the example's values
     assert "count" not in properties
+
+
+def test_a_call_made_for_one_request_takes_that_requests_values_even_when_its_tool_repeats():
+    arguments, llm = writer('{"city":"Paris"}', '{"city":"Tokyo"}')
+    spec = steps(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Paris"}),
+                 ("final_answer", {"answer": "$1 $2"}))
+    written, calls = asyncio.run(arguments.rewrite("weather in Paris and Tokyo", spec, ["weather in Paris", "Tokyo"]))
+    assert [s.args for s in written.steps[:2]] == [{"city": "Paris"}, {"city": "Tokyo"}]
+    second = arguments.request("weather in Paris and Tokyo", spec.steps[1], "Tokyo")
+    assert second.json_schema["properties"]["city"]["enum"] == ["Tokyo", "Paris"]  # the plan's value stays a choice
+    assert "Task: weather in Paris and Tokyo\nThis step: Tokyo" in second.messages[-1].content
+
+
+def test_a_request_without_numbers_takes_the_whole_tasks():
+    @tool
+    def set_timer(minutes: int, label: str) -> str:
+        """Set a timer."""
+        return "set"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([set_timer]), PromptLibrary())
+    step = StepSpec(id=2, tool="set_timer", args={"minutes": 1, "label": "x"})
+    properties = arguments.request("set a timer for 20 minutes and name it tea", step, "name it tea").json_schema[
+        "properties"]
+    assert properties["minutes"] == {"enum": [20, 1]}
+    assert "20 minutes" not in properties["label"]["enum"] and "tea" in properties["label"]["enum"]

@@ -14,7 +14,7 @@ from agentrt.planner import Planner
 from agentrt.prompts import PromptLibrary
 from agentrt.registry import ToolRegistry
 from agentrt.testing import ScriptedLLM
-from agentrt.tool_choice import ToolChooser, example_arguments, example_task, signature
+from agentrt.tool_choice import ToolChooser, example_arguments, example_task, parts_of, signature
 
 from .conftest import plan
 
@@ -109,6 +109,30 @@ def test_the_chooser_ranks_the_tools_that_fit_last_and_chooses_none_when_none_fi
     assert chooser.choose("tell me a joke").tools == []
 
 
+def test_an_instruction_is_cut_into_its_requests_but_not_inside_quotes_or_lists():
+    assert parts_of("turn off the lights and set a timer for 20 minutes") == [
+        "turn off the lights", "set a timer for 20 minutes"]
+    assert parts_of("how much is 2000 pesos in dollars? split that between 4 of us; then log it") == [
+        "how much is 2000 pesos in dollars", "split that between 4 of us", "log it"]
+    assert parts_of("summarize 'Sales rose. Costs were flat and margins improved.' and post it") == [
+        "summarize 'Sales rose. Costs were flat and margins improved.'", "post it"]
+    assert parts_of("convert 200 euros, 150 pounds to dollars") == ["convert 200 euros, 150 pounds to dollars"]
+    assert parts_of("what's Alex's email") == ["what's Alex's email"]
+
+
+def test_each_request_calls_the_tool_that_fits_it_and_a_request_none_fits_repeats_the_one_before():
+    chooser = ToolChooser([get_weather, convert_currency, ship_to, lookup_order], WordEmbedder(), top_k=2)
+    choice = chooser.choose("weather in Paris, which city is sunny, and convert 20 dollars to euros currency")
+    assert [(c.tool.name, c.part) for c in choice.calls] == [
+        ("get_weather", "weather in Paris, which city is sunny"),
+        ("convert_currency", "convert 20 dollars to euros currency")]
+    assert {"get_weather", "convert_currency"} <= {t.name for t in choice.tools}
+    fan_out = chooser.choose("current weather in a city: Paris, and Tokyo")
+    assert [(c.tool.name, c.part) for c in fan_out.calls] == [
+        ("get_weather", "current weather in a city: Paris"), ("get_weather", "Tokyo")]
+    assert chooser.choose("tell me a joke and a story").calls == []
+
+
 def test_the_planner_shows_and_allows_only_the_chosen_tools_with_their_examples():
     registry = ToolRegistry([get_weather, convert_currency, ship_to, lookup_order, *Agent(
         model=ScriptedLLM(), store=":memory:").tools])
@@ -123,14 +147,16 @@ def test_the_planner_shows_and_allows_only_the_chosen_tools_with_their_examples(
     def allowed(request, step):
         return {option["properties"]["tool"]["const"] for option in request.json_schema["$defs"][step]["anyOf"]}
 
-    assert allowed(request, "step1") == {"get_weather"}  # the plan starts with the best fit
-    assert {"get_weather", "final_answer", "think"} <= allowed(request, "step2") and "ship_to" not in allowed(
-        request, "step2")
+    assert allowed(request, "step1") == {"get_weather"}  # the plan calls the best fit, then answers
+    assert allowed(request, "step2") == {"final_answer"}
     joke = planner.request("tell me a joke")
     assert joke.messages[-1].content.split("Task: ")[-2].startswith("Why is the sky blue?")  # think goes last
     assert allowed(joke, "step1") == {"final_answer", "think"}  # no tool fits: none is shown or allowed
     sums = planner.request("tell me a joke about 12 and 30")
     assert "calculator" in allowed(sums, "step1")  # arithmetic does not read like the calculator's description
+    two = planner.request("the weather in Paris, which city is sunny, then the status of my order ORD-1")
+    assert [allowed(two, f"step{k}") for k in (1, 2, 3)] == [{"get_weather"}, {"lookup_order"}, {"final_answer"}]
+    assert [plan["minItems"] for plan in two.json_schema["properties"]["steps"]["anyOf"]] == [3]  # then it answers
 
 
 def test_an_agent_that_chooses_tools_runs_a_plan_of_them(monkeypatch):
