@@ -85,7 +85,7 @@ class ToolChooser:
         if self._vectors is None:
             return Choice([])
         parts = parts_of(instruction)
-        fits = self._vectors @ self.embedder.embed([instruction, *parts]).T  # tools x texts
+        fits = self._vectors @ self.embedder.embed([_asked(text) for text in (instruction, *parts)]).T  # tools x texts
         if fits.max() < self.min_fit:
             return Choice([])
         calls: list[Call] = []
@@ -100,6 +100,12 @@ class ToolChooser:
         ranked = [self.tools[i] for i in np.argsort(fits[:, 0])[::-1][: self.top_k]]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
+
+
+def _asked(text: str) -> str:
+    """What `text` asks for, to match against the tools: without its quoted text, which is a
+    value ("translate 'where is the station' into German"), not what to do with it."""
+    return " ".join(_QUOTED.sub(" ", text).split()) or text
 
 
 def parts_of(instruction: str) -> list[str]:
