@@ -1,6 +1,6 @@
 """What the planner is shown of the tools for one instruction: the tools that fit it, each with its
 parameters spelled out, a worked example of calling each one, made from its own schema, and the
-calls the plan must open with.
+calls the plan makes before it answers.
 
 Why: a 135M model copies what it is shown. Shown only a calculator and a `think` example, it
 answers "What is the weather in Paris?" with a `think` step even when a weather tool is
@@ -12,10 +12,12 @@ the embedding decides, request by request: an instruction is cut into the reques
 together ("turn off the lights and set a timer for 20 minutes", "convert 72 F to celsius, then set
 the thermostat to that"), and each request that some tool fits calls the tool that fits it best;
 a request no tool fits but which follows one that does ("define ubiquitous and serendipity") is
-one more call of the same tool. The plan must open with those calls, in order; the model writes
-how their results flow, and anything else. When no request reaches `min_fit`, no tool is shown,
-so a question no tool answers is not forced into one. Showing `top_k` tools, not all, also keeps
-the prompt and the constraint the same size with 500 tools as with 5.
+one more call of the same tool, unless either lacks the numbers that tool needs, when they are
+pieces of one call ("the gcd of 40 and 50"). The plan is those calls, in order, and then the
+answer; the model writes how their results flow into each other and into the answer. When no
+request reaches `min_fit`, no tool is shown, so a question no tool answers is not forced into
+one. Showing `top_k` tools, not all, also keeps the prompt and the constraint the same size with
+500 tools as with 5.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from .registry import Tool
 
 # the value after "e.g." in a parameter's description: quoted, or up to the next space or comma
 _EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
-# where one request of an instruction ends and the next begins: a sentence's end, a semicolon, a
-# "+", or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
+# where one request of an instruction may end and the next begin: a sentence's end, a semicolon,
+# or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
 _BETWEEN_REQUESTS = re.compile(
-    r"\s*(?:[;?!]\s+|\.\s+|\s\+\s|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
+    r"\s*(?:[;?!]\s+|\.\s+|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 # quoted text ('...' or "..."), which is a value, never cut: the quote opens after no letter
 _QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
 
@@ -91,15 +94,31 @@ class ToolChooser:
         calls: list[Call] = []
         for column, part in enumerate(parts, start=1):
             best = int(np.argmax(fits[:, column]))
-            if fits[best, column] >= self.min_part_fit:
-                calls.append(Call(self.tools[best], part))
-            elif calls:  # "... and serendipity": one more of the call before, for this part
-                calls.append(Call(calls[-1].tool, part))
+            fitting = fits[best, column] >= self.min_part_fit
+            if not fitting and not calls:
+                continue
+            tool = self.tools[best] if fitting else calls[-1].tool  # "... and serendipity": the call before's
+            if calls and calls[-1].tool is tool and (not _stands_alone(calls[-1].part, tool)
+                                                     or not (fitting or _stands_alone(part, tool))):
+                # values of one call ("gcd of 40 and 50"), or a word about it ("60? as a dict")
+                calls[-1] = Call(tool, f"{calls[-1].part} and {part}")
+            else:  # "define ubiquitous and serendipity", "timers for 10 and for 25 minutes": a call each
+                calls.append(Call(tool, part))
         if not calls:
             calls = [Call(self.tools[int(np.argmax(fits[:, 0]))], instruction)]
         ranked = [self.tools[i] for i in np.argsort(fits[:, 0])[::-1][: self.top_k]]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
+
+
+def _stands_alone(part: str, tool: Tool) -> bool:
+    """Whether `part` states as many numbers as `tool` requires, so that it can be a call of its
+    own rather than a piece of one ("... and c=5")."""
+    schema = _schema(tool)
+    properties = schema.get("properties", {})
+    required = [properties[name] for name in schema.get("required", []) if name in properties]
+    numeric = [p for p in required if {o.get("type") for o in p.get("anyOf", [p])} & {"number", "integer"}]
+    return len(_NUMBER.findall(part)) >= len(numeric)
 
 
 def _asked(text: str) -> str:

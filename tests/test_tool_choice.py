@@ -165,3 +165,27 @@ def test_an_agent_that_chooses_tools_runs_a_plan_of_them(monkeypatch):
     agent = Agent(model=llm, tools=[get_weather, lookup_order], store=":memory:", choose_tools=True)
     result = agent.run("weather in Paris?")
     assert result.answer == "sunny in Paris" and json.loads(json.dumps(result.plan.model_dump()))
+
+
+def test_pieces_of_one_call_stay_one_call():
+    @tool
+    def gcd(a: int, b: int) -> int:
+        """Greatest common divisor of two numbers."""
+        return 1
+
+    chooser = ToolChooser([gcd, get_weather], WordEmbedder())
+    choice = chooser.choose("greatest common divisor of 40 and 50")
+    assert [(c.tool.name, c.part) for c in choice.calls] == [("gcd", "greatest common divisor of 40 and 50")]
+    two = chooser.choose("greatest common divisor of 40 and 50, and greatest common divisor of 12 and 18")
+    assert [c.part for c in two.calls] == ["greatest common divisor of 40 and 50",
+                                           "greatest common divisor of 12 and 18"]
+
+
+def test_the_answer_gives_the_result_of_each_chosen_call(monkeypatch):
+    monkeypatch.setattr("agentrt.embeddings.default_embedder", WordEmbedder)
+    llm = ScriptedLLM([plan(("get_weather", {"city": "Paris"}), ("lookup_order", {"order_id": "A1"}),
+                            ("final_answer", {"answer": "Here: $1"})), '{"city":"Paris"}', '{"order_id":"A1"}'])
+    agent = Agent(model=llm, tools=[get_weather, lookup_order], store=":memory:", choose_tools=True)
+    result = agent.run("current weather in a city Paris, and status of an order A1")
+    assert [s.tool for s in result.steps] == ["get_weather", "lookup_order", "final_answer"]
+    assert result.answer == "Here: sunny in Paris\nshipped"
