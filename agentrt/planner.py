@@ -45,8 +45,9 @@ class Planner:
         chooser: ToolChooser | None = None,
         arguments: ArgumentWriter | None = None,
     ) -> None:
-        """With a `chooser`, each plan is shown (and constrained to) the tools that fit its
-        instruction, with worked examples of them (`tool_choice.py`); without, every tool.
+        """With a `chooser`, each plan is shown the tools that fit its instruction, with worked
+        examples of them, and is constrained to the calls chosen for its requests and then the
+        answer (`tool_choice.py`); without, it is shown every tool and may call any.
         With `arguments`, the plan's calls get their arguments written anew (`arguments.py`)
         before any step is handed on."""
         self.llm = llm
@@ -171,6 +172,8 @@ class Planner:
                 )
             spec = parse_plan(generation.text)
         calls = [call]
+        if opening:
+            spec = _answering_each_call(spec, len(opening))
         if self.arguments is not None:
             spec, written = await self.arguments.rewrite(instruction, spec, [chosen.part for chosen in opening])
             calls += written
@@ -232,6 +235,24 @@ class _StepStream:
         except Exception as exc:  # kept for the planner to raise: this may run as a loop callback
             self.error = exc
             self.on_error()  # the rest of the plan is moot: stop writing it
+
+
+def _answering_each_call(spec: PlanSpec, calls: int) -> PlanSpec:
+    """`spec` with its final answer also giving the result of each of its first `calls` steps
+    that it leaves out: each was made for a request of the user's, so the answer owes them all
+    ("the weather in Lisbon, and 50 euros in pounds"), which a small model, copying a worked
+    example's `"answer": "$1"`, does not see."""
+    final = spec.steps[-1]
+    answer = final.args.get("answer")
+    if final.tool != FINAL_ANSWER_TOOL or not isinstance(answer, str):
+        return spec
+    missing = [step.id for step in spec.steps[:calls] if step.id not in references(answer)]
+    if not missing:
+        return spec
+    answer = "\n".join([answer, *(f"${step_id}" for step_id in missing)])
+    completed = final.model_copy(update={"args": {**final.args, "answer": answer},
+                                         "depends_on": sorted({*final.depends_on, *missing})})
+    return PlanSpec(steps=[*spec.steps[:-1], completed])
 
 
 def parse_plan(text: str) -> PlanSpec:
