@@ -180,8 +180,8 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", metavar="FILE",
                         help="experience memory: remember plans that went well, show similar ones to the planner")
     parser.add_argument("--choose-tools", action="store_true",
-                        help="experimental: show the planner only the tools that fit each instruction, start the "
-                             "plan with the best fit, and write each call's arguments apart")
+                        help="experimental: call for each request of the instruction the tool that fits it best, "
+                             "then answer, and write each call's arguments apart")
     _add_tools_option(parser)
 
 

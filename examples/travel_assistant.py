@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python examples/travel_assistant.py ["your question"]
 None of the questions names a tool. With `choose_tools=True` (experimental, not yet the default)
-the agent ranks the tools against each question, shows the planner the ones that fit with worked
-examples of them, starts the plan with the best fit when it fits well, and writes each call's
-arguments from the question in a request of its own; a question no tool fits is left to the model.
+the agent cuts each question into the requests it makes, calls for each the tool that fits it
+best, writes each call's arguments from its request in a prompt of its own, and answers with
+every result; a question no tool fits is left to the model.
 """
 
 from __future__ import annotations
