@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +35,7 @@ from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import Message, ModelCall, PlanSpec, StepSpec
-from .tool_choice import example_arguments, signature
+from .tool_choice import NUMBER, example_arguments, signature
 
 
 class ArgumentWriter:
@@ -88,9 +87,9 @@ class ArgumentWriter:
         self, instruction: str, spec: PlanSpec, parts: Sequence[str] = ()
     ) -> tuple[PlanSpec, list[ModelCall]]:
         """`spec` with the arguments of its `rewritable` steps written anew, and the model calls
-        that wrote them; its first steps serve `parts` of the instruction, one each. A step whose rewrite did not
-        finish, or is no JSON object (a backend that does not enforce the schema), keeps the
-        plan's arguments."""
+        that wrote them; its first steps serve `parts` of the instruction, one each. A step whose
+        rewrite did not finish, or is no JSON object (a backend that does not enforce the
+        schema), keeps the plan's arguments."""
         chosen = self.rewritable(spec.steps, len(parts))
         if not chosen:
             return spec, []
@@ -114,7 +113,6 @@ class _TaskValues:
 
     MAX_WORDS = 80  # past this many words, phrases are too many to list: free text stays free
     _EDGES = "\"'`,.;:?!()[]{}"
-    _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 
     def __init__(self, text: str, whole: str) -> None:
         words = text.split()
@@ -124,7 +122,7 @@ class _TaskValues:
             runs = (" ".join(words[i:j]).strip(self._EDGES) for i, j in spans)
             # subtle: no `$` in a value: the executor would read "$50" as the result of step 50
             self.phrases = list(dict.fromkeys(r for r in runs if r and "$" not in r and len(r) <= MAX_STRING_CHARS))
-        numbers = self._NUMBER.findall(text) or self._NUMBER.findall(whole)
+        numbers = NUMBER.findall(text) or NUMBER.findall(whole)
         self.numbers = list(dict.fromkeys(float(n) for n in numbers))
 
     def narrow(self, prop: dict[str, Any], planned: Any) -> dict[str, Any] | None:

@@ -68,9 +68,9 @@ class Planner:
 
     def _shown(self, instruction: str, has_numbers: bool) -> tuple[list[Tool], list[dict[str, str]], list[Call]]:
         """With a chooser: the tools to show, each tool's worked examples (best fit last), and
-        the calls the plan makes before it answers. The calculator is also shown when the instruction has
-        numbers, since arithmetic does not read like its description; when no tool fits, the
-        `think` example goes last."""
+        the calls the plan makes before it answers. The calculator is also shown when the
+        instruction has numbers, since arithmetic does not read like its description; when no
+        tool fits, the `think` example goes last."""
         if self.chooser is None:
             return list(self.registry), [], []
         choice = self.chooser.choose(instruction)

@@ -40,7 +40,8 @@ _EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
 # or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
 _BETWEEN_REQUESTS = re.compile(
     r"\s*(?:[;?!]\s+|\.\s+|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
+"""A number as an instruction states it: 38.5, -4, 2025 (not the 1 of "ORD-1" or "v1.2")."""
 # quoted text ('...' or "..."), which is a value, never cut: the quote opens after no letter
 _QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
 
@@ -118,7 +119,7 @@ def _stands_alone(part: str, tool: Tool) -> bool:
     properties = schema.get("properties", {})
     required = [properties[name] for name in schema.get("required", []) if name in properties]
     numeric = [p for p in required if {o.get("type") for o in p.get("anyOf", [p])} & {"number", "integer"}]
-    return len(_NUMBER.findall(part)) >= len(numeric)
+    return len(NUMBER.findall(part)) >= len(numeric)
 
 
 def _asked(text: str) -> str:
