@@ -72,9 +72,9 @@ class ToolChooser:
     ) -> None:
         """`min_fit`: how well some tool must fit the instruction, or one of its parts, for any
         tool to be called; `min_part_fit`: how well a tool must fit a part for that part to call
-        it rather than repeat the call before it. (Both tuned on the tool-use
-        suite's dev half: past 0.3, instructions that need a tool lose it faster than ones that
-        need none are kept from one.)"""
+        it rather than repeat the call before it. Both were tuned on the tool-use suite's dev
+        half: past 0.3, instructions that need a tool lose it faster than ones that need none
+        are kept from one."""
         self.tools = list(tools)
         self.embedder = embedder
         self.top_k = top_k
