@@ -56,11 +56,15 @@ class ArgumentWriter:
                 if step.tool in self.registry and (position < opening or counts[step.tool] == 1)
                 and _free_parameters(self.registry.get(step.tool), step)]
 
-    def request(self, instruction: str, step: StepSpec, part: str | None = None) -> GenerationRequest:
+    def request(
+        self, instruction: str, step: StepSpec, part: str | None = None, *, repeated: bool = False
+    ) -> GenerationRequest:
         """The request for `step`'s arguments: the task (and the `part` of it that the step
         serves) and the tool, constrained to the tool's arguments, with each argument that
         takes an earlier step's result fixed to the plan's, without the optional ones the plan
-        left out, and free text and numbers narrowed to the part's own (`_TaskValues`)."""
+        left out, and free text and numbers narrowed to the part's own (`_TaskValues`) and the
+        plan's value, unless the tool is `repeated` in the plan, whose values for each call
+        are then guesses ("Taipei" for "the weather in Paris, and in Tokyo")."""
         tool = self.registry.get(step.tool)
         arguments = arguments_schema(tool, step.id)
         properties = arguments.get("properties", {})
@@ -74,7 +78,8 @@ class ArgumentWriter:
                 del properties[name]  # asked for an optional argument, a small model makes one up
             else:
                 # a value the plan copied from the tool's worked example is no evidence
-                planned = step.args.get(name) if step.args.get(name) != shown.get(name) else None
+                copied = step.args.get(name) == shown.get(name)
+                planned = None if repeated or copied else step.args.get(name)
                 properties[name] = stated.narrow(declared[name], planned) or properties[name]
         prompt = self.prompts.render(
             "arguments", instruction=instruction, part=part if part != instruction else None,
@@ -94,7 +99,9 @@ class ArgumentWriter:
         if not chosen:
             return spec, []
         served = {step.id: part for step, part in zip(spec.steps, parts, strict=False)}
-        requests = [self.request(instruction, step, served.get(step.id)) for step in chosen]
+        counts = Counter(step.tool for step in spec.steps)
+        requests = [self.request(instruction, step, served.get(step.id), repeated=counts[step.tool] > 1)
+                    for step in chosen]
         generations = await generate_async(self.llm, requests)
         written = {}
         for step, generation in zip(chosen, generations, strict=True):

@@ -120,8 +120,10 @@ def test_a_call_made_for_one_request_takes_that_requests_values_even_when_its_to
                  ("final_answer", {"answer": "$1 $2"}))
     written, calls = asyncio.run(arguments.rewrite("weather in Paris and Tokyo", spec, ["weather in Paris", "Tokyo"]))
     assert [s.args for s in written.steps[:2]] == [{"city": "Paris"}, {"city": "Tokyo"}]
-    second = arguments.request("weather in Paris and Tokyo", spec.steps[1], "Tokyo")
-    assert second.json_schema["properties"]["city"]["enum"] == ["Tokyo", "Paris"]  # the plan's value stays a choice
+    second = arguments.request("weather in Paris and Tokyo", spec.steps[1], "Tokyo", repeated=True)
+    assert second.json_schema["properties"]["city"]["enum"] == ["Tokyo"]  # the plan's value for it is a guess
+    alone = arguments.request("weather in Tokyo", StepSpec(id=1, tool="get_weather", args={"city": "Kyoto"}), "Tokyo")
+    assert alone.json_schema["properties"]["city"]["enum"] == ["Tokyo", "Kyoto"]  # a call made once keeps it
     assert "Task: weather in Paris and Tokyo\nThis step: Tokyo" in second.messages[-1].content
 
 
