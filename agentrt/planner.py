@@ -108,7 +108,7 @@ class Planner:
         think_last = self.chooser is not None and not calls
         if history:  # a replan continues a plan that has already made its calls
             calls = []
-        calls = calls[: max(count - 1, 1)]
+        calls = calls[: count - 1]  # room left for the answer; with none, the plan is free
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,

@@ -189,3 +189,11 @@ def test_the_answer_gives_the_result_of_each_chosen_call(monkeypatch):
     result = agent.run("current weather in a city Paris, and status of an order A1")
     assert [s.tool for s in result.steps] == ["get_weather", "lookup_order", "final_answer"]
     assert result.answer == "Here: sunny in Paris\nshipped"
+
+
+def test_a_one_step_round_leaves_no_room_for_chosen_calls_and_is_planned_freely():
+    registry = ToolRegistry([get_weather, lookup_order, *Agent(model=ScriptedLLM(), store=":memory:").tools])
+    chooser = ToolChooser([t for t in registry if t.name != "final_answer"], WordEmbedder())
+    planner = Planner(ScriptedLLM(), registry, PromptLibrary(), max_steps=1, chooser=chooser)
+    request = planner.request("the weather in Paris, which city is sunny, then the status of my order ORD-1")
+    assert [plan["minItems"] for plan in request.json_schema["properties"]["steps"]["anyOf"]] == [1]
