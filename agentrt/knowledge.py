@@ -19,14 +19,17 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from .documents import Document, Skipped, chunk, read_path
 from .embeddings import Embedder
 from .errors import ConfigError
 from .schema import Passage
+
+if TYPE_CHECKING:  # faiss is imported where an index is built, read or written: `import agentrt` stays light
+    import faiss
 
 APPROXIMATE_FROM = 20_000  # exact search takes ~3 ms per query there on 2 cores; HNSW ~0.4 ms
 HNSW_NEIGHBOURS = 32
@@ -224,6 +227,8 @@ class KnowledgeBase:
         index = self._current_index()
         handle, temporary = tempfile.mkstemp(prefix=".index-", dir=self.path)
         os.close(handle)
+        import faiss
+
         try:
             faiss.write_index(index, temporary)
             os.replace(temporary, self.path / self.INDEX_FILE)
@@ -277,6 +282,8 @@ class KnowledgeBase:
 
 def build_index(ids: np.ndarray, vectors: np.ndarray, *, approximate: bool) -> faiss.Index:
     """Exact inner-product search, or HNSW over inner product when `approximate`."""
+    import faiss
+
     dim = vectors.shape[1]
     inner: faiss.Index
     if approximate:
@@ -294,6 +301,8 @@ def build_index(ids: np.ndarray, vectors: np.ndarray, *, approximate: bool) -> f
 def _read_index(path: Path, dim: int) -> faiss.Index | None:
     """The saved index, or None when it is unreadable or of another dimension: the caller then
     rebuilds it from the database, which always holds every vector."""
+    import faiss
+
     try:
         index = faiss.read_index(str(path))
     except RuntimeError:

@@ -38,3 +38,12 @@ def test_installed_wheel_finds_templates_and_tools_outside_the_checkout(wheel, t
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(target)},
                          capture_output=True, text=True, check=True).stdout
     assert str(target) in out and "['calculator', 'final_answer']" in out
+
+
+def test_importing_agentrt_imports_no_index_or_model_library():
+    """A tool file's `from agentrt import tool` (and `agentrt tools`) must not pay for faiss, torch
+    or transformers: they load when an index or a model is first used."""
+    heavy = ("faiss", "torch", "transformers")
+    code = f"import sys, agentrt; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
