@@ -1,6 +1,7 @@
 """agentrt: a runtime for agents that plan, retrieve, reason and act on your own local model."""
 
 from .agent import Agent
+from .context import idempotency_key
 from .errors import (
     AgentrtError,
     AgentrtWarning,
@@ -18,9 +19,25 @@ from .errors import (
     UnsafeResume,
     UserError,
 )
+from .events import (
+    Answered,
+    ApprovalRequested,
+    Event,
+    ModelCalled,
+    PlanMade,
+    Replanning,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from .knowledge import KnowledgeBase
+from .llm import LLM, Generation, GenerationRequest
+from .memory import ExperienceMemory
 from .plan import Plan
 from .registry import Tool, ToolRegistry, load_tools_file, tool
 from .schema import PlanSpec, RunResult, StepResult, StepSpec
+from .store import RunStore
+from .testing import ScriptedLLM
 
 __version__ = "0.1.0"
 
@@ -28,26 +45,43 @@ __all__ = [
     "Agent",
     "AgentrtError",
     "AgentrtWarning",
+    "Answered",
+    "ApprovalRequested",
     "BackendError",
     "ConfigError",
+    "Event",
+    "ExperienceMemory",
+    "Generation",
+    "GenerationRequest",
     "InvalidArguments",
+    "KnowledgeBase",
+    "LLM",
+    "ModelCalled",
     "ModelNotFoundError",
     "ModelOutputError",
     "Plan",
     "PlanError",
+    "PlanMade",
     "PlanSpec",
+    "Replanning",
     "RetryTool",
     "RunError",
     "RunResult",
+    "RunStarted",
+    "RunStore",
     "SandboxViolation",
+    "ScriptedLLM",
+    "StepFinished",
     "StepResult",
     "StepSpec",
+    "StepStarted",
     "TemplateError",
     "Tool",
     "ToolDefinitionError",
     "ToolRegistry",
     "UnsafeResume",
     "UserError",
+    "idempotency_key",
     "load_tools_file",
     "tool",
 ]
