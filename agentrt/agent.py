@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import sys
 import time
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -66,6 +67,13 @@ def search_knowledge_tool(knowledge: KnowledgeBase, k: int = 3) -> Tool:
     return search_knowledge
 
 
+def _runs_locally(llm: LLM) -> bool:
+    """Whether `llm` is the in-process transformers backend (without importing torch to find out:
+    a loaded one has imported its module already)."""
+    module = sys.modules.get("agentrt.llm.transformers_llm")
+    return module is not None and isinstance(llm, module.TransformersLLM)
+
+
 def check_instruction(instruction: str) -> None:
     """Reject an instruction no agent could act on, before any model is loaded."""
     if not isinstance(instruction, str) or not instruction.strip():
@@ -96,6 +104,11 @@ class Agent:
     none of which can reach outside DIR (see `workspace.py`, `sandbox.py`). With `memory` (an
     `ExperienceMemory` or its SQLite path), runs that went well are remembered and the planner is
     shown the plans of the most similar ones as examples.
+
+    `choose_tools` (on by default for a local model, off for a server's): each request of the
+    instruction that a tool fits calls the tool that fits it best, each call's arguments are
+    written apart, and a request no tool fits is not forced into one (`tool_choice.py`). A small
+    local model picks tools badly on its own; a large served one plans better free.
     """
 
     def __init__(
@@ -119,7 +132,7 @@ class Agent:
         workspace: str | Path | None = None,
         memory: ExperienceMemory | str | Path | None = None,
         adapter: str | Path | None = None,
-        choose_tools: bool = False,
+        choose_tools: bool | None = None,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -170,6 +183,8 @@ class Agent:
         # the planner never sees a denied tool, so no text can get a plan to call it
         self.plannable = ToolRegistry(t for t in self.tools if self.executor.policy_for(t).permission != "deny")
         chooser = None
+        if choose_tools is None:
+            choose_tools = _runs_locally(self.llm)
         if choose_tools:
             from .embeddings import default_embedder
 

@@ -179,9 +179,9 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
                         help="give the agent file tools and sandboxed Python confined to DIR")
     parser.add_argument("--memory", metavar="FILE",
                         help="experience memory: remember plans that went well, show similar ones to the planner")
-    parser.add_argument("--choose-tools", action="store_true",
-                        help="experimental: call for each request of the instruction the tool that fits it best, "
-                             "then answer, and write each call's arguments apart")
+    parser.add_argument("--choose-tools", action=argparse.BooleanOptionalAction,
+                        help="call for each request of the instruction the tool that fits it best, then answer, "
+                             "and write each call's arguments apart (default: on for a local model)")
     _add_tools_option(parser)
 
 

@@ -45,11 +45,13 @@ class Planner:
         chooser: ToolChooser | None = None,
         arguments: ArgumentWriter | None = None,
     ) -> None:
-        """With a `chooser`, each plan is shown the tools that fit its instruction, with worked
-        examples of them, and is constrained to the calls chosen for its requests and then the
-        answer (`tool_choice.py`); without, it is shown every tool and may call any.
-        With `arguments`, the plan's calls get their arguments written anew (`arguments.py`)
-        before any step is handed on."""
+        """With a `chooser`, a plan whose instruction some tool fits is shown the tools that fit
+        it, with worked examples of them, and is constrained to the calls chosen for its
+        requests and then the answer (`tool_choice.py`); with `arguments`, that plan's calls
+        then get their arguments written anew (`arguments.py`) before any step is handed on.
+        A plan no tool fits, or a planner without a chooser, is shown the tools (with a
+        chooser, only those always shown: `_shown`) and may call any, and its steps are handed
+        on as the model writes them."""
         self.llm = llm
         self.constrained = constrained
         self.registry = registry
@@ -69,8 +71,7 @@ class Planner:
     def _shown(self, instruction: str, has_numbers: bool) -> tuple[list[Tool], list[dict[str, str]], list[Call]]:
         """With a chooser: the tools to show, each tool's worked examples (best fit last), and
         the calls the plan makes before it answers. The calculator is also shown when the
-        instruction has numbers, since arithmetic does not read like its description; when no
-        tool fits, the `think` example goes last."""
+        instruction has numbers, since arithmetic does not read like its description."""
         if self.chooser is None:
             return list(self.registry), [], []
         choice = self.chooser.choose(instruction)
@@ -105,17 +106,16 @@ class Planner:
         count = min(max_new_steps or self.max_steps, self.max_steps)
         has_numbers = bool(re.search(r"\d", instruction))
         tools, examples, calls = self._shown(instruction, has_numbers)
-        think_last = self.chooser is not None and not calls
+        chosen = bool(calls)  # else no tool fits: planned as without a chooser, among the tools always shown
         if history:  # a replan continues a plan that has already made its calls
             calls = []
         calls = calls[: count - 1]  # room left for the answer; with none, the plan is free
         prompt = self.prompts.render(
             "plan",
             instruction=instruction,
-            tools=[_describe(t, spelled_out=self.chooser is not None) for t in tools] + [_THINK_DESCRIPTION],
+            tools=[_describe(t, spelled_out=chosen) for t in tools] + [_THINK_DESCRIPTION],
             tool_examples=examples,
-            think_last=think_last,
-            chosen=self.chooser is not None,
+            chosen=chosen,
             max_steps=count,
             passages=list(passages),
             instruction_has_numbers=has_numbers,
@@ -158,7 +158,7 @@ class Planner:
             # their order and runs on_steps where the executor lives
             loop.call_soon_threadsafe(steps.feed, piece)
 
-        streamed = on_text if self.arguments is None else None
+        streamed = on_text if self.arguments is None or not opening else None
         [generation] = await generate_async(self.llm, [request], streamed)
         call = call_record("plan", request, generation, passages)
         with about_output_of(call):
@@ -174,7 +174,7 @@ class Planner:
         calls = [call]
         if opening:
             spec = _answering_each_call(spec, len(opening))
-        if self.arguments is not None:
+        if self.arguments is not None and opening:
             spec, written = await self.arguments.rewrite(instruction, spec, [chosen.part for chosen in opening])
             calls += written
         with about_output_of(call):

@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python examples/custom_tool.py ["your question"]
 The model (the embedded SmolLM2-135M by default) plans which tools to call; the calculator and
-final_answer are built in, `lookup_price` is ours. The question need not name the tool: with
-`choose_tools=True` the agent picks the tools that fit it.
+final_answer are built in, `lookup_price` is ours. The question need not name the tool: on a
+local model the agent picks the tools that fit it (`choose_tools`, see the README).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def lookup_price(item: str) -> float:
 
 
 def main(instruction: str) -> None:
-    agent = Agent(tools=[lookup_price], choose_tools=True)  # experimental: the tool need not be named
+    agent = Agent(tools=[lookup_price])
     result = agent.run(instruction)
     for step in result.steps:
         print(f"step {step.id}: {step.tool}({step.resolved_args}) -> {step.observation}")

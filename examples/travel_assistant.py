@@ -1,8 +1,8 @@
 """A travel assistant: one agent, several tools of your own, questions in plain words.
 
 Run: .venv/bin/python examples/travel_assistant.py ["your question"]
-None of the questions names a tool. With `choose_tools=True` (experimental, not yet the default)
-the agent cuts each question into the requests it makes, calls for each the tool that fits it
+None of the questions names a tool. On a local model (`choose_tools`, on by default there) the
+agent cuts each question into the requests it makes, calls for each the tool that fits it
 best, writes each call's arguments from its request in a prompt of its own, and answers with
 every result; a question no tool fits is left to the model.
 """
@@ -69,7 +69,7 @@ QUESTIONS = [
 
 
 def main(questions: list[str]) -> None:
-    agent = Agent(tools=[get_weather, convert_currency, local_time_offset], choose_tools=True)
+    agent = Agent(tools=[get_weather, convert_currency, local_time_offset])
     for question in questions:
         result = agent.run(question)
         print(f"question: {question}")

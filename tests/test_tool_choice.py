@@ -197,3 +197,21 @@ def test_a_one_step_round_leaves_no_room_for_chosen_calls_and_is_planned_freely(
     planner = Planner(ScriptedLLM(), registry, PromptLibrary(), max_steps=1, chooser=chooser)
     request = planner.request("the weather in Paris, which city is sunny, then the status of my order ORD-1")
     assert [plan["minItems"] for plan in request.json_schema["properties"]["steps"]["anyOf"]] == [1]
+
+
+def test_an_instruction_no_tool_fits_is_planned_as_without_a_chooser(monkeypatch):
+    monkeypatch.setattr("agentrt.embeddings.default_embedder", WordEmbedder)
+    llm = ScriptedLLM([plan(("calculator", {"expression": "17*23+4"}), ("final_answer", {"answer": "$1"}))])
+    agent = Agent(model=llm, tools=[get_weather, lookup_order], store=":memory:", choose_tools=True)
+    result = agent.run("What is 17 times 23, plus 4?")
+    assert result.answer == "395"
+    [call] = result.model_calls  # the plan's own arguments: none written apart
+    prompt = call.messages[-1].content
+    assert "Call the tool that does what the task asks" not in prompt and "get_weather" not in prompt
+    assert prompt.split("Task: ")[-2].startswith("What is 15 times 4, plus 7?")  # the calculator's example last
+
+
+def test_the_agent_chooses_tools_by_default_for_a_local_model_only(monkeypatch):
+    monkeypatch.setattr("agentrt.embeddings.default_embedder", WordEmbedder)
+    assert Agent(model=ScriptedLLM(), tools=[get_weather], store=":memory:").planner.chooser is None
+    assert Agent(model=ScriptedLLM(), tools=[get_weather], store=":memory:", choose_tools=True).planner.chooser
