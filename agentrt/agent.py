@@ -74,6 +74,15 @@ def _runs_locally(llm: LLM) -> bool:
     return module is not None and isinstance(llm, module.TransformersLLM)
 
 
+def _run_error(exc: PlanError) -> ModelOutputError:
+    """A plan the model wrote that cannot run (an unknown tool, a cycle) as what it is: the run's
+    failure, with the model's output, not bad input from the caller, which `PlanError` means."""
+    call = exc.model_call
+    error = ModelOutputError(f"The model's plan cannot run: {exc}", call.output if call else "")
+    error.model_call = call
+    return error
+
+
 def check_instruction(instruction: str) -> None:
     """Reject an instruction no agent could act on, before any model is loaded."""
     if not isinstance(instruction, str) or not instruction.strip():
@@ -398,8 +407,10 @@ class Agent:
                     await self._round(instruction, passages, plan, done, budget, per_round, rounds, calls, emit,
                                       approve, journal, experiences if rounds == 0 else ())
             except (PlanError, ModelOutputError) as exc:
+                if rounds == 0 and isinstance(exc, PlanError):  # no usable first plan: nothing to answer from
+                    raise _run_error(exc) from exc
                 if rounds == 0:
-                    raise  # no usable first plan: nothing to answer from
+                    raise
                 answer, stopped_by, error = _best_effort(list(done.values())), "replan_failed", str(exc)
                 break
             results = [done[i] for i in sorted(done)]

@@ -102,10 +102,13 @@ def test_unparseable_plan_raises_with_the_raw_text_attached():
     assert info.value.model_call.output == '{"steps": [' and info.value.model_call.completion_tokens == 2
 
 
-def test_a_plan_calling_an_unknown_tool_is_a_plan_error():
+def test_a_model_plan_calling_an_unknown_tool_fails_the_run_with_the_models_output():
     agent, _ = agent_with(plan(("weather", {})))
-    with pytest.raises(PlanError, match="unknown tool 'weather'"):
+    with pytest.raises(ModelOutputError, match="The model's plan cannot run: .*unknown tool 'weather'") as info:
         agent.run("weather?")
+    assert not isinstance(info.value, PlanError)  # the model's fault, not bad input: exit 1, not 2
+    assert '"tool": "weather"' in info.value.raw_text.replace('":"', '": "')
+    assert info.value.model_call.purpose == "plan"
 
 
 @pytest.mark.parametrize("instruction", ["", "   \n"])

@@ -241,10 +241,10 @@ def test_steps_start_while_the_plan_is_still_being_written():
 
 
 def test_a_streamed_step_that_breaks_the_plan_ends_the_round_with_a_plan_error():
-    from agentrt import PlanError
+    from agentrt import ModelOutputError
 
     llm = ScriptedLLM([{"steps": [{"id": 1, "tool": "calculator", "args": {"expression": "$1"}}]}])
-    with pytest.raises(PlanError, match="cycle"):
+    with pytest.raises(ModelOutputError, match="cycle"):
         Agent(model=llm).run("self reference")
 
 
