@@ -16,6 +16,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,10 @@ class AddReport:
 
 
 class KnowledgeBase:
-    """A directory of embedded chunks. Use `create` or `open`, never the constructor."""
+    """A directory of embedded chunks. Use `create` or `open`, never the constructor.
+
+    Safe to share between threads (an agent searches from two pools while an app may add
+    documents): reads and writes of the database and index take turns; embedding does not wait."""
 
     DB_FILE = "chunks.sqlite"
     INDEX_FILE = "index.faiss"
@@ -76,6 +80,7 @@ class KnowledgeBase:
         self.settings = dict(db.execute("SELECT key, value FROM settings"))
         self._index: faiss.Index | None = None
         self._index_generation: str | None = None  # the database generation _index reflects
+        self._lock = threading.RLock()  # one sqlite connection and one index, shared by threads
 
     @classmethod
     def create(
@@ -143,16 +148,19 @@ class KnowledgeBase:
     @property
     def embedder(self) -> Embedder:
         """The embedder this base was built with, loaded on first use."""
-        if self._embedder is None:
-            self._embedder = _embedder(self.settings["embedder"])
-        return self._embedder
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = _embedder(self.settings["embedder"])
+            return self._embedder
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
     def sources(self) -> list[str]:
         """Every indexed source (file path, `file:line` for JSON Lines, `text:…` for texts)."""
-        return [row[0] for row in self._db.execute("SELECT DISTINCT source FROM chunks ORDER BY source")]
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT DISTINCT source FROM chunks ORDER BY source")]
 
     def add(self, *items: str | Path | Document, progress: Progress | None = None) -> AddReport:
         """Index texts (`str`), files and directories (`Path`), or `Document`s.
@@ -180,7 +188,7 @@ class KnowledgeBase:
         chunks = [c for d in documents for c in chunk(d, size=int(self.settings["chunk_size"]),
                                                     overlap=int(self.settings["chunk_overlap"]))]
         vectors = self._embed([f"{c.title}\n{c.text}" for c in chunks], progress)
-        with self._db:
+        with self._lock, self._db:
             for source in {d.source for d in documents}:
                 self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
             self._db.executemany(
@@ -194,7 +202,7 @@ class KnowledgeBase:
 
     def delete(self, source: str) -> int:
         """Remove every chunk from `source` (a file path as indexed); returns how many."""
-        with self._db:
+        with self._lock, self._db:
             removed = self._db.execute("DELETE FROM chunks WHERE source = ?", (source,)).rowcount
             if removed:
                 self._bump_generation()
@@ -204,18 +212,20 @@ class KnowledgeBase:
         """The `k` chunks most similar to `query`, best first, with cosine scores."""
         if not query.strip():
             raise ConfigError("The search query is empty")
-        index = self._current_index()
-        if index.ntotal == 0:
-            return []
-        scores, ids = index.search(self.embedder.embed([query]), min(k, index.ntotal))
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        rows = {
-            row[0]: row
-            for row in self._db.execute(
-                f"SELECT id, source, title, position, text FROM chunks WHERE id IN ({','.join('?' * len(hits))})",
-                [i for i, _ in hits],
-            )
-        }
+        vector = self.embedder.embed([query])
+        with self._lock:
+            index = self._current_index()
+            if index.ntotal == 0:
+                return []
+            scores, ids = index.search(vector, min(k, index.ntotal))
+            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            rows = {
+                row[0]: row
+                for row in self._db.execute(
+                    f"SELECT id, source, title, position, text FROM chunks WHERE id IN ({','.join('?' * len(hits))})",
+                    [i for i, _ in hits],
+                )
+            }
         return [
             Passage(id=i, source=rows[i][1], title=rows[i][2], position=rows[i][3], text=rows[i][4], score=s)
             for i, s in hits
@@ -224,23 +234,25 @@ class KnowledgeBase:
 
     def save(self) -> None:
         """Write the search index next to the database, atomically (temporary file, then rename)."""
-        index = self._current_index()
-        handle, temporary = tempfile.mkstemp(prefix=".index-", dir=self.path)
-        os.close(handle)
         import faiss
 
-        try:
-            faiss.write_index(index, temporary)
-            os.replace(temporary, self.path / self.INDEX_FILE)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-        with self._db:
-            self._set("index_generation", self.settings["generation"])
+        with self._lock:
+            index = self._current_index()
+            handle, temporary = tempfile.mkstemp(prefix=".index-", dir=self.path)
+            os.close(handle)
+            try:
+                faiss.write_index(index, temporary)
+                os.replace(temporary, self.path / self.INDEX_FILE)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+            with self._db:
+                self._set("index_generation", self.settings["generation"])
 
     def close(self) -> None:
         """Close the database; the object is unusable afterwards."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def index_kind(self) -> str:
         """`"exact"` or `"hnsw"`: the index a search uses at this size."""

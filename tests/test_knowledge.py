@@ -205,3 +205,37 @@ def test_reopening_with_other_chunk_settings_is_refused(tmp_path):
     KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder(), chunk_size=500, chunk_overlap=50)
     with pytest.raises(ConfigError, match="built with chunk size 500 and overlap 50"):
         KnowledgeBase.open_or_create(tmp_path / "kb", embedder=HashingEmbedder(), chunk_size=800)
+
+
+def test_concurrent_searches_and_adds_neither_fail_nor_lose_chunks(tmp_path):
+    """The agent searches from two thread pools (retrieval for prompts, the search_knowledge
+    tool) while an app may be adding documents: one base, shared, must stay consistent."""
+    import threading
+
+    kb = KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder())
+    kb.add("refunds are paid within 14 days")
+    errors: list[BaseException] = []
+
+    def guarded(work):
+        def run():
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - the test reports whatever a thread hit
+                errors.append(exc)
+        return threading.Thread(target=run)
+
+    def search():
+        for _ in range(40):
+            assert kb.search("refunds", k=3)[0].text.startswith("refunds")
+
+    def add(start):
+        for n in range(start, start + 20):
+            kb.add(f"note number {n} about shipping")
+
+    threads = [guarded(search) for _ in range(4)] + [guarded(lambda s=s: add(s)) for s in (0, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(kb) == 41
+    assert len(kb.search("shipping", k=50)) == 41
