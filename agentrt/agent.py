@@ -114,6 +114,10 @@ class Agent:
     `ExperienceMemory` or its SQLite path), runs that went well are remembered and the planner is
     shown the plans of the most similar ones as examples.
 
+    An agent opened from names and paths (the model, `store`, `knowledge`, `memory`) holds them
+    open: `close()` or `with Agent(...) as agent:` releases them; objects passed in stay the
+    caller's to close.
+
     `choose_tools` (on by default for a local model, off for a server's): each request of the
     instruction that a tool fits calls the tool that fits it best, each call's arguments are
     written apart, and a request no tool fits is not forced into one (`tool_choice.py`). A small
@@ -182,6 +186,11 @@ class Agent:
             raise ConfigError(f"tool_policies names unknown tools {unknown}; registered: {self.tools.names()}")
         self.store = store if isinstance(store, RunStore) else RunStore(store)
         self.memory = ExperienceMemory(memory) if isinstance(memory, (str, Path)) else memory
+        # what this agent opened, and so closes (`close`)
+        self._opened: list[Any] = [
+            opened for opened, given in ((self.llm, model), (self.knowledge, knowledge), (self.store, store),
+                                         (self.memory, memory))
+            if opened is not None and opened is not given and callable(getattr(opened, "close", None))]
         self.approve = approve
         self.executor = Executor(
             self.llm, self.tools, prompts,
@@ -202,6 +211,18 @@ class Agent:
                                chooser=chooser,
                                arguments=ArgumentWriter(self.llm, self.plannable, prompts) if choose_tools else None)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
+
+    def close(self) -> None:
+        """Release what the agent opened itself: a model it loaded, its run store, and a knowledge
+        base or experience memory it opened from a path. The agent is unusable afterwards."""
+        while self._opened:
+            self._opened.pop().close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _retrieve(self, query: str) -> list[Passage]:
         """Top-k passages for a prompt; none when no knowledge base is given or top_k is 0."""

@@ -74,6 +74,11 @@ class ExperienceMemory:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM experiences").fetchone()[0]
 
+    def close(self) -> None:
+        """Close the database; the memory is unusable afterwards."""
+        with self._lock:
+            self._db.close()
+
     def remember(self, result: RunResult) -> bool:
         """Keep `result`'s plan if the run went well (a later run of the same instruction replaces
         it); whether it was kept."""

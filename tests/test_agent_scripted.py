@@ -122,3 +122,25 @@ def test_an_empty_instruction_is_refused_before_the_model_is_called(instruction)
 def test_run_result_serialises_to_json():
     agent, _ = agent_with(plan(("final_answer", {"answer": "hi"})))
     assert '"answer":"hi"' in agent.run("say hi").model_dump_json()
+
+
+def test_an_agent_closes_what_it_opened_and_leaves_open_what_it_was_given(tmp_path):
+    import sqlite3
+
+    from agentrt import KnowledgeBase, RunStore
+    from agentrt.testing import HashingEmbedder
+
+    KnowledgeBase.create(tmp_path / "kb", embedder=HashingEmbedder()).close()
+    given = RunStore(tmp_path / "given.sqlite")
+    with Agent(model=ScriptedLLM([plan(("final_answer", {"answer": "hi"}))]), store=given,
+               knowledge=tmp_path / "kb", top_k=0, memory=tmp_path / "memory.sqlite") as agent:
+        assert agent.run("say hi").answer == "hi"
+        knowledge, memory = agent.knowledge, agent.memory
+    for closed in (knowledge, memory):
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            len(closed)
+    assert [run.instruction for run in given.runs()] == ["say hi"]  # the caller's store stays open
+    with Agent(model=ScriptedLLM(), store=tmp_path / "own.sqlite") as agent:
+        own = agent.store
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        own.runs()

@@ -91,3 +91,13 @@ def test_an_error_the_model_sets_on_one_row_is_raised_to_its_caller():
 
     with pytest.raises(ValueError, match="row 2 broke"):
         BatchQueue(run_batch).submit([request("a"), request("b")])
+
+
+def test_closing_ends_the_thread_after_what_waits_and_a_later_request_starts_another():
+    model = EchoModel()
+    queue = BatchQueue(model.run_batch)
+    assert [g.text for g in queue.submit([request("a")])] == ["a"]
+    [runner] = [t for t in threading.enumerate() if t.name == "agentrt-batches" and t is queue._runner]
+    queue.close()
+    assert not runner.is_alive()  # it no longer holds the model
+    assert [g.text for g in queue.submit([request("b")])] == ["b"]

@@ -49,6 +49,7 @@ class BatchQueue:
         self._running: list[Job] = []
         self._changed = threading.Condition()
         self._runner: threading.Thread | None = None
+        self._closing = False
         self.batch_sizes: Counter[int] = Counter()
 
     def submit(self, requests: Sequence[GenerationRequest], on_text: Sequence[OnText] = ()) -> list[Generation]:
@@ -56,6 +57,7 @@ class BatchQueue:
         callbacks = [*on_text] + [None] * (len(requests) - len(on_text))
         jobs = [Job(r, cb) for r, cb in zip(requests, callbacks, strict=True)]
         with self._changed:
+            self._closing = False
             if self._runner is None:
                 self._runner = threading.Thread(target=self._serve, name="agentrt-batches", daemon=True)
                 self._runner.start()
@@ -76,11 +78,24 @@ class BatchQueue:
             for job in [*self._queue, *self._running]:
                 job.cancelled = job.cancelled or cancels(requests, job.request)
 
+    def close(self) -> None:
+        """End the queue's thread once what waits has run, so that it no longer holds the model;
+        a later `submit` starts another."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        runner = self._runner
+        if runner is not None and runner is not threading.current_thread():
+            runner.join()
+
     def _serve(self) -> None:
         while True:
             with self._changed:
-                while not self._queue:
+                while not self._queue and not self._closing:
                     self._changed.wait()
+                if not self._queue:  # closing, and nothing left to run
+                    self._runner = None
+                    return
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
                 self._running = batch
             self._run(batch)

@@ -208,6 +208,12 @@ class TransformersLLM:
         generation when None); their batch-mates go on."""
         self.batches.cancel(requests)
 
+    def close(self) -> None:
+        """Stop every generation and end the batch thread, which otherwise keeps the model in
+        memory for the life of the process; a later request starts the thread again."""
+        self.wind_down()
+        self.batches.close()
+
     def wind_down(self, timeout_s: float = 10.0) -> None:
         """Stop every generation and wait for it to leave the model."""
         self.cancel()
