@@ -9,7 +9,11 @@ values, though not reliably: it still writes `order_id="1234567890"` for "cancel
 100 for "38.5 C". So the constraint does the copying: a free-text argument may only be a phrase of
 the task (a run of its words) and a number one of the task's numbers, or else the value the plan
 gave (which carries what the task implies but does not say, like "AAPL" for "apple"), unless
-that is the value the tool's worked example showed, which the model copies.
+that is the value the tool's worked example showed, which the model copies. The same goes for
+what the task's words decide without the model: a choice the task names takes that value ("make it
+cooler": mode "cool", but not a choice two parameters share, like from and to), a flag the task
+names is on unless negated ("nonstop", "don't shuffle"), and a value whose described example has
+a telling shape ("e.g. ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one.
 
 So the plan decides which tools run and how their results flow (`$N`), and then its calls get
 their arguments rewritten here, all of them in one batch. A call the plan opened with for one
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +40,11 @@ from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import Message, ModelCall, PlanSpec, StepSpec
-from .tool_choice import NUMBER, example_arguments, signature
+from .tool_choice import NUMBER, described_example, example_arguments, signature
+
+_NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
+# a described example's pieces: digits, letters, and anything else as itself
+_SHAPE_PIECES = re.compile(r"\d+|[^\W\d_]+|.")
 
 
 class ArgumentWriter:
@@ -71,6 +80,7 @@ class ArgumentWriter:
         declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
         stated = _task_values(part or instruction, instruction)
         shown = example_arguments(tool)
+        shared = _shared_choices(declared)
         for name in list(properties):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
@@ -80,7 +90,8 @@ class ArgumentWriter:
                 # a value the plan copied from the tool's worked example is no evidence
                 copied = step.args.get(name) == shown.get(name)
                 planned = None if repeated or copied else step.args.get(name)
-                properties[name] = stated.narrow(declared[name], planned) or properties[name]
+                narrowed = stated.narrow(name, declared[name], planned, shared=name in shared)
+                properties[name] = narrowed or properties[name]
         prompt = self.prompts.render(
             "arguments", instruction=instruction, part=part if part != instruction else None,
             tool={"name": tool.name, "signature": signature(tool), "description": tool.description},
@@ -116,7 +127,8 @@ class ArgumentWriter:
 class _TaskValues:
     """What a text states: its phrases (every run of its words, trimmed of quotes and punctuation
     at the ends) and its numbers, or where it has none, those of the `whole` task it is part of
-    ("set a timer for 20 minutes and name it tea": the second part's minutes are the task's)."""
+    ("set a timer for 20 minutes and name it tea": the second part's minutes are the task's), and
+    its words (`narrow` says what they decide)."""
 
     MAX_WORDS = 80  # past this many words, phrases are too many to list: free text stays free
     _EDGES = "\"'`,.;:?!()[]{}"
@@ -131,21 +143,40 @@ class _TaskValues:
             self.phrases = list(dict.fromkeys(r for r in runs if r and "$" not in r and len(r) <= MAX_STRING_CHARS))
         numbers = NUMBER.findall(text) or NUMBER.findall(whole)
         self.numbers = list(dict.fromkeys(float(n) for n in numbers))
+        self.words = re.findall(r"[^\W_]+", text.lower().replace("'", "").replace("\u2019", ""))
+        self.tokens = [token.strip(self._EDGES) for token in text.split()]
 
-    def narrow(self, prop: dict[str, Any], planned: Any) -> dict[str, Any] | None:
-        """`prop`'s values narrowed to the instruction's (and `planned`, the plan's value), or
-        None where that does not apply: a choice, a format, an object, or nothing to choose from."""
+    def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False) -> dict[str, Any] | None:
+        """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
+        plan's value), or None where that does not apply (a format, an object, nothing to choose
+        from): a choice to those the instruction names, unless another parameter `shared` it;
+        a flag to what the instruction says of it; text with a telling example to the words of
+        its shape, else to the instruction's phrases; a number to its numbers."""
         options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
-        if len(options) != 1 or any(k in options[0] for k in ("enum", "const", "format", "pattern")):
+        if len(options) != 1:
             return None
         option, kind = options[0], options[0].get("type")
+        if "enum" in option:
+            named = [] if shared else [v for v in option["enum"] if isinstance(v, str) and self._names(v)]
+            return {"enum": named} if named else None
+        if any(k in option for k in ("const", "format", "pattern")):
+            return None
+        if kind == "boolean":
+            said = self._switch(name)
+            return None if said is None else {"enum": [said]}
         if kind == "array":
             planned_items = planned if isinstance(planned, list) else []
-            items = self.narrow(option.get("items", {}), planned_items[0] if len(planned_items) == 1 else None)
+            items = self.narrow(name, option.get("items", {}), planned_items[0] if len(planned_items) == 1 else None)
             # subtle: at least one item: a small model otherwise closes the list at once
             return {"type": "array", "items": items, "minItems": 1} if items is not None else None
         values: list[Any]
         if kind == "string":
+            shape = _shape(described_example(prop) or described_example(option))
+            shaped = [t for t in self.tokens if shape.fullmatch(t)] if shape else []
+            if shape and shaped:
+                if isinstance(planned, str) and shape.fullmatch(planned):
+                    shaped.append(planned)
+                return {"enum": list(dict.fromkeys(shaped))}
             values = [*self.phrases, *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
         elif kind in ("number", "integer"):
             values = [int(n) if n.is_integer() else n for n in self.numbers if kind == "number" or n.is_integer()]
@@ -154,6 +185,44 @@ class _TaskValues:
         else:
             return None
         return {"enum": values} if values else None
+
+    def _names(self, value: str) -> bool:
+        """Whether the text names choice `value`: each of its words is a word of the text, or
+        (from 4 letters) begins one ("cool" in "cooler"); a value under 3 letters is too often
+        a word of another sense ("it" for Italian)."""
+        wanted = re.findall(r"[^\W_]+", value.lower())
+        return len(value) >= 3 and bool(wanted) and all(
+            any(w == x or (len(x) >= 4 and w.startswith(x)) for w in self.words) for x in wanted)
+
+    def _switch(self, name: str) -> bool | None:
+        """What the text says of flag `name`, by its first word of 4 letters or more
+        ("nonstop" for nonstop_only): on where it appears, off where a negation just precedes
+        it, nothing where it does not appear."""
+        key = next((w for w in name.lower().split("_") if len(w) >= 4), None)
+        if key is None:
+            return None
+        stem = key[: max(4, len(key) - 2)]  # "shuffle" also as "shuffled", "permanently" as "permanent"
+        for position, word in enumerate(self.words):
+            if word.startswith(stem):
+                return not _NEGATIONS & set(self.words[max(0, position - 2) : position])
+        return None
+
+
+def _shape(example: str | None) -> re.Pattern[str] | None:
+    """The shape of a telling example (one word with digits or - / : @ .): "ORD-58213" gives
+    letters-dash-digits, which "ORD-58377" has and "order" has not; None for other examples."""
+    if not example or " " in example or not re.search(r"[\d\-/:@.]", example):
+        return None
+    return re.compile("".join(r"\d+" if piece[0].isdigit() else r"[^\W\d_]+" if piece[0].isalpha()
+                              else re.escape(piece) for piece in _SHAPE_PIECES.findall(example)))
+
+
+def _shared_choices(properties: dict[str, Any]) -> set[str]:
+    """The parameters whose list of choices another parameter has too (from and to currencies)."""
+    choices = {name: tuple(o["enum"]) for name, prop in properties.items()
+               for o in prop.get("anyOf", [prop]) if "enum" in o}
+    counts = Counter(choices.values())
+    return {name for name, values in choices.items() if counts[values] > 1}
 
 
 @functools.lru_cache(maxsize=16)

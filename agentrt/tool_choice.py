@@ -199,6 +199,12 @@ def example_task(tool: Tool, arguments: dict[str, Any]) -> str:
     return f"{summary}: {values}" if values else summary
 
 
+def described_example(prop: dict[str, Any]) -> str | None:
+    """The example a parameter's description gives ("the order's id, e.g. ORD-58213"), if any."""
+    found = _EXAMPLE.search(prop.get("description", ""))
+    return found.group(1).strip().strip("\"'") if found else None
+
+
 def _example_value(name: str, prop: dict[str, Any], position: int = 0) -> Any:
     if "anyOf" in prop:
         options = [p for p in prop["anyOf"] if p.get("type") != "null"]
@@ -214,8 +220,7 @@ def _example_value(name: str, prop: dict[str, Any], position: int = 0) -> Any:
         return {k: _example_value(k, inner[k]) for k in prop.get("required", []) if k in inner}
     if kind == "array":
         return [_example_value(name, prop.get("items", {}))]
-    found = _EXAMPLE.search(prop.get("description", ""))
-    text = found.group(1).strip().strip("\"'") if found else None
+    text = described_example(prop)
     try:
         if kind == "integer":
             return int(float(text)) if text else 2

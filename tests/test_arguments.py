@@ -139,3 +139,31 @@ def test_a_request_without_numbers_takes_the_whole_tasks():
         "properties"]
     assert properties["minutes"] == {"enum": [20, 1]}
     assert "20 minutes" not in properties["label"]["enum"] and "tea" in properties["label"]["enum"]
+
+
+def test_the_tasks_words_settle_a_named_choice_a_flag_and_a_value_of_a_telling_shape():
+    @tool
+    def cancel(order_id: str, mode: Literal["cool", "heat", "auto"], account: Literal["checking", "savings"],
+               source: Literal["USD", "EUR"], target: Literal["USD", "EUR"], language: Literal["it", "de"],
+               permanently: bool = False, shuffle: bool = False, notify_attendees: bool = True) -> str:
+        """Cancel an order.
+
+        Args:
+            order_id: the order's id, e.g. ORD-58213
+        """
+        return "done"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([cancel]), PromptLibrary())
+    step = StepSpec(id=1, tool="cancel", args={"order_id": "x", "mode": "auto", "account": "checking", "source": "USD",
+                                               "target": "EUR", "language": "de", "permanently": False,
+                                               "shuffle": True, "notify_attendees": True})
+    task = "it's ORD-58377 from savings, make it cooler, USD to EUR, delete it permanently and don't shuffle"
+    properties = arguments.request(task, step).json_schema["properties"]
+    assert properties["order_id"] == {"enum": ["ORD-58377"]}  # the word shaped like the example
+    assert properties["mode"] == {"enum": ["cool"]} and properties["account"] == {"enum": ["savings"]}
+    assert properties["source"]["enum"] == properties["target"]["enum"] == ["USD", "EUR"]  # shared: the model orders
+    assert properties["language"]["enum"] == ["it", "de"]  # "it" is a pronoun here
+    assert properties["permanently"] == {"enum": [True]} and properties["shuffle"] == {"enum": [False]}
+    assert properties["notify_attendees"]["type"] == "boolean"  # not mentioned: the model decides
+    plain = arguments.request("cancel my sneakers order", step).json_schema["properties"]
+    assert "sneakers order" in plain["order_id"]["enum"]  # no word of the shape: the task's phrases
