@@ -310,14 +310,6 @@ class ToolRegistry:
         """Registered tool names, in registration order."""
         return list(self._tools)
 
-    @classmethod
-    def with_builtins(cls, extra: Iterable[Tool | Callable[..., Any]] = ()) -> ToolRegistry:
-        """The installed tools (built-ins and plugins; see `plugins.py`), then `extra`. A plugin
-        that fails to load is left out here; `plugins.installed_tools()` says which and why."""
-        from .plugins import installed_tools  # plugins builds on this module
-
-        return cls([*installed_tools().tools, *extra])
-
 
 def load_tools_file(path: str | Path, *, source: str | None = None) -> list[Tool]:
     """Import a Python file and return the `Tool` objects it defines at module level."""

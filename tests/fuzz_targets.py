@@ -20,6 +20,7 @@ from agentrt import AgentrtError, InvalidArguments, Plan, PlanSpec, RetryTool, T
 from agentrt.batch import read_batch
 from agentrt.plan import references, resolve
 from agentrt.planner import _StepStream, parse_plan
+from agentrt.plugins import installed_tools
 
 TOOL_NAMES = ["calculator", "final_answer", "think"]
 DIGITS = "0123456789٣١߁०"  # ASCII and other Unicode decimal digits: `\d` and int() take both
@@ -225,7 +226,7 @@ def validate_arguments(case: tuple[Tool, Any]) -> None:
     checked_tool.validate(args)
 
 
-_calculator = ToolRegistry.with_builtins().get("calculator")
+_calculator = ToolRegistry(installed_tools().tools).get("calculator")
 
 
 def calculate(expression: str) -> None:

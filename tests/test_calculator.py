@@ -3,8 +3,9 @@ import asyncio
 import pytest
 
 from agentrt import RetryTool, ToolRegistry
+from agentrt.plugins import installed_tools
 
-calculator = ToolRegistry.with_builtins().get("calculator")
+calculator = ToolRegistry(installed_tools().tools).get("calculator")
 
 
 def calc(expression: str):

@@ -15,6 +15,7 @@ from agentrt.llm import GenerationRequest
 from agentrt.llm import model_source
 from agentrt.plan_schema import plan_schema
 from agentrt.registry import ToolRegistry
+from agentrt.plugins import installed_tools
 from agentrt.schema import THINK_TOOL, Message
 
 from .test_evals import benchdata  # noqa: F401  (the stand-in benchmark files)
@@ -53,7 +54,7 @@ def test_constrained_plans_always_parse_and_validate(agent, instruction):
 
 
 def test_batched_requests_match_one_at_a_time_under_greedy_decoding(exact_llm):
-    schema = plan_schema(ToolRegistry.with_builtins(), 3)
+    schema = plan_schema(ToolRegistry(installed_tools().tools), 3)
     requests = [
         GenerationRequest(messages=[Message(role="user", content="Name three colours.")], max_new_tokens=12),
         GenerationRequest(messages=[Message(role="user", content="Plan: add 2 and 2.")], json_schema=schema,

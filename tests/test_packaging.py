@@ -33,8 +33,8 @@ def test_installed_wheel_finds_templates_and_tools_outside_the_checkout(wheel, t
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True)
-    probe = ("import agentrt, agentrt.registry as r; "
-             "print(agentrt.__file__); print(sorted(r.ToolRegistry.with_builtins().names()))")
+    probe = ("import agentrt, agentrt.plugins as p; "
+             "print(agentrt.__file__); print(sorted(t.name for t in p.installed_tools().tools))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(target)},
                          capture_output=True, text=True, check=True).stdout
     assert str(target) in out and "['calculator', 'final_answer']" in out

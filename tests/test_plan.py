@@ -70,6 +70,7 @@ def test_tools_with_enum_and_nested_model_parameters_get_a_self_contained_plan_s
 
     from agentrt import tool
     from agentrt.plan_schema import plan_schema
+    from agentrt.plugins import installed_tools
     from agentrt.registry import ToolRegistry
 
     class Unit(enum.Enum):
@@ -84,6 +85,6 @@ def test_tools_with_enum_and_nested_model_parameters_get_a_self_contained_plan_s
         """Weather at a place."""
         return place.city
 
-    text = json.dumps(plan_schema(ToolRegistry.with_builtins([weather]), 2)["$defs"])
+    text = json.dumps(plan_schema(ToolRegistry([*installed_tools().tools, weather]), 2)["$defs"])
     assert "$ref" not in text and "$defs" not in text  # the tool's own definitions are inlined
     assert '"enum": ["celsius", "fahrenheit"]' in text and '"city"' in text

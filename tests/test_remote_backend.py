@@ -12,6 +12,7 @@ from agentrt.llm import GenerationRequest, load_llm
 from agentrt.llm.openai_compatible import OpenAICompatibleLLM
 from agentrt.plan_schema import plan_schema
 from agentrt.registry import ToolRegistry
+from agentrt.plugins import installed_tools
 from agentrt.schema import Message
 
 pytestmark = pytest.mark.model
@@ -32,7 +33,7 @@ def test_a_url_selects_the_server_and_its_only_model(remote, llama_server):
 
 
 def test_a_batch_is_sent_at_once_and_schema_requests_come_back_valid(remote):
-    schema = plan_schema(ToolRegistry.with_builtins(), 3)
+    schema = plan_schema(ToolRegistry(installed_tools().tools), 3)
     colours, plan = remote.generate([ask("Name three colours.", max_new_tokens=12),
                                      ask("Plan: add 2 and 2.", json_schema=schema, max_new_tokens=200)])
     assert colours.text and 0 < colours.completion_tokens <= 12 and colours.prompt_tokens > 0

@@ -4,6 +4,7 @@ import textwrap
 import pytest
 
 from agentrt import InvalidArguments, Tool, ToolDefinitionError, ToolRegistry, load_tools_file, tool
+from agentrt.plugins import installed_tools
 
 
 @tool
@@ -82,7 +83,7 @@ def test_think_is_reserved_for_reasoning_steps():
 
 
 def test_builtins_load_through_the_file_loader():
-    registry = ToolRegistry.with_builtins()
+    registry = ToolRegistry(installed_tools().tools)
     assert {"calculator", "final_answer"} <= set(registry.names())
     assert registry.get("calculator").source == "builtin"
 
