@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .jsonl import numbered_lines
+
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -94,9 +96,7 @@ def read_file(path: Path) -> Iterator[Document | Skipped]:
 
 
 def _jsonl_documents(source: str, text: str) -> Iterator[Document | Skipped]:
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(text):
         try:
             record = json.loads(line)
             body = record["text"]

@@ -19,7 +19,8 @@ import statistics
 import time
 
 from agentrt import Agent
-from agentrt.evals.suites import bfcl_tool, data_file, read_jsonl
+from agentrt.evals.suites import bfcl_tool, data_file
+from agentrt.jsonl import read_records
 from agentrt.evals.tool_use_tools import TOOLS
 from agentrt.llm.transformers_llm import TransformersLLM
 from agentrt.registry import Tool
@@ -44,7 +45,7 @@ def many_tools() -> list[Tool]:
     """The suite's tools and then BFCL's distinct functions, up to `MANY` in all."""
     tools = dict(TOOLS)
     for category in BFCL_FILES:
-        for entry in read_jsonl(data_file(f"bfcl/BFCL_v4_{category}.json")):
+        for entry in read_records(data_file(f"bfcl/BFCL_v4_{category}.json")):
             for function in entry["function"]:
                 name = function["name"].replace(".", "_")
                 if name not in tools and len(tools) < MANY:

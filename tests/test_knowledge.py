@@ -239,3 +239,16 @@ def test_concurrent_searches_and_adds_neither_fail_nor_lose_chunks(tmp_path):
         thread.join()
     assert errors == [] and len(kb) == 41
     assert len(kb.search("shipping", k=50)) == 41
+
+
+def test_a_json_lines_record_holding_a_raw_line_separator_stays_one_record(tmp_path):
+    """JSON allows U+2028 and U+2029 raw inside strings; str.splitlines() cuts at them."""
+    from agentrt.documents import read_file
+    from agentrt.jsonl import read_records
+
+    path = tmp_path / "notes.jsonl"
+    path.write_text(json.dumps({"title": "Hours", "text": "open 9\u2028to 5"}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    [document] = read_file(path)
+    assert document.text == "open 9\u2028to 5"
+    assert read_records(path) == [{"title": "Hours", "text": "open 9\u2028to 5"}]

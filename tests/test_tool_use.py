@@ -10,14 +10,15 @@ import pytest
 
 from agentrt import agent as agent_module
 from agentrt.evals.runner import evaluate, run_item
-from agentrt.evals.suites import half, read_jsonl
+from agentrt.evals.suites import half
+from agentrt.jsonl import read_records
 from agentrt.evals.tool_use import ANY, CONTAINS, DATA_FILE, KINDS, ToolUse, item_tools, score_calls, summary
 from agentrt.evals.tool_use_tools import DOMAINS, TOOLS
 from agentrt.testing import ScriptedLLM
 
 from .conftest import plan
 
-ROWS = read_jsonl(DATA_FILE)
+ROWS = read_records(DATA_FILE)
 
 
 def canonical(answer: dict) -> dict:

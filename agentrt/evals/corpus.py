@@ -4,12 +4,12 @@ embedding 4,948 paragraphs takes minutes on a CPU) and a title look-up tool."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 
 from ..documents import Document
+from ..jsonl import read_records
 from ..knowledge import KnowledgeBase
 from ..live import progress_bar
 from ..llm.model_source import cache_dir
@@ -21,8 +21,7 @@ PARAGRAPH_CHARS = 8000
 
 def paragraphs(corpus: Path) -> dict[str, str]:
     """Title -> paragraph text (titles are unique in the corpus)."""
-    rows = (json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {row["title"]: row["text"] for row in rows}
+    return {row["title"]: row["text"] for row in read_records(corpus)}
 
 
 def hotpot_knowledge_base(corpus: Path) -> KnowledgeBase:

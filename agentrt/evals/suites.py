@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ..agent import Agent, Mode
 from ..errors import ConfigError
+from ..jsonl import read_records
 from ..llm import LLM
 from ..plugins import installed_tools
 from ..registry import Tool
@@ -52,10 +53,6 @@ def half(items: list[Any], split: Split) -> list[Any]:
     """The dev (first) or test (second) half of a file's items, by position."""
     middle = (len(items) + 1) // 2
     return items[:middle] if split == "dev" else items[middle:]
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @dataclass
@@ -106,13 +103,13 @@ class BFCL(Suite):
         # our benchdata layout (bfcl/...), or the authors' own bfcl_eval/data folder
         name = f"BFCL_v4_{self.category}.json"
         entries_file = data_file(f"bfcl/{name}", name)
-        entries = read_jsonl(entries_file)
+        entries = read_records(entries_file)
         answers = {}
         if self.category != "irrelevance":  # the one category whose answer is no call at all
             answers_file = entries_file.parent / "possible_answer" / name
             if not answers_file.is_file():
                 raise ConfigError(f"Missing benchmark file {answers_file}: BFCL keeps the expected calls there")
-            answers = {a["id"]: a["ground_truth"] for a in read_jsonl(answers_file)}
+            answers = {a["id"]: a["ground_truth"] for a in read_records(answers_file)}
         return [
             Item(id=e["id"], question=_bfcl_question(e), reference=answers.get(e["id"], []),
                  extra={"functions": e["function"]})
@@ -183,7 +180,7 @@ class GSM8K(Suite):
     modes = ("parallel", "sequential")
 
     def items(self, split: Split) -> list[Item]:
-        rows = read_jsonl(data_file("gsm8k/test.jsonl"))
+        rows = read_records(data_file("gsm8k/test.jsonl"))
         indexed = list(enumerate(rows))
         return [Item(id=f"gsm8k_{i}", question=r["question"], reference=scoring.gsm8k_reference(r["answer"]))
                 for i, r in half(indexed, split)]
@@ -209,7 +206,7 @@ class HotpotQA(Suite):
     recall_at = (2, 5, 10)
 
     def items(self, split: Split) -> list[Item]:
-        rows = read_jsonl(data_file("hotpotqa/hotpot_dev_distractor_sample500.jsonl"))
+        rows = read_records(data_file("hotpotqa/hotpot_dev_distractor_sample500.jsonl"))
         return [Item(id=r["id"], question=r["question"], reference=r["answer"],
                      extra={"gold_titles": sorted(set(r["supporting_facts"]["title"]))})
                 for r in half(rows, split)]
@@ -246,7 +243,7 @@ class HotpotComparison(Suite):
     modes = ("parallel", "sequential")
 
     def items(self, split: Split) -> list[Item]:
-        local = {r["id"] for r in read_jsonl(data_file("hotpotqa/hotpot_dev_distractor_sample500.jsonl"))}
+        local = {r["id"] for r in read_records(data_file("hotpotqa/hotpot_dev_distractor_sample500.jsonl"))}
         questions = json.loads(data_file("llmcompiler/hotpotqa_comparison.json").read_text(encoding="utf-8"))
         return [Item(id=q["id"], question=q["question"], reference=q["answer"])
                 for q in half(questions, split) if q["id"] in local]

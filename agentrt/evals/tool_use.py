@@ -33,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from ..agent import Agent, Mode
+from ..jsonl import read_records
 from ..llm import LLM
 from ..plan_schema import inline_refs
 from ..plugins import installed_tools
 from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
 from . import scoring
-from .suites import EVAL_STORE, Item, Split, Suite, half, read_jsonl
+from .suites import EVAL_STORE, Item, Split, Suite, half
 from .tool_use_tools import TOOLS
 
 DATA_FILE = Path(__file__).parent / "data" / "tool_use.jsonl"
@@ -60,7 +61,7 @@ class ToolUse(Suite):
         self.path = path
 
     def items(self, split: Split) -> list[Item]:
-        return self.items_from(half(read_jsonl(self.path), split))
+        return self.items_from(half(read_records(self.path), split))
 
     @staticmethod
     def items_from(rows: list[dict[str, Any]]) -> list[Item]:
