@@ -10,7 +10,7 @@ import time
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .arguments import ArgumentWriter
 from .budget import Budget
@@ -65,6 +65,25 @@ def search_knowledge_tool(knowledge: KnowledgeBase, k: int = 3) -> Tool:
 
     search_knowledge.source = f"builtin (knowledge base {knowledge.path})"
     return search_knowledge
+
+
+T = TypeVar("T")
+
+
+def _blocking(awaitable: Awaitable[T]) -> T:
+    """`asyncio.run(awaitable)`, its value handed out beside the task rather than as its result.
+
+    subtle: restoring the SIGINT handler, asyncio.run formats its finished main task twice (the
+    signal module tries the handler, a partial naming the task, as an enum member, and the failed
+    lookup's message holds its repr), and a finished task's repr holds its result's: a whole
+    RunResult, about a millisecond of pydantic reprs a run (benchmarks/fanout.py, part 2)."""
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await awaitable)
+
+    asyncio.run(main())
+    return box[0]
 
 
 def _runs_locally(llm: LLM) -> bool:
@@ -232,7 +251,7 @@ class Agent:
 
     def run(self, instruction: str) -> RunResult:
         """Plan, act and answer `instruction`; blocks until done."""
-        return asyncio.run(self.arun(instruction))
+        return _blocking(self.arun(instruction))
 
     async def arun(self, instruction: str) -> RunResult:
         """`run` for callers already inside an event loop."""
@@ -244,7 +263,7 @@ class Agent:
         stopped runs again if its tool is idempotent (or it is a `think` step); otherwise
         `unfinished` decides: "raise" `UnsafeResume` naming the step, "rerun" it, or "fail" it
         (the planner then sees it failed)."""
-        return asyncio.run(self.aresume(run_id, unfinished=unfinished))
+        return _blocking(self.aresume(run_id, unfinished=unfinished))
 
     async def aresume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
         """`resume` for callers already inside an event loop."""
@@ -295,7 +314,7 @@ class Agent:
             outcomes = dict([pair async for pair in self.arun_many(instructions, concurrency=concurrency)])
             return [outcomes[index] for index in range(len(instructions))]
 
-        return asyncio.run(collect())
+        return _blocking(collect())
 
     async def arun_many(
         self, instructions: Sequence[str], *, concurrency: int = 8
