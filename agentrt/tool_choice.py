@@ -11,9 +11,10 @@ parameters (the encoder the knowledge base uses) ranks a wanted tool first for 9
 the embedding decides, request by request: an instruction is cut into the requests it strings
 together ("turn off the lights and set a timer for 20 minutes", "convert 72 F to celsius, then set
 the thermostat to that"), and each request that some tool fits calls the tool that fits it best;
-a request no tool fits but which follows one that does ("define ubiquitous and serendipity") is
-one more call of the same tool, unless either lacks the numbers that tool needs, when they are
-pieces of one call ("the gcd of 40 and 50"). The plan is those calls, in order, and then the
+a request no tool fits but which follows one that does and reads as a value ("define ubiquitous
+and serendipity") is one more call of the same tool, unless either lacks the numbers that tool
+needs, when they are pieces of one call ("the gcd of 40 and 50"); one that reads as more
+("..., then give all three results") calls nothing. The plan is those calls, in order, and then the
 answer; the model writes how their results flow into each other and into the answer. When no
 request reaches `min_fit`, no tool is shown, so a question no tool answers is not forced into
 one. Showing `top_k` tools, not all, also keeps the prompt and the constraint the same size with
@@ -96,8 +97,8 @@ class ToolChooser:
         for column, part in enumerate(parts, start=1):
             best = int(np.argmax(fits[:, column]))
             fitting = fits[best, column] >= self.min_part_fit
-            if not fitting and not calls:
-                continue
+            if not fitting and not (calls and _a_value(part)):
+                continue  # "then give all three results" is about the answer, not one more call
             tool = self.tools[best] if fitting else calls[-1].tool  # "... and serendipity": the call before's
             if calls and calls[-1].tool is tool and (not _stands_alone(calls[-1].part, tool)
                                                      or not (fitting or _stands_alone(part, tool))):
@@ -110,6 +111,12 @@ class ToolChooser:
         ranked = [self.tools[i] for i in np.argsort(fits[:, 0])[::-1][: self.top_k]]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
+
+
+def _a_value(part: str) -> bool:
+    """Whether a part no tool fits reads as one more value for the call before it ("... and
+    serendipity", "and in Tokyo", "and 25 minutes"): a number, quoted text, or a few words."""
+    return bool(NUMBER.search(part) or _QUOTED.search(part)) or len(part.split()) <= 3
 
 
 def _stands_alone(part: str, tool: Tool) -> bool:

@@ -215,3 +215,12 @@ def test_the_agent_chooses_tools_by_default_for_a_local_model_only(monkeypatch):
     monkeypatch.setattr("agentrt.embeddings.default_embedder", WordEmbedder)
     assert Agent(model=ScriptedLLM(), tools=[get_weather], store=":memory:").planner.chooser is None
     assert Agent(model=ScriptedLLM(), tools=[get_weather], store=":memory:", choose_tools=True).planner.chooser
+
+
+def test_a_part_no_tool_fits_repeats_the_call_before_only_when_it_reads_as_a_value():
+    chooser = ToolChooser([get_weather, lookup_order], WordEmbedder())
+    two = chooser.choose("current weather in a city Paris and Tokyo")
+    assert [(c.tool.name, c.part) for c in two.calls] == [("get_weather", "current weather in a city Paris"),
+                                                           ("get_weather", "Tokyo")]
+    one = chooser.choose("current weather in a city Paris, then tell me what you found out")
+    assert [(c.tool.name, c.part) for c in one.calls] == [("get_weather", "current weather in a city Paris")]
