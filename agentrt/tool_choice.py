@@ -16,8 +16,9 @@ and serendipity") is one more call of the same tool, unless either lacks the num
 needs, when they are pieces of one call ("the gcd of 40 and 50"); one that reads as more
 ("..., then give all three results") calls nothing. The plan is those calls, in order, and then the
 answer; the model writes how their results flow into each other and into the answer. When no
-request reaches `min_fit`, no tool is shown, so a question no tool answers is not forced into
-one. Showing `top_k` tools, not all, also keeps the prompt and the constraint the same size with
+request reaches `min_fit`, none of these tools is shown, so a question no tool answers is not
+forced into one: the planner plans it as it would without a chooser, among the tools it always
+shows (`Planner._shown`). Showing `top_k` tools, not all, also keeps the prompt and the constraint the same size with
 500 tools as with 5.
 """
 
