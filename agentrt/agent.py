@@ -1,4 +1,5 @@
-"""Agent: the facade users embed. Runs the plan -> execute -> join loop; owns nothing else."""
+"""Agent: the facade users embed. Builds what every run shares (model, tools, planner, executor,
+joiner) and starts runs; a run's state is a `Run` (`run.py`), driven to its answer by `loop.py`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import contextlib
 import inspect
 import sys
-import time
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -15,38 +15,33 @@ from typing import Any, Literal, TypeVar
 from .arguments import ArgumentWriter
 from .budget import Budget
 from .context import RUN_ID
-from .errors import AgentrtError, AgentrtWarning, ConfigError, ModelOutputError, PlanError, UnsafeResume
-from .events import Answered, ApprovalRequested, Event, ModelCalled, PlanMade, Replanning, RunStarted
-from .executor import Approver, Emit, Executor, failed_result
+from .errors import AgentrtError, AgentrtWarning, ConfigError, UnsafeResume
+from .events import Answered, ApprovalRequested, Event, RunStarted
+from .executor import Executor, failed_result
 from .joiner import Joiner
 from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm
-from .memory import Experience, ExperienceMemory
-from .plan import Plan
+from .loop import Crew, Mode, drive
+from .memory import ExperienceMemory
 from .planner import Planner
 from .plugins import installed_tools
 from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
+from .run import Approver, Emit, Run, nobody
 from .schema import (
     FINAL_ANSWER_TOOL,
     THINK_TOOL,
-    ModelCall,
     Passage,
-    PlanSpec,
     RunResult,
-    StepResult,
     StepSpec,
-    StopReason,
     ToolPolicy,
 )
-from .store import RunJournal, RunStore, SavedRun, new_run_id
+from .store import RunStore, new_run_id
 from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
 from .tool_choice import ToolChooser
-from .trace import TraceRecorder
 from .workspace import workspace_tools
 
-Mode = Literal["parallel", "sequential"]
 Unfinished = Literal["raise", "rerun", "fail"]
 ApprovalCallback = Callable[[ApprovalRequested], bool | Awaitable[bool]]
 
@@ -91,15 +86,6 @@ def _runs_locally(llm: LLM) -> bool:
     a loaded one has imported its module already)."""
     module = sys.modules.get("agentrt.llm.transformers_llm")
     return module is not None and isinstance(llm, module.TransformersLLM)
-
-
-def _run_error(exc: PlanError) -> ModelOutputError:
-    """A plan the model wrote that cannot run (an unknown tool, a cycle) as what it is: the run's
-    failure, with the model's output, not bad input from the caller, which `PlanError` means."""
-    call = exc.model_call
-    error = ModelOutputError(f"The model's plan cannot run: {exc}", call.output if call else "")
-    error.model_call = call
-    return error
 
 
 def check_instruction(instruction: str) -> None:
@@ -230,6 +216,7 @@ class Agent:
                                chooser=chooser,
                                arguments=ArgumentWriter(self.llm, self.plannable, prompts) if choose_tools else None)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
+        self._crew = Crew(self.planner, self.executor, self.joiner, mode)
 
     def close(self) -> None:
         """Release what the agent opened itself: a model it loaded, its run store, and a knowledge
@@ -255,7 +242,7 @@ class Agent:
 
     async def arun(self, instruction: str) -> RunResult:
         """`run` for callers already inside an event loop."""
-        return await self._run(instruction, lambda event: None, self._approver(None))
+        return await self._run(self._new_run(instruction, self._approver(None)))
 
     def resume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
         """Finish a stored run from its last finished step (a finished run's result comes back
@@ -288,7 +275,18 @@ class Agent:
         for result in failed:
             saved.done[result.id] = result
             journal.step_finished(result)
-        return await self._run(saved.instruction, lambda event: None, self._approver(None), saved, journal)
+        run = Run.from_saved(saved, journal, self._budget(), self._approver(None), self.plannable.names())
+        return await self._run(run)
+
+    def _budget(self) -> Budget:
+        """A fresh budget with this agent's limits."""
+        return Budget(self.max_steps, self.max_replans, self.time_limit_s)
+
+    def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody) -> Run:
+        """A run of `instruction` from the start, begun in the store."""
+        check_instruction(instruction)
+        run_id = new_run_id()
+        return Run(run_id, instruction, self._budget(), self.store.begin(run_id, instruction), approve, listener)
 
     def _approver(self, emit: Emit | None) -> Approver:
         """How this run decides `ask` tools: the `approve` callback, else the stream's consumer
@@ -348,7 +346,8 @@ class Agent:
         """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.
         Leaving the loop early cancels the run, and any model call it has in progress."""
         queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
-        task = asyncio.create_task(self._run(instruction, queue.put_nowait, self._approver(queue.put_nowait)))
+        run = self._new_run(instruction, self._approver(queue.put_nowait), queue.put_nowait)
+        task = asyncio.create_task(self._run(run))
 
         def forward_failure(finished: asyncio.Task[RunResult]) -> None:
             failure = None if finished.cancelled() else finished.exception()
@@ -385,185 +384,27 @@ class Agent:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _run(
-        self, instruction: str, emit: Emit, approve: Approver, saved: SavedRun | None = None,
-        journal: RunJournal | None = None,
-    ) -> RunResult:
-        """The plan -> execute -> join loop, from the start or (`saved`, `journal`) from where a
-        stored run stopped; every step and round is written to the store as it happens."""
-        check_instruction(instruction)
-        resumed = journal is not None
-        saved = saved or SavedRun(id=new_run_id(), instruction=instruction, status="running", created=time.time())
-        journal = journal or self.store.begin(saved.id, instruction)
-        recorder, caller = TraceRecorder(), emit
-
-        def trace_and_forward(event: Event) -> None:
-            recorder(event)
-            caller(event)
-
-        emit = journal.recording(trace_and_forward)
-        run_token = RUN_ID.set(saved.id)
+    async def _run(self, run: Run) -> RunResult:
+        """Take `run` from where it stands to its answer; every step and round is written to the
+        store as it happens."""
+        run_token = RUN_ID.set(run.id)
         try:
-            emit(RunStarted(run_id=saved.id, instruction=instruction, resumed=resumed))
-            result = await self._loop(instruction, emit, approve, saved, journal)
+            run.emit(RunStarted(run_id=run.id, instruction=run.instruction, resumed=run.resumed))
+            run.passages = await off_loop(MODEL_THREADS, self._retrieve, run.instruction)
+            if self.memory is not None:
+                run.experiences = await off_loop(MODEL_THREADS, self.memory.recall, run.instruction)
+            end = await drive(run, self._crew)
         except BaseException as exc:  # recorded, then raised as it was: cancellation included
-            journal.failed(f"{type(exc).__name__}: {exc}")
+            run.journal.failed(f"{type(exc).__name__}: {exc}")
             raise
         finally:
             RUN_ID.reset(run_token)
+        result = run.result(end.answer, end.stopped_by, end.error)
         if self.memory is not None:
             await off_loop(MODEL_THREADS, self.memory.remember, result)
         answered = Answered(result=result)
-        recorder(answered)
-        result.trace = recorder.records
-        journal.finished(result)
-        caller(answered)
+        run.trace(answered)
+        result.trace = run.trace.records
+        run.journal.finished(result)
+        run.listener(answered)
         return result
-
-    async def _loop(
-        self, instruction: str, emit: Emit, approve: Approver, saved: SavedRun, journal: RunJournal,
-    ) -> RunResult:
-        budget = Budget(self.max_steps, self.max_replans, self.time_limit_s,
-                        steps_used=len(saved.done), replans_used=saved.replans_used)
-        budget.started -= saved.elapsed_s
-        passages = await off_loop(MODEL_THREADS, self._retrieve, instruction)
-        experiences = await off_loop(MODEL_THREADS, self.memory.recall, instruction) if self.memory else []
-        done, calls, rounds = saved.done, saved.calls, saved.rounds
-        plan = Plan()
-        if saved.steps:
-            plan.extend(PlanSpec(steps=saved.steps), [*self.plannable.names(), THINK_TOOL])
-        resuming_a_round = bool(saved.steps)
-        stopped_by: StopReason | None = None
-        answer = ""
-        error: str | None = None
-        while stopped_by is None:
-            per_round = 1 if self.mode == "sequential" else budget.steps_left()
-            before = set(done)
-            try:
-                if resuming_a_round:  # the stored plan's unfinished steps first, then the loop as usual
-                    await self.executor.run(plan, instruction, done, budget, emit, approve=approve)
-                    resuming_a_round = False
-                else:
-                    await self._round(instruction, passages, plan, done, budget, per_round, rounds, calls, emit,
-                                      approve, journal, experiences if rounds == 0 else ())
-            except (PlanError, ModelOutputError) as exc:
-                if rounds == 0 and isinstance(exc, PlanError):  # no usable first plan: nothing to answer from
-                    raise _run_error(exc) from exc
-                if rounds == 0:
-                    raise
-                answer, stopped_by, error = _best_effort(list(done.values())), "replan_failed", str(exc)
-                break
-            results = [done[i] for i in sorted(done)]
-            calls.extend(r.model_call for r in results if r.id not in before and r.model_call)
-            outcome = await self._conclude(instruction, results, budget, calls, emit, rounds + 1, journal)
-            if outcome is None:
-                rounds += 1
-                journal.progress(rounds=rounds, replans_used=budget.replans_used,
-                                 elapsed_s=time.perf_counter() - budget.started)
-            else:
-                answer, stopped_by, error = outcome
-        return RunResult(
-            instruction=instruction,
-            answer=answer,
-            plan=plan.spec(),
-            run_id=saved.id,
-            steps=[done[i] for i in sorted(done)],
-            model_calls=calls,
-            replans=budget.replans_used,
-            stopped_by=stopped_by,
-            error=error,
-            duration_s=time.perf_counter() - budget.started,
-        )
-
-    async def _conclude(
-        self, instruction: str, results: list[StepResult], budget: Budget, calls: list[ModelCall],
-        emit: Emit, next_round: int, journal: RunJournal,
-    ) -> tuple[str, StopReason, str | None] | None:
-        """After a round: (answer, what stopped the run, error), or None for another round."""
-        final = self.joiner.final_answer(results)
-        if final is not None:
-            return final, "final_answer", None
-        if budget.out_of_time():
-            return _best_effort(results), "time_limit", None
-        if self.mode == "sequential" and budget.steps_left():
-            return None  # sequential: the next step is the model's next decision
-        can_replan = budget.replans_left() > 0 and budget.steps_left() > 0
-        try:
-            decision = await asyncio.wait_for(
-                self.joiner.decide(instruction, results, can_replan=can_replan), budget.time_left()
-            )
-        except TimeoutError:  # the joiner's generation stopped with its task
-            return _best_effort(results), "time_limit", None
-        except ModelOutputError as exc:
-            if exc.model_call is not None:
-                _called(exc.model_call, calls, emit)
-            return _best_effort(results), "join_failed", str(exc)
-        assert decision.call is not None  # decide() always records its model call
-        _called(decision.call, calls, emit)
-        if decision.action == "answer":
-            return decision.answer, "joiner" if can_replan else _spent(budget), None
-        budget.replans_used += 1
-        emit(Replanning(round=next_round, reason=decision.reason))
-        return None
-
-    async def _round(
-        self, instruction: str, passages: list[Passage], plan: Plan, done: dict[int, StepResult],
-        budget: Budget, max_new_steps: int, round_: int, calls: list[ModelCall], emit: Emit,
-        approve: Approver, journal: RunJournal, experiences: Sequence[Experience] = (),
-    ) -> None:
-        """One planning round, each step starting as soon as the planner has written it and its
-        parents are done. Returns early, with the planner cancelled, at the run's time limit."""
-        names = [*self.plannable.names(), THINK_TOOL]
-        arrivals: asyncio.Queue[StepSpec | None] = asyncio.Queue()
-
-        def accept(steps: list[StepSpec]) -> None:
-            plan.extend(PlanSpec(steps=steps), names)  # a PlanError here ends the round
-            journal.planned(round_, steps)
-            for step in steps:
-                arrivals.put_nowait(step)
-
-        def planned(task: asyncio.Task[tuple[PlanSpec, list[ModelCall]]]) -> None:
-            arrivals.put_nowait(None)
-            if task.cancelled():
-                return
-            failure = task.exception()
-            if failure is None:
-                spec, made = task.result()
-                for call in made:
-                    _called(call, calls, emit)
-                emit(PlanMade(round=round_, steps=spec.steps))
-            elif isinstance(failure, AgentrtError) and failure.model_call is not None:
-                _called(failure.model_call, calls, emit)  # an unusable plan still cost its tokens
-
-        history = [done[i] for i in sorted(done)]
-        planning = asyncio.create_task(
-            self.planner.plan(instruction, passages, history, max_new_steps, on_steps=accept,
-                              experiences=experiences)
-        )
-        planning.add_done_callback(planned)
-        try:
-            await self.executor.run(plan, instruction, done, budget, emit, arrivals, approve)
-        finally:
-            if not planning.done():  # the time limit (or the caller) cut the round short
-                planning.cancel()  # which stops the plan's generation
-        failure = planning.exception() if planning.done() and not planning.cancelled() else None
-        if failure is not None:
-            raise failure
-
-
-def _spent(budget: Budget) -> StopReason:
-    """Which budget left the joiner no choice but to answer."""
-    return "max_steps" if budget.steps_left() == 0 else "max_replans"
-
-
-def _called(call: ModelCall, calls: list[ModelCall], emit: Emit) -> None:
-    """Keep `call` among the run's model calls and tell the listeners (trace and store included)."""
-    calls.append(call)
-    emit(ModelCalled(call=call))
-
-
-def _best_effort(results: list[StepResult]) -> str:
-    """When the model cannot be asked (no time, or its output was unusable): the last successful
-    observation, if any."""
-    ok = [r.observation for r in sorted(results, key=lambda r: r.id) if r.status == "ok"]
-    return ok[-1] if ok else "No answer: no step succeeded before the run had to stop."

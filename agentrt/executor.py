@@ -12,26 +12,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from .budget import Budget
 from .context import STEP_ID
 from .errors import InvalidArguments, PlanError, RetryTool
-from .events import Event, StepFinished, StepStarted
+from .events import StepStarted
 from .llm import LLM, GenerationRequest, call_record, generate_async
-from .plan import Plan, resolve
+from .plan import resolve
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
+from .run import Run
 from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPolicy
 from .threads import MODEL_THREADS, off_loop
 
 Retriever = Callable[[str], list[Passage]]
-Emit = Callable[[Event], None]
-Approver = Callable[[StepSpec, dict[str, Any]], Awaitable[tuple[bool, str]]]
-"""Asks whoever decides for a tool whose policy is `ask`: (allowed, reason if not)."""
 
 
 class Executor:
@@ -66,107 +63,84 @@ class Executor:
             retries=tool.retries if tool.retries is not None else self.default_policy.retries,
         )
 
-    async def run(
-        self,
-        plan: Plan,
-        instruction: str,
-        done: dict[int, StepResult],
-        budget: Budget,
-        emit: Emit,
-        arrivals: asyncio.Queue[StepSpec | None] | None = None,
-        approve: Approver | None = None,
-    ) -> None:
-        """Run the plan's steps that are not in `done`, adding each result to `done` as it lands.
-        A tool whose policy is `ask` waits for `approve`; without one, its calls are refused.
+    async def run(self, run: Run, arrivals: asyncio.Queue[StepSpec | None] | None = None) -> None:
+        """Run the plan's steps that have not finished, recording each result in `run` as it
+        lands. A tool whose policy is `ask` waits for `run.approve`.
 
         With `arrivals`, steps also come in while running (a plan still being written), up to a
         None that says the plan is complete. Returns when every runnable step has finished, the
         step budget is spent, or the run's deadline passes (steps still running are then recorded
         as cut off).
         """
-        pending = [s for s in plan.order() if s.id not in done]
+        pending = [s for s in run.plan.order() if s.id not in run.results]
         running: dict[asyncio.Future[Any], list[StepSpec]] = {}
         arrival = asyncio.ensure_future(arrivals.get()) if arrivals else None
         try:
             while True:
-                self._launch(plan, instruction, done, budget, emit, approve, pending, running,
-                             writing=arrival is not None)
+                self._launch(run, pending, running, writing=arrival is not None)
                 waiting = [*running, *([arrival] if arrival else [])]
                 if not waiting:
                     return
                 finished, _ = await asyncio.wait(
-                    waiting, timeout=budget.time_left(), return_when=asyncio.FIRST_COMPLETED
+                    waiting, timeout=run.budget.time_left(), return_when=asyncio.FIRST_COMPLETED
                 )
                 if not finished:  # the deadline passed with steps still running
-                    self._cut_off(running, done, budget, emit)
+                    for launched in running.values():  # recorded as failed; the cleanup below cancels them
+                        for step in launched:
+                            run.finished(failed_result(step, "cut off: the run's time limit passed"))
                     return
                 if arrival in finished:
                     finished.discard(arrival)
-                    step = arrival.result()
-                    arrival = None if step is None or arrivals is None else asyncio.ensure_future(arrivals.get())
-                    if step is not None:
-                        pending.append(step)
+                    written = arrival.result()
+                    arrival = None if written is None or arrivals is None else asyncio.ensure_future(arrivals.get())
+                    if written is not None:
+                        pending.append(written)
                 for task in finished:
                     for result in task.result():
-                        done[result.id] = result
-                        emit(StepFinished(result=result))
+                        run.finished(result)
                     del running[task]
         finally:  # on return, cancellation or an unexpected error alike, leave nothing running
             for task in [*running, *([arrival] if arrival else [])]:
                 task.cancel()  # a reasoning step's generation stops with its task
 
-    def _launch(
-        self, plan: Plan, instruction: str, done: dict[int, StepResult], budget: Budget, emit: Emit,
-        approve: Approver | None, pending: list[StepSpec], running: dict[asyncio.Future[Any], list[StepSpec]],
-        *, writing: bool,
-    ) -> None:
+    def _launch(self, run: Run, pending: list[StepSpec], running: dict[asyncio.Future[Any], list[StepSpec]],
+                *, writing: bool) -> None:
         """Start every pending step whose parents are done, as far as the step budget allows."""
-        ready = [s for s in pending if all(p in done for p in plan.parents(s.id))]
+        ready = [s for s in pending if all(p in run.results for p in run.plan.parents(s.id))]
         if writing:
             # subtle: the model is busy writing the plan, so reasoning steps wait for it to end
             # and then go together, as one batch; tool steps start at once
             ready = [s for s in ready if s.tool != THINK_TOOL]
-        launch = ready[: budget.steps_left()]
+        launch = ready[: run.budget.steps_left()]
         for step in launch:
             pending.remove(step)
-            budget.steps_used += 1
-            emit(StepStarted(step=step))
+            run.budget.steps_used += 1
+            run.emit(StepStarted(step=step))
             if step.tool != THINK_TOOL:
-                running[asyncio.create_task(self._tool_step(step, done, approve))] = [step]
+                running[asyncio.create_task(self._tool_step(step, run))] = [step]
         thinks = [s for s in launch if s.tool == THINK_TOOL]
         if thinks:
-            running[asyncio.create_task(self._think_steps(thinks, instruction, done))] = thinks
+            running[asyncio.create_task(self._think_steps(thinks, run))] = thinks
 
-    @staticmethod
-    def _cut_off(running: dict[asyncio.Future[Any], list[StepSpec]], done: dict[int, StepResult],
-                 budget: Budget, emit: Emit) -> None:
-        """Record the steps still running as failed; the caller's cleanup cancels them."""
-        for steps in running.values():
-            for step in steps:
-                done[step.id] = failed_result(step, "cut off: the run's time limit passed")
-                emit(StepFinished(result=done[step.id]))
-
-    async def _tool_step(
-        self, step: StepSpec, done: dict[int, StepResult], approve: Approver | None
-    ) -> list[StepResult]:
+    async def _tool_step(self, step: StepSpec, run: Run) -> list[StepResult]:
         start = time.perf_counter()
         STEP_ID.set(step.id)  # this task's own context: what idempotency_key() reads
-        tool = self.registry.get(step.tool)
+        tool, results = self.registry.get(step.tool), run.results
         try:
-            resolved = _resolve_for(tool, step.args, done)
+            resolved = _resolve_for(tool, step.args, results)
         except InvalidArguments as exc:  # the typed form resolved before it failed validation
-            typed = resolve(step.args, {i: r.value for i, r in done.items()})
+            typed = resolve(step.args, {i: r.value for i, r in results.items()})
             return [failed_result(step, str(exc), typed, start)]
         except PlanError as exc:  # a result that cannot be spliced into text
             return [failed_result(step, str(exc), None, start)]
-        earlier = _finished_call(tool.name, resolved, done) if tool.idempotent else None
+        earlier = _finished_call(tool.name, resolved, results) if tool.idempotent else None
         if earlier is not None:  # an idempotent call gives what it gave: no need to make it again
             return [earlier.model_copy(update={"id": step.id, "args": step.args, "duration_s": 0.0})]
         policy = self.policy_for(tool)
         if policy.permission == "deny":
             return [failed_result(step, f"the tool policy denies {tool.name}", resolved, start)]
         if policy.permission == "ask":
-            allowed, reason = await approve(step, resolved) if approve else (False, "no one was asked")
+            allowed, reason = await run.approve(step, resolved)
             if not allowed:
                 return [failed_result(step, f"{tool.name} was not approved: {reason}", resolved, start)]
         attempts = policy.retries + 1 if tool.idempotent else 1
@@ -198,12 +172,10 @@ class Executor:
             duration_s=time.perf_counter() - start,
         )]
 
-    async def _think_steps(
-        self, steps: list[StepSpec], instruction: str, done: dict[int, StepResult]
-    ) -> list[StepResult]:
+    async def _think_steps(self, steps: list[StepSpec], run: Run) -> list[StepResult]:
         """All ready reasoning steps in one batched model call."""
-        start = time.perf_counter()
-        texts = {i: r.observation for i, r in done.items()}
+        start, results = time.perf_counter(), run.results
+        texts = {i: r.observation for i, r in results.items()}
         prepared = []
         for step in steps:
             question = str(resolve(step.args, texts).get("question", ""))
@@ -212,9 +184,10 @@ class Executor:
                 passages = await off_loop(MODEL_THREADS, self.retrieve, question)
             prompt = self.prompts.render(
                 "step",
-                instruction=instruction,
+                instruction=run.instruction,
                 question=question,
-                context=[{"id": p, "tool": done[p].tool, "observation": done[p].observation} for p in step.depends_on],
+                context=[{"id": p, "tool": results[p].tool, "observation": results[p].observation}
+                         for p in step.depends_on],
                 passages=passages,
             )
             request = GenerationRequest(
@@ -256,28 +229,28 @@ def failed_result(
     )
 
 
-def _resolve_for(tool: Tool, args: dict[str, Any], done: dict[int, StepResult]) -> dict[str, Any]:
+def _resolve_for(tool: Tool, args: dict[str, Any], results: dict[int, StepResult]) -> dict[str, Any]:
     """Validated arguments with `$N` replaced by typed results; where those do not fit the tool's
     schema (a list of passages for a `str` parameter, say), by the results' text instead.
     Raises the typed form's InvalidArguments when neither fits."""
-    typed = resolve(args, {i: r.value for i, r in done.items()})
+    typed = resolve(args, {i: r.value for i, r in results.items()})
     try:
         return tool.validate(typed)
     except InvalidArguments as typed_error:
         try:
-            return tool.validate(resolve(args, {i: r.observation for i, r in done.items()}))
+            return tool.validate(resolve(args, {i: r.observation for i, r in results.items()}))
         except InvalidArguments:
             raise typed_error from None
 
 
-def _finished_call(tool: str, resolved: dict[str, Any], done: dict[int, StepResult]) -> StepResult | None:
+def _finished_call(tool: str, resolved: dict[str, Any], results: dict[int, StepResult]) -> StepResult | None:
     """The successful earlier step of this run, if any, that called `tool` with these arguments.
 
     Reused only for idempotent tools: a step of any other tool is a call the plan asked for, so
     "append a line twice" appends twice. Resuming a stored run never repeats a finished step
     either way, since finished steps are kept by id (`Agent.resume`)."""
     arguments = _jsonable(resolved)
-    same = (r for r in done.values() if r.status == "ok" and r.tool == tool and r.resolved_args == arguments)
+    same = (r for r in results.values() if r.status == "ok" and r.tool == tool and r.resolved_args == arguments)
     return next(same, None)
 
 

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,21 +174,17 @@ class RunJournal:
         self.run_id = run_id
         self._transaction = store._transaction
 
-    def recording(self, emit: Callable[[Event], None]) -> Callable[[Event], None]:
-        """`emit`, after writing each step's start and end, and each planner and joiner call, to the store."""
-
-        def record(event: Event) -> None:
-            if isinstance(event, StepStarted):
-                with self._transaction() as db:
-                    db.execute("UPDATE steps SET state = 'running' WHERE run_id = ? AND id = ?",
-                               (self.run_id, event.step.id))
-            elif isinstance(event, StepFinished):
-                self.step_finished(event.result)
-            elif isinstance(event, ModelCalled):
-                self.model_called(event.call)
-            emit(event)
-
-        return record
+    def record(self, event: Event) -> None:
+        """Write what `event` changes to the store: a step's start or end, or a planner's or
+        joiner's model call. Other events leave the store as it is."""
+        if isinstance(event, StepStarted):
+            with self._transaction() as db:
+                db.execute("UPDATE steps SET state = 'running' WHERE run_id = ? AND id = ?",
+                           (self.run_id, event.step.id))
+        elif isinstance(event, StepFinished):
+            self.step_finished(event.result)
+        elif isinstance(event, ModelCalled):
+            self.model_called(event.call)
 
     def planned(self, round_: int, steps: list[StepSpec]) -> None:
         with self._transaction() as db:

@@ -1,0 +1,110 @@
+"""Run: one run's state and what it reports to, in one object. Does not decide anything.
+
+Everything that changes while a run goes lives here (the plan, the step results, the model calls,
+the budget, the rounds), beside where the run reports (its journal in the store, its trace, the
+caller's listener) and who decides `ask` tools. `Agent` holds only what every run shares, so one
+agent runs many runs at once; the loop's steps (`loop.py`) and the executor read and write a `Run`.
+A resumed run is a `Run` built from what the store saved (`Run.resumed`), nothing more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .budget import Budget
+from .events import Event, ModelCalled, StepFinished
+from .memory import Experience
+from .plan import Plan
+from .schema import THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
+from .store import RunJournal, SavedRun
+from .trace import TraceRecorder
+
+Emit = Callable[[Event], None]
+Approver = Callable[[StepSpec, dict[str, Any]], Awaitable[tuple[bool, str]]]
+"""Asks whoever decides for a tool whose policy is `ask`: (allowed, reason if not)."""
+
+
+def nobody(event: Event) -> None:
+    """The listener of a run no one streams."""
+
+
+@dataclass
+class Run:
+    """One run: its instruction, plan, results, model calls and budget, and where it reports.
+
+    `results` holds every finished step by id; `emit` writes an event to the store and the trace,
+    then hands it to `listener` (the caller's stream, or nothing)."""
+
+    id: str
+    instruction: str
+    budget: Budget
+    journal: RunJournal
+    approve: Approver
+    listener: Emit = nobody
+    plan: Plan = field(default_factory=Plan)
+    results: dict[int, StepResult] = field(default_factory=dict)
+    model_calls: list[ModelCall] = field(default_factory=list)
+    rounds: int = 0
+    """Planning rounds finished (round 0 is the first plan)."""
+    passages: list[Passage] = field(default_factory=list)
+    """Retrieved for the instruction, shown to the planner."""
+    experiences: Sequence[Experience] = ()
+    """Similar earlier runs, shown to the first round's planner."""
+    trace: TraceRecorder = field(default_factory=TraceRecorder)
+    resumed: bool = False
+    """Whether the run continues one the store saved."""
+
+    @classmethod
+    def from_saved(cls, saved: SavedRun, journal: RunJournal, budget: Budget, approve: Approver,
+                tool_names: Sequence[str]) -> Run:
+        """The run `saved` stopped as: its plan, finished steps, model calls and budget used so far."""
+        budget.steps_used, budget.replans_used = len(saved.done), saved.replans_used
+        budget.started -= saved.elapsed_s
+        run = cls(saved.id, saved.instruction, budget, journal, approve, results=saved.done,
+                  model_calls=saved.calls, rounds=saved.rounds, resumed=True)
+        if saved.steps:
+            run.plan.extend(PlanSpec(steps=saved.steps), [*tool_names, THINK_TOOL])
+        return run
+
+    def emit(self, event: Event) -> None:
+        """Record `event` in the store and the trace, then tell the listener."""
+        self.journal.record(event)
+        self.trace(event)
+        self.listener(event)
+
+    def called(self, call: ModelCall) -> None:
+        """The planner or the joiner made `call`: keep it among the run's model calls."""
+        self.model_calls.append(call)
+        self.emit(ModelCalled(call=call))
+
+    def finished(self, result: StepResult) -> None:
+        """A step finished: keep its result (and a reasoning step's model call) and tell everyone."""
+        self.results[result.id] = result
+        if result.model_call is not None:
+            self.model_calls.append(result.model_call)
+        self.emit(StepFinished(result=result))
+
+    def history(self) -> list[StepResult]:
+        """The finished steps in plan order."""
+        return [self.results[i] for i in sorted(self.results)]
+
+    def result(self, answer: str, stopped_by: StopReason, error: str | None = None) -> RunResult:
+        """The run's outcome as `Agent.run` returns it (its trace is added when the run ends)."""
+        return RunResult(
+            instruction=self.instruction,
+            answer=answer,
+            plan=self.plan.spec(),
+            run_id=self.id,
+            steps=self.history(),
+            model_calls=self.model_calls,
+            replans=self.budget.replans_used,
+            stopped_by=stopped_by,
+            error=error,
+            duration_s=self.elapsed_s(),
+        )
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.budget.started
