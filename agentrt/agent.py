@@ -270,7 +270,8 @@ class Agent:
                     f"stopped, and {step.tool} is not idempotent: it may already have had its effect. Check, "
                     "then resume with unfinished='rerun' to call it again or 'fail' to record it as failed "
                     f"(agentrt resume {saved.id} --rerun | --fail)", saved.id, step.id)
-            failed.append(failed_result(step, f"interrupted; not re-run, since {step.tool} is not idempotent"))
+            failed.append(failed_result(step, "interrupted",
+                                        f"interrupted; not re-run, since {step.tool} is not idempotent"))
         journal = self.store.reopen(saved.id)
         for result in failed:
             saved.done[result.id] = result

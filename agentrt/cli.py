@@ -19,12 +19,7 @@ from .errors import AgentrtError, AgentrtWarning, ConfigError, ToolDefinitionErr
 from .events import (
     Answered,
     ApprovalRequested,
-    Event,
-    PlanMade,
-    Replanning,
     RunStarted,
-    StepFinished,
-    StepStarted,
 )
 from .plugins import PluginFailure, installed_tools, local_tools
 from .registry import Tool, ToolRegistry
@@ -285,11 +280,12 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
              trace: IO[str] | None, *, quiet: bool = False) -> RunResult | None:
     """One run, shown live in a terminal or as plain lines (or only its record, with --json;
     nothing if `quiet`), its trace written as it goes; None if the person pressed Ctrl-C."""
-    from .live import RunView
+    from .live import RunView, answer_lines, plain_lines
+    from .picture import RunPicture
     from .trace import TraceRecorder
 
-    record = TraceRecorder(trace) if trace else None
-    view = RunView() if live else None
+    recorder, picture = TraceRecorder(trace), RunPicture()
+    view = RunView(picture, recorder) if live else None
     run_id = result = None
     try:
         if live is not None and view is not None:
@@ -298,12 +294,15 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
         for event in agent.stream(instruction):
             run_id = event.run_id if isinstance(event, RunStarted) else run_id
             result = event.result if isinstance(event, Answered) else result
-            if record:
-                record(event)
-            if view:
-                view.update(event)
-            elif not quiet:
-                _show(event, args.json)
+            record = recorder(event)
+            picture.update(record)
+            if view or quiet:
+                continue
+            if args.json:
+                if result is not None:
+                    print(result.model_dump_json(indent=2))
+            else:
+                print("\n".join(plain_lines(record, picture)), flush=True)
     except KeyboardInterrupt:
         if run_id:
             print(f"\ninterrupted; finish it with: agentrt resume {run_id}", file=sys.stderr)
@@ -311,8 +310,8 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
     finally:
         if live:
             live.stop()
-    if view and result:
-        print(_describe(Answered(result=result))[-1])
+    if view and picture.answer:
+        print(answer_lines(picture.answer)[-1])
     return result
 
 
@@ -367,7 +366,7 @@ def _resume(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         again = Confirm.ask(f"Call step {exc.step_id} again?", default=False)
         result = agent.resume(args.run_id, unfinished="rerun" if again else "fail")
-    _show(Answered(result=result), args.json)
+    _show_result(result, args.json)
     return 0
 
 
@@ -383,14 +382,18 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(event: Event, as_json: bool) -> None:
-    """Print one event of a run: plain lines, or only the run record as JSON."""
+def _show_result(result: RunResult, as_json: bool) -> None:
+    """Print a finished run: its passages, answer and ending, or its whole record as JSON."""
     if as_json:
-        if isinstance(event, Answered):
-            print(event.result.model_dump_json(indent=2))
+        print(result.model_dump_json(indent=2))
         return
-    for line in _describe(event):
-        print(line, flush=True)
+    from .live import answer_lines, plan_passages
+    from .picture import RunPicture
+    from .trace import trace_record
+
+    picture = RunPicture.from_records(result.trace)
+    answer = picture.answer or trace_record(Answered(result=result), started=0.0)  # a result made by hand
+    print("\n".join([*plan_passages(picture), *answer_lines(answer)]))
 
 
 def _ask_at_terminal(request: ApprovalRequested, pause: Live | None = None) -> bool:
@@ -475,34 +478,6 @@ def _eval(args: argparse.Namespace) -> int:
     for name, value in report["totals"].items():
         print(f"  {name:<18} {value:.3f}")
     return 0
-
-
-def _describe(event: Event) -> list[str]:
-    """Plain, pipe-friendly lines for one event of a run. Steps start while the plan is still
-    being written, so each step is shown when it starts and the plan's size when it is done."""
-    if isinstance(event, RunStarted):
-        return [f"{'resumed' if event.resumed else 'run'} {event.run_id}"]
-    if isinstance(event, StepStarted):
-        step = event.step
-        after = f"  (after {', '.join(map(str, step.depends_on))})" if step.depends_on else ""
-        return [f"step {step.id}: {step.tool}({json.dumps(step.args)}){after}"]
-    if isinstance(event, StepFinished):
-        record = event.result
-        mark = "ok" if record.status == "ok" else "FAILED"
-        lines = [f"  -> {mark} in {record.duration_s:.2f}s: {record.observation}"]
-        return lines + [f"     passage {p.score:.2f} {p.title} ({p.source})" for p in record.passages]
-    if isinstance(event, PlanMade):
-        return [f"{'plan' if event.round == 0 else f'replan {event.round}'}: {len(event.steps)} steps written"]
-    if isinstance(event, Replanning):
-        return [f"replanning: {event.reason}"]
-    if isinstance(event, Answered):
-        result = event.result
-        passages = [f"plan passage {p.score:.2f} {p.title} ({p.source})" for p in result.model_calls[0].passages] \
-            if result.model_calls else []
-        note = f"; {result.error}" if result.error else ""
-        return [*passages, f"Answer: {result.answer}",
-                f"({result.duration_s:.1f}s, ended by {result.stopped_by}{note})"]
-    return []
 
 
 def _index(args: argparse.Namespace) -> int:

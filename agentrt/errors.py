@@ -95,4 +95,5 @@ class UnsafeResume(RunError):
 
 
 class RetryTool(Exception):
-    """Raise inside a tool to tell the model what to correct; the message becomes the observation."""
+    """Raise inside a tool to tell the model what to correct: the message becomes the step's
+    observation, and the run replans (within its budget) with it in view."""

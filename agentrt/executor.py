@@ -25,7 +25,7 @@ from .plan import resolve
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .run import Run
-from .schema import THINK_TOOL, Message, Passage, StepResult, StepSpec, ToolPolicy
+from .schema import THINK_TOOL, Message, Passage, StepError, StepErrorKind, StepResult, StepSpec, ToolPolicy
 from .threads import MODEL_THREADS, off_loop
 
 Retriever = Callable[[str], list[Passage]]
@@ -87,7 +87,7 @@ class Executor:
                 if not finished:  # the deadline passed with steps still running
                     for launched in running.values():  # recorded as failed; the cleanup below cancels them
                         for step in launched:
-                            run.finished(failed_result(step, "cut off: the run's time limit passed"))
+                            run.finished(failed_result(step, "cut_off", "cut off: the run's time limit passed"))
                     return
                 if arrival in finished:
                     finished.discard(arrival)
@@ -130,33 +130,35 @@ class Executor:
             resolved = _resolve_for(tool, step.args, results)
         except InvalidArguments as exc:  # the typed form resolved before it failed validation
             typed = resolve(step.args, {i: r.value for i, r in results.items()})
-            return [failed_result(step, str(exc), typed, start)]
+            return [failed_result(step, "arguments", str(exc), typed, start)]
         except PlanError as exc:  # a result that cannot be spliced into text
-            return [failed_result(step, str(exc), None, start)]
+            return [failed_result(step, "arguments", str(exc), None, start)]
         earlier = _finished_call(tool.name, resolved, results) if tool.idempotent else None
         if earlier is not None:  # an idempotent call gives what it gave: no need to make it again
             return [earlier.model_copy(update={"id": step.id, "args": step.args, "duration_s": 0.0})]
         policy = self.policy_for(tool)
         if policy.permission == "deny":
-            return [failed_result(step, f"the tool policy denies {tool.name}", resolved, start)]
+            return [failed_result(step, "denied", f"the tool policy denies {tool.name}", resolved, start)]
         if policy.permission == "ask":
             allowed, reason = await run.approve(step, resolved)
             if not allowed:
-                return [failed_result(step, f"{tool.name} was not approved: {reason}", resolved, start)]
+                return [failed_result(step, "not_approved", f"{tool.name} was not approved: {reason}", resolved, start)]
         attempts = policy.retries + 1 if tool.idempotent else 1
+        kind: StepErrorKind
+        raised: Exception | None
         for attempt in range(1, attempts + 1):
             try:
                 value = await asyncio.wait_for(tool.invoke(resolved), policy.timeout_s)
                 break
             except RetryTool as exc:
-                return [failed_result(step, f"{tool.name} asks to retry: {exc}", resolved, start)]
+                return [failed_result(step, "retry", f"{tool.name} asks to retry: {exc}", resolved, start)]
             except TimeoutError:
-                problem = f"{tool.name} timed out after {policy.timeout_s:g} s"
+                kind, problem, raised = "timeout", f"{tool.name} timed out after {policy.timeout_s:g} s", None
             except Exception as exc:  # any tool failure is an observation, never a crash
-                problem = f"{tool.name} failed: {type(exc).__name__}: {exc}"
+                kind, problem, raised = "raised", f"{tool.name} failed: {type(exc).__name__}: {exc}", exc
             if attempt == attempts:
                 tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-                return [failed_result(step, problem + tries, resolved, start)]
+                return [failed_result(step, kind, problem + tries, resolved, start, raised)]
         passages = value if _is_passages(value) else []
         # subtle: converted once, since converting consumes a generator the tool returned
         data = [p.model_dump() for p in passages] if passages else _jsonable(value)
@@ -213,9 +215,15 @@ class Executor:
 
 
 def failed_result(
-    step: StepSpec, message: str, resolved: dict[str, Any] | None = None, start: float | None = None
+    step: StepSpec, kind: StepErrorKind, message: str, resolved: dict[str, Any] | None = None,
+    start: float | None = None, raised: Exception | None = None,
 ) -> StepResult:
-    """The record of a step that failed with `message`; `start` is when it began, if it ran."""
+    """The record of a step that failed: `kind` and `message` say why, `raised` is the exception a
+    tool raised, and `start` is when the step began, if it ran."""
+    # a connection or a time limit may do better a second time; a given exception otherwise not
+    retryable = kind in _RETRYABLE or isinstance(raised, (ConnectionError, TimeoutError))
+    error = StepError(kind=kind, exception=type(raised).__name__ if raised else None, message=message,
+                      retryable=retryable)
     # subtle: the error text is also the step's value, so children that reference it see why.
     return StepResult(
         id=step.id,
@@ -226,7 +234,11 @@ def failed_result(
         observation=f"Error: {message}",
         value=f"Error: {message}",
         duration_s=0.0 if start is None else time.perf_counter() - start,
+        error=error,
     )
+
+
+_RETRYABLE: set[StepErrorKind] = {"retry", "timeout", "cut_off", "interrupted"}
 
 
 def _resolve_for(tool: Tool, args: dict[str, Any], results: dict[int, StepResult]) -> dict[str, Any]:

@@ -85,7 +85,8 @@ class Execute:
 
 @dataclass(frozen=True)
 class Join:
-    """After a round: answer, or go round again (the joiner decides, within the budget)."""
+    """After a round: answer, or go round again. The joiner decides, within the budget, except
+    where a tool asked for a correction (`RetryTool`): then the planner tries again, if it may."""
 
     async def next(self, run: Run, crew: Crew) -> PlanRound | End:
         end = await self._decide(run, crew)
@@ -106,6 +107,11 @@ class Join:
         if crew.mode == "sequential" and budget.steps_left():
             return None  # sequential: the next step is the model's next decision
         can_replan = budget.replans_left() > 0 and budget.steps_left() > 0
+        corrections = _corrections(results)
+        if corrections and can_replan:  # RetryTool: the planner tries again, the correction in view
+            budget.replans_used += 1
+            run.emit(Replanning(round=run.rounds + 1, reason="; ".join(r.observation for r in corrections)))
+            return None
         try:
             decision = await asyncio.wait_for(
                 crew.joiner.decide(run.instruction, results, can_replan=can_replan), budget.time_left())
@@ -160,6 +166,13 @@ def _planned(run: Run, task: asyncio.Task[tuple[PlanSpec, list[ModelCall]]],
         run.emit(PlanMade(round=run.rounds, steps=spec.steps))
     elif isinstance(failure, AgentrtError) and failure.model_call is not None:
         run.called(failure.model_call)  # an unusable plan still cost its tokens
+
+
+def _corrections(results: list[StepResult]) -> list[StepResult]:
+    """Steps whose tool asked for a correction (`RetryTool`) that no later call of the same tool
+    has made good."""
+    return [r for r in results if r.error is not None and r.error.kind == "retry"
+            and not any(later.id > r.id and later.tool == r.tool and later.status == "ok" for later in results)]
 
 
 def _run_error(exc: PlanError) -> ModelOutputError:

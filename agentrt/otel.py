@@ -17,7 +17,6 @@ trace does not record; nor does it record why a generation stopped, so outputs s
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,10 +24,12 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import BackendError, ConfigError
+from .picture import Record, RunPicture, StepPicture
 from .schema import THINK_TOOL
 
 try:
     from opentelemetry import trace
+    from opentelemetry.context import Context
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -39,8 +40,6 @@ except ImportError as exc:
                       "pip install 'agentrt[otel]'") from exc
 
 AGENT = "agentrt"
-
-Record = dict[str, Any]
 
 
 def export_trace(
@@ -57,84 +56,67 @@ def export_trace(
     runs = [r for r in records if r["kind"] == "run_started"]
     if len(runs) != 1:
         raise ConfigError(f"export_trace takes one run's trace records; these hold {len(runs)} runs")
-    run = runs[0]
-    anchor = time.time() - records[-1]["t"] if started_at is None else started_at
+    run = RunPicture.from_records(records)
+    anchor = time.time() - run.last_t if started_at is None else started_at
 
     def at(t: float) -> int:
         return int((anchor + t) * 1e9)
 
     tracer = trace.get_tracer(AGENT, __version__, tracer_provider=tracer_provider)
-    common = {"gen_ai.provider.name": AGENT, "gen_ai.conversation.id": run["run_id"]}
+    common = {"gen_ai.provider.name": AGENT, "gen_ai.conversation.id": run.run_id}
     chat_name, chat_common = "chat", {**common, "gen_ai.operation.name": "chat"}
     if model:
         chat_name, chat_common["gen_ai.request.model"] = f"chat {model}", model
-    rounds = {s["id"]: r["round"] for r in records if r["kind"] == "plan" for s in r["steps"]}
 
     root = tracer.start_span(f"invoke_agent {AGENT}", kind=SpanKind.INTERNAL, start_time=at(0.0), attributes={
         **common, **({"gen_ai.request.model": model} if model else {}), "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.agent.name": AGENT, "agentrt.resumed": run["resumed"],
+        "gen_ai.agent.name": AGENT, "agentrt.resumed": run.resumed,
     })
     if capture_content:
-        root.set_attribute("gen_ai.input.messages", _input_messages([{"role": "user", "content": run["instruction"]}]))
+        root.set_attribute("gen_ai.input.messages", _input_messages([{"role": "user", "content": run.instruction}]))
     parent = trace.set_span_in_context(root)
+    ends: list[tuple[float, Span]] = []  # children end in time order, which is the order exporters see
 
-    def open_step(step: Record, t: float) -> Span:
-        """The span of a step (a `StepSpec` or `StepResult` record) that started at `t`."""
-        attributes = {"agentrt.step.id": step["id"], "agentrt.step.depends_on": step.get("depends_on", [])}
-        if step["id"] in rounds:
-            attributes["agentrt.plan.round"] = rounds[step["id"]]
-        if step["tool"] == THINK_TOOL:
-            name, attributes = chat_name, {**chat_common, **attributes, "agentrt.purpose": "think"}
-        else:
-            name, attributes = f"execute_tool {step['tool']}", {
-                **common, **attributes, "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": step["tool"],
-                "gen_ai.tool.type": "function", "gen_ai.tool.call.id": str(step["id"]),
-            }
-        return tracer.start_span(name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes,
-                                 start_time=at(t))
+    for call in run.model_calls:
+        span = tracer.start_span(chat_name, context=parent, kind=SpanKind.INTERNAL,
+                                 attributes={**chat_common, "agentrt.purpose": call["purpose"]},
+                                 start_time=at(max(0.0, call["t"] - call["duration_s"])))
+        span.set_attributes(_chat_attributes(call, capture_content))
+        ends.append((call["t"], span))
+    for step in run.steps.values():
+        started, result = step.began_t(), step.result
+        if started is None:  # planned, never started: no span
+            continue
+        span = _step_span(tracer, parent, step, at(started), chat_name,
+                          chat_common if step.tool == THINK_TOOL else common)
+        if step.approval_t is not None:
+            span.add_event("agentrt.approval_requested", timestamp=at(step.approval_t))
+        if result is None:
+            _fail(span, "unfinished", "the trace ends before this step finished")
+            ends.append((run.last_t, span))
+            continue
+        if result["model_call"]:
+            span.set_attributes(_chat_attributes(result["model_call"], capture_content))
+        elif capture_content:
+            arguments = result["args"] if result["resolved_args"] is None else result["resolved_args"]
+            span.set_attributes({"gen_ai.tool.call.arguments": _json(arguments),
+                                 "gen_ai.tool.call.result": _json(result["value"])})
+        if result["status"] == "error":
+            _fail(span, _error_type(result.get("error")), result["observation"])
+        ends.append((step.finished_t or run.last_t, span))
+    for t, span in sorted(ends, key=lambda pair: pair[0]):
+        span.end(at(t))
 
-    steps: dict[int, Span] = {}
-    answer: Record | None = None
-    for record in records:
-        kind, t = record["kind"], record["t"]
-        if kind == "model_call":
-            call = record["call"]
-            span = tracer.start_span(chat_name, context=parent, kind=SpanKind.INTERNAL,
-                                     attributes={**chat_common, "agentrt.purpose": call["purpose"]},
-                                     start_time=at(max(0.0, t - call["duration_s"])))
-            span.set_attributes(_chat_attributes(call, capture_content))
-            span.end(at(t))
-        elif kind == "step_started":
-            steps[record["step"]["id"]] = open_step(record["step"], t)
-        elif kind == "approval_requested" and record["step"]["id"] in steps:
-            steps[record["step"]["id"]].add_event("agentrt.approval_requested", timestamp=at(t))
-        elif kind == "step_finished":
-            result = record["result"]
-            # a step with no step_started record is placed by its duration
-            span = (steps.pop(result["id"]) if result["id"] in steps
-                    else open_step(result, max(0.0, t - result["duration_s"])))
-            if result["model_call"]:
-                span.set_attributes(_chat_attributes(result["model_call"], capture_content))
-            elif capture_content:
-                arguments = result["args"] if result["resolved_args"] is None else result["resolved_args"]
-                span.set_attributes({"gen_ai.tool.call.arguments": _json(arguments),
-                                     "gen_ai.tool.call.result": _json(result["value"])})
-            if result["status"] == "error":
-                _fail(span, _error_type(result["observation"]), result["observation"])
-            span.end(at(t))
-        elif kind == "plan":
-            root.add_event("agentrt.plan", {"agentrt.plan.round": record["round"],
-                                            "agentrt.plan.step_ids": [s["id"] for s in record["steps"]]}, at(t))
-        elif kind == "replan":
-            reason = {"agentrt.replan.reason": record["reason"]} if capture_content else {}
-            root.add_event("agentrt.replan", {"agentrt.plan.round": record["round"], **reason}, at(t))
-        elif kind == "answer":
-            answer = record
-
-    end = at(records[-1]["t"])
-    for span in steps.values():
-        _fail(span, "unfinished", "the trace ends before this step finished")
-        span.end(end)
+    events = [(plan["t"], "agentrt.plan", {"agentrt.plan.round": plan["round"],
+                                            "agentrt.plan.step_ids": [s["id"] for s in plan["steps"]]})
+              for plan in run.plans.values()]
+    events += [(replan["t"], "agentrt.replan", {"agentrt.plan.round": replan["round"],
+                                                **({"agentrt.replan.reason": replan["reason"]} if capture_content
+                                                   else {})})
+               for replan in run.replans.values()]
+    for t, name, attributes in sorted(events, key=lambda event: event[0]):
+        root.add_event(name, attributes, at(t))
+    answer = run.answer
     if answer is None:
         _fail(root, "unfinished", "the trace ends before the run answered")
     else:
@@ -147,7 +129,22 @@ def export_trace(
             root.set_attribute("gen_ai.output.messages", _output_messages(answer["answer"], "stop"))
         if answer["error"]:
             _fail(root, answer["stopped_by"], answer["error"])
-    root.end(end)
+    root.end(at(run.last_t))
+
+
+def _step_span(tracer: trace.Tracer, parent: Context, step: StepPicture, start: int, chat_name: str,
+               common: dict[str, Any]) -> Span:
+    """The span of a step that started at `start`: a chat for a `think` step, else a tool call."""
+    attributes = {**common, "agentrt.step.id": step.id, "agentrt.step.depends_on": step.depends_on,
+                  "agentrt.plan.round": step.round}
+    if step.tool == THINK_TOOL:
+        name, attributes = chat_name, {**attributes, "agentrt.purpose": "think"}
+    else:
+        name, attributes = f"execute_tool {step.tool}", {
+            **attributes, "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": step.tool,
+            "gen_ai.tool.type": "function", "gen_ai.tool.call.id": str(step.id),
+        }
+    return tracer.start_span(name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=start)
 
 
 def export_to_collector(
@@ -236,13 +233,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _error_type(observation: str) -> str:
+def _error_type(error: Record | None) -> str:
     """A failed step's class of error, few-valued as error.type must be: the exception a tool
-    raised, `timeout`, or `_OTHER` (the observation itself is the status description)."""
-    if " timed out after " in observation or observation.startswith("Error: cut off"):
+    raised, `timeout`, or the step error's kind (`_OTHER` for a trace from before steps had one)."""
+    if error is None:
+        return "_OTHER"
+    if error["kind"] in ("timeout", "cut_off"):
         return "timeout"
-    raised = re.match(r"Error: \S+ failed: ([A-Za-z_][\w.]*): ", observation)
-    return raised.group(1) if raised else "_OTHER"
+    return error["exception"] or error["kind"]
 
 
 def _fail(span: Span, error_type: str, description: str) -> None:

@@ -71,8 +71,26 @@ class ModelCall(_Data):
     passages: list[Passage] = Field(default_factory=list)
 
 
+StepErrorKind = Literal["arguments", "denied", "not_approved", "retry", "raised", "timeout", "cut_off", "interrupted"]
+"""Why a step failed: its arguments did not validate or resolve; a tool policy denied the call, or
+no one approved it; the tool asked for a correction (`RetryTool`); it raised, or timed out; the
+run's time limit cut it off; or the run stopped while it ran and it was not run again."""
+
+
+class StepError(_Data):
+    """A failed step's error, as data: its kind, the exception a tool raised (if one did), the
+    message (which the step's observation repeats for the model), and whether calling the tool
+    again with the same arguments could succeed."""
+
+    kind: StepErrorKind
+    exception: str | None = None
+    message: str
+    retryable: bool
+
+
 class StepResult(_Data):
-    """The record of one executed step: what was called, what came back, how long it took."""
+    """The record of one executed step: what was called, what came back, how long it took, and
+    what went wrong when `status` is "error"."""
 
     id: int
     tool: str
@@ -84,6 +102,7 @@ class StepResult(_Data):
     model_call: ModelCall | None = None
     passages: list[Passage] = Field(default_factory=list)
     duration_s: float
+    error: StepError | None = None
 
 
 StopReason = Literal[

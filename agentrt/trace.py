@@ -102,12 +102,18 @@ class TraceRecorder:
         self.records: list[dict[str, Any]] = []
         self.sink = sink
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Event) -> dict[str, Any]:
+        """Keep (and write) `event`'s record; returns it."""
         record = trace_record(event, self.started)
         self.records.append(record)
         if self.sink is not None:
             self.sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.sink.flush()
+        return record
+
+    def elapsed(self) -> float:
+        """Seconds since the run started, on the clock its records' `t` use."""
+        return time.time() - self.started
 
 
 def read_trace(path: str | Path) -> list[dict[str, Any]]:

@@ -8,121 +8,19 @@ layout is computed here, not in the browser, so the picture needs no JavaScript 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 import networkx as nx
 
-from .errors import PlanError
-from .plan import references
-
-State = Literal["ok", "error", "running", "waiting"]
+from .picture import RunPicture, StepPicture
 
 NODE_W, NODE_H = 210, 54
 GAP_X, GAP_Y = 32, 54
 PAD = 20
 
 
-@dataclass
-class StepView:
-    """One step as the trace tells it: planned in `round`, maybe started, maybe finished."""
-
-    id: int
-    tool: str
-    args: dict[str, Any]
-    depends_on: list[int]
-    round: int = 0
-    started_t: float | None = None
-    finished_t: float | None = None
-    result: dict[str, Any] | None = None
-    approval: dict[str, Any] | None = None
-
-    @property
-    def state(self) -> State:
-        """ok or error once finished; running if it started and the trace has no result for it."""
-        if self.result is not None:
-            return self.result["status"]
-        return "running" if self.started_t is not None else "waiting"
-
-    def parents(self) -> set[int]:
-        """The steps it waits for: its `depends_on` and the `$N` its arguments name."""
-        try:
-            return set(self.depends_on) | references(self.args)
-        except PlanError:  # an argument too odd to scan; depends_on still holds
-            return set(self.depends_on)
-
-
-@dataclass
-class RunView:
-    """What a trace says about its run; a trace cut short leaves `answer` None."""
-
-    instruction: str = ""
-    run_id: str = ""
-    steps: dict[int, StepView] = field(default_factory=dict)
-    model_calls: list[dict[str, Any]] = field(default_factory=list)
-    replan_reasons: dict[int, str] = field(default_factory=dict)
-    answer: dict[str, Any] | None = None
-    last_t: float = 0.0
-
-    @classmethod
-    def from_records(cls, records: list[dict[str, Any]]) -> RunView:
-        """Fold the records, in order, into one view of the run."""
-        run = cls()
-        plan_round = 0
-        for record in records:
-            kind = record["kind"]
-            run.last_t = max(run.last_t, record["t"])
-            if kind == "run_started":
-                run.instruction, run.run_id = record["instruction"], record["run_id"]
-            elif kind == "plan":
-                plan_round = record["round"]
-                for spec in record["steps"]:
-                    run.step(spec, plan_round).round = plan_round
-            elif kind == "model_call":
-                run.model_calls.append({**record["call"], "t": record["t"], "round": plan_round})
-            elif kind == "step_started":
-                run.step(record["step"], plan_round).started_t = record["t"]
-            elif kind == "approval_requested":
-                run.step(record["step"], plan_round).approval = record["arguments"]
-            elif kind == "step_finished":
-                step = run.step(record["result"], plan_round)
-                step.result, step.finished_t = record["result"], record["t"]
-            elif kind == "replan":  # the replan's planner call comes next, before its plan record
-                plan_round = record["round"]
-                run.replan_reasons[plan_round] = record["reason"]
-            elif kind == "answer":
-                run.answer = record
-        return run
-
-    def step(self, spec: dict[str, Any], plan_round: int) -> StepView:
-        """The view of the step `spec` describes, made on first sight: steps start while their plan
-        streams in, before its `plan` record, so a step's round is the one being planned then."""
-        if spec["id"] not in self.steps:
-            self.steps[spec["id"]] = StepView(spec["id"], spec["tool"], spec["args"], spec.get("depends_on", []),
-                                              plan_round)
-        return self.steps[spec["id"]]
-
-    def graph(self) -> nx.DiGraph:
-        """Steps as nodes, data flow as edges from a step to the steps that use it."""
-        graph = nx.DiGraph()
-        graph.add_nodes_from(self.steps)
-        graph.add_edges_from((parent, step.id) for step in self.steps.values()
-                             for parent in step.parents() if parent in self.steps)
-        return graph
-
-    def totals(self) -> dict[str, Any]:
-        """Duration and tokens: the answer record's, or summed from the trace when it was cut short."""
-        if self.answer is not None:
-            return {key: self.answer[key] for key in ("duration_s", "prompt_tokens", "completion_tokens", "replans")}
-        calls = self.model_calls + [s.result["model_call"] for s in self.steps.values()
-                                    if s.result is not None and s.result.get("model_call")]
-        return {"duration_s": self.last_t, "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
-                "completion_tokens": sum(c["completion_tokens"] for c in calls),
-                "replans": max((s.round for s in self.steps.values()), default=0)}
-
-
-def _layers(run: RunView, graph: nx.DiGraph) -> dict[int, int]:
+def _layers(run: RunPicture, graph: nx.DiGraph) -> dict[int, int]:
     """Each step's layer, top to bottom: below every step it uses, and below every step of earlier
     planning rounds, so a replan's steps form a band of their own under the plan they extend."""
     layer: dict[int, int] = {}
@@ -135,7 +33,7 @@ def _layers(run: RunView, graph: nx.DiGraph) -> dict[int, int]:
     return layer
 
 
-def _layout(run: RunView, graph: nx.DiGraph) -> dict[int, tuple[int, int]]:
+def _layout(run: RunPicture, graph: nx.DiGraph) -> dict[int, tuple[int, int]]:
     """Top-left corner of each step's box. Within a layer, steps sit under the mean position of
     their parents (ties by id), which keeps most edges short and uncrossed."""
     layer_of = _layers(run, graph)
@@ -157,7 +55,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _label(step: StepView) -> str:
+def _label(step: StepPicture) -> str:
     """The line under a box's title: what the step produced, or why there is nothing yet."""
     if step.result is None:
         return "no result in the trace" if step.state == "running" else "not started"
@@ -177,7 +75,7 @@ def _edge_path(parent: tuple[int, int], child: tuple[int, int], lane: float) -> 
             f"C{lane:g},{y2:g} {x2:g},{y2 - turn:g} {x2:g},{y2:g}")
 
 
-def _picture(run: RunView) -> dict[str, Any]:
+def _picture(run: RunPicture) -> dict[str, Any]:
     """The SVG's geometry: boxes, edge paths, one band per planning round, and the canvas size."""
     graph = run.graph()
     at = _layout(run, graph)
@@ -190,7 +88,7 @@ def _picture(run: RunView) -> dict[str, Any]:
     bands = []
     for plan_round in sorted({s.round for s in run.steps.values()}):
         ys = [at[n][1] for n, s in run.steps.items() if s.round == plan_round]
-        reason = run.replan_reasons.get(plan_round, "")
+        reason = run.replans[plan_round]["reason"] if plan_round in run.replans else ""
         title = "plan" if plan_round == 0 else f"replan {plan_round}" + (f": {reason}" if reason else "")
         bands.append({"round": plan_round, "y": min(ys) - 28, "height": max(ys) - min(ys) + NODE_H + 36,
                       "title": _clip(title, (width - 24) // 6)})
@@ -198,7 +96,7 @@ def _picture(run: RunView) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges, "bands": bands, "width": width, "height": height}
 
 
-def _details(run: RunView) -> dict[str, Any]:
+def _details(run: RunPicture) -> dict[str, Any]:
     """What the page's script shows on a click: every step's record, and the run's model calls."""
     steps = {}
     for step in run.steps.values():
@@ -210,7 +108,8 @@ def _details(run: RunView) -> dict[str, Any]:
             "passages": result.get("passages", []), "duration_s": result.get("duration_s"),
             "started_t": step.started_t, "finished_t": step.finished_t, "approval": step.approval,
         }
-    return {"steps": steps, "model_calls": run.model_calls, "replan_reasons": run.replan_reasons}
+    return {"steps": steps, "model_calls": run.model_calls,
+            "replan_reasons": {plan_round: replan["reason"] for plan_round, replan in run.replans.items()}}
 
 
 def _script_json(value: Any) -> str:
@@ -224,7 +123,7 @@ def _script_json(value: Any) -> str:
 
 def render_html(records: list[dict[str, Any]]) -> str:
     """One self-contained HTML page showing the run the trace `records` tell, whole or cut short."""
-    run = RunView.from_records(records)
+    run = RunPicture.from_records(records)
     return _TEMPLATE.render(run=run, totals=run.totals(), picture=_picture(run), node_w=NODE_W, node_h=NODE_H,
                             data=_script_json(_details(run)))
 

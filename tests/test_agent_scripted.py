@@ -44,6 +44,7 @@ def test_a_failing_tool_becomes_an_observation_that_the_answer_step_sees():
     agent, llm = agent_with(
         plan(("lookup", {"city": "Nowhere"}), ("lookup", {"city": "Atlantis"}), ("calculator", {"expression": "2+"})),
         answer("I could not find it."),
+        max_replans=0,  # else the corrections asked for send the run back to the planner
     )
     result = agent.run("Population of Nowhere?")
     assert [s.status for s in result.steps] == ["error"] * 3
@@ -51,8 +52,31 @@ def test_a_failing_tool_becomes_an_observation_that_the_answer_step_sees():
     assert "lookup asks to retry: no such city" in result.steps[1].observation
     assert "calculator asks to retry" in result.steps[2].observation
     assert result.answer == "I could not find it."
-    assert result.stopped_by == "joiner"
+    assert result.stopped_by == "max_replans"
     assert "KeyError" in llm.prompts()[-1]
+
+
+def test_a_failed_step_carries_its_error_as_data():
+    agent, _ = agent_with(
+        plan(("lookup", {"city": "Nowhere"}), ("lookup", {"city": "Atlantis"}), ("lookup", {"town": "Oslo"})),
+        answer("no answer"), max_replans=0)
+    raised, retry, arguments = (s.error for s in agent.run("Population of Nowhere?").steps)
+    assert (raised.kind, raised.exception, raised.retryable) == ("raised", "KeyError", False)
+    assert raised.message == "lookup failed: KeyError: 'Nowhere'"
+    assert (retry.kind, retry.exception, retry.retryable) == ("retry", None, True)
+    assert (arguments.kind, arguments.retryable) == ("arguments", False) and "town" in arguments.message
+
+
+def test_a_tool_that_asks_for_a_correction_sends_the_run_back_to_the_planner_with_it():
+    agent, llm = agent_with(
+        plan(("lookup", {"city": "Atlantis"})),
+        plan(("lookup", {"city": "Oslo"}), ("final_answer", {"answer": "$2"}), first=2),
+    )
+    result = agent.run("Population of Oslo?")
+    assert [s.status for s in result.steps] == ["error", "ok", "ok"]
+    assert result.answer == "709000" and result.replans == 1 and result.stopped_by == "final_answer"
+    assert "lookup asks to retry: no such city" in llm.prompts()[-1]  # the second plan sees the correction
+    assert [c.purpose for c in result.model_calls] == ["plan", "plan"]  # no joiner call in between
 
 
 def test_invalid_tool_arguments_become_an_observation_naming_the_argument():

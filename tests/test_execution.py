@@ -105,6 +105,7 @@ def test_a_hanging_tool_times_out_and_the_run_goes_on():
     result = Agent(model=llm, tools=[hang], max_replans=0).run("hang")
     assert time.perf_counter() - start < 5
     assert result.steps[0].observation == "Error: hang timed out after 0.2 s"
+    assert (result.steps[0].error.kind, result.steps[0].error.retryable) == ("timeout", True)
     assert result.steps[1].value == 2 and result.answer == "2"
 
 
@@ -129,6 +130,7 @@ def test_failed_calls_are_retried_by_policy_and_never_for_non_idempotent_tools()
     result = Agent(model=llm, tools=[flaky, pay], max_replans=0).run("go")
     assert result.steps[0].value == "ok" and attempts == {"flaky": 2, "pay": 1}
     assert result.steps[1].observation == "Error: pay failed: ConnectionError: lost"
+    assert (result.steps[1].error.exception, result.steps[1].error.retryable) == ("ConnectionError", True)
 
 
 def test_agent_tool_policies_override_what_a_tool_declares():
@@ -145,7 +147,7 @@ def test_the_time_limit_ends_a_run_gracefully_with_the_best_answer_so_far():
     result = Agent(model=llm, tools=[nap], time_limit_s=0.5).run("slow")
     assert time.perf_counter() - start < 2
     assert result.stopped_by == "time_limit" and result.answer == "42"
-    assert "cut off" in result.steps[1].observation
+    assert "cut off" in result.steps[1].observation and result.steps[1].error.kind == "cut_off"
 
 
 def test_a_tool_result_is_recorded_as_json_data_where_it_can_be_else_as_text():

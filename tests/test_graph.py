@@ -188,7 +188,6 @@ def test_a_plan_combines_graph_lookups_made_in_parallel(graph):
 def test_a_misspelt_entity_reaches_the_planner_with_its_correction(graph):
     llm = ScriptedLLM([
         plan(("graph_lookup", {"subject": "Frnace", "relation": "capital"})),
-        replan("step 1 failed"),
         plan(("graph_lookup", {"subject": "France", "relation": "capital"}), ("final_answer", {"answer": "$2"}), first=2),
     ])
     result = Agent(model=llm, tools=graph_tools(graph), store=":memory:").run("Capital of France?")
