@@ -1,6 +1,8 @@
 """agentrt: a runtime for agents that plan, retrieve, reason and act on your own local model."""
 
 from .agent import Agent
+from .assemble import run_script
+from .config import AgentConfig
 from .context import idempotency_key
 from .errors import (
     AgentrtError,
@@ -35,7 +37,7 @@ from .llm import LLM, Generation, GenerationRequest
 from .memory import ExperienceMemory
 from .plan import Plan
 from .registry import Tool, ToolRegistry, load_tools_file, tool
-from .schema import PlanSpec, RunResult, StepResult, StepSpec
+from .schema import PlanSpec, RunResult, StepError, StepResult, StepSpec
 from .store import RunStore
 from .testing import ScriptedLLM
 
@@ -43,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentConfig",
     "AgentrtError",
     "AgentrtWarning",
     "Answered",
@@ -72,6 +75,7 @@ __all__ = [
     "SandboxViolation",
     "ScriptedLLM",
     "StepFinished",
+    "StepError",
     "StepResult",
     "StepSpec",
     "StepStarted",
@@ -83,5 +87,6 @@ __all__ = [
     "UserError",
     "idempotency_key",
     "load_tools_file",
+    "run_script",
     "tool",
 ]

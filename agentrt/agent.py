@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from .arguments import ArgumentWriter
 from .budget import Budget
+from .config import AgentConfig
 from .context import RUN_ID
 from .errors import AgentrtError, AgentrtWarning, ConfigError, UnsafeResume
 from .events import Answered, ApprovalRequested, Event, RunStarted
@@ -99,7 +100,9 @@ class Agent:
 
     `model` is a loaded `LLM` (e.g. `agentrt.testing.ScriptedLLM`), a Hugging Face id or local
     path, or None for the embedded default; `adapter` is a PEFT (LoRA) adapter directory to load
-    onto a local model. The built-in tools are always registered.
+    onto a local model. The built-in tools (calculator, final_answer) come too unless
+    `builtin_tools=False`; installed plugins' tools always do. `Agent.from_config` builds one from
+    an `AgentConfig`, tool files, graphs, MCP servers and documents included.
 
     `mode="parallel"` (the default) plans all foreseeable steps at once and runs independent ones
     concurrently; `mode="sequential"` asks the model for one step at a time (ReAct-style).
@@ -151,6 +154,7 @@ class Agent:
         memory: ExperienceMemory | str | Path | None = None,
         adapter: str | Path | None = None,
         choose_tools: bool | None = None,
+        builtin_tools: bool = True,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
@@ -180,7 +184,7 @@ class Agent:
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
         if workspace is not None:
             extra += workspace_tools(workspace)
-        installed = installed_tools()
+        installed = installed_tools(builtins=builtin_tools)
         self.tool_failures = installed.failures
         for failure in installed.failures:
             warnings.warn(f"tool plugin {failure.source} failed to load: {failure.error}", AgentrtWarning,
@@ -217,6 +221,19 @@ class Agent:
                                arguments=ArgumentWriter(self.llm, self.plannable, prompts) if choose_tools else None)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
         self._crew = Crew(self.planner, self.executor, self.joiner, mode)
+
+    @classmethod
+    def from_config(cls, config: AgentConfig, *, llm: LLM | None = None,
+                    tools: Iterable[Tool | Callable[..., Any]] = (), knowledge: KnowledgeBase | None = None,
+                    approve: ApprovalCallback | None = None) -> Agent:
+        """The agent `config` describes, exactly as `agentrt run` builds it (see `assemble.build_agent`)."""
+        from .assemble import build_agent
+
+        return build_agent(config, llm=llm, tools=tools, knowledge=knowledge, approve=approve)
+
+    def hold(self, *resources: Any) -> None:
+        """Close each of `resources` (anything with a `close()`) when the agent closes."""
+        self._opened.extend(resources)
 
     def close(self) -> None:
         """Release what the agent opened itself: a model it loaded, its run store, and a knowledge

@@ -11,18 +11,19 @@ import shutil
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, Literal, get_args, get_origin
 
-from .errors import AgentrtError, AgentrtWarning, ConfigError, ToolDefinitionError, UnsafeResume, UserError
+from .config import AgentConfig, spelling
+from .errors import AgentrtError, AgentrtWarning, ConfigError, UnsafeResume, UserError
 from .events import (
     Answered,
     ApprovalRequested,
     RunStarted,
 )
-from .plugins import PluginFailure, installed_tools, local_tools
-from .registry import Tool, ToolRegistry
+from .plugins import PluginFailure, installed_tools
+from .registry import ToolRegistry
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from .agent import Agent, Unfinished
     from .schema import RunResult
-    from .script import ScriptSettings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,85 +150,47 @@ def _parser() -> argparse.ArgumentParser:
 
     tools = commands.add_parser("tools", help="list registered tools with their argument schemas")
     tools.add_argument("--json", action="store_true", help="print the schemas as JSON")
-    _add_tools_option(tools)
+    _add_agent_options(tools, _TOOL_SETTINGS + ("builtin_tools",))
     tools.set_defaults(command=_tools)
     return parser
 
 
-def _add_agent_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="Hugging Face id, local path, or OpenAI-compatible server "
-                                        "URL[#MODEL] (default: embedded SmolLM2-135M)")
-    parser.add_argument("--adapter", metavar="DIR", help="a PEFT (LoRA) adapter to load onto the local model")
-    parser.add_argument("--mode", choices=["parallel", "sequential"], default="parallel",
-                        help="plan all steps and run independent ones together (default), or one step at a time")
-    parser.add_argument("--max-steps", type=int, default=8, help="most steps in the whole run (default 8)")
-    parser.add_argument("--max-replans", type=int, default=1, help="most planning rounds after the first (default 1)")
-    parser.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall-clock limit for the whole run")
-    parser.add_argument("--prompts", metavar="DIR", help="directory of templates overriding prompts/")
-    parser.add_argument("--kb", metavar="DIR", help="knowledge base to retrieve passages from")
-    parser.add_argument("--top-k", type=int, default=3, help="passages per prompt from --kb (0: none)")
-    parser.add_argument("--policy", metavar="FILE.toml",
-                        help="tool permissions (allow/ask/deny), timeouts and retries per tool")
-    parser.add_argument("--store", metavar="FILE", help="run store (default: AGENTRT_STORE or the user state dir)")
-    parser.add_argument("--workspace", metavar="DIR",
-                        help="give the agent file tools and sandboxed Python confined to DIR")
-    parser.add_argument("--memory", metavar="FILE",
-                        help="experience memory: remember plans that went well, show similar ones to the planner")
-    parser.add_argument("--choose-tools", action=argparse.BooleanOptionalAction,
-                        help="call for each request of the instruction the tool that fits it best, then answer, "
-                             "and write each call's arguments apart (default: on for a local model)")
-    _add_tools_option(parser)
+_TOOL_SETTINGS = ("tools", "tools_dir", "graph", "mcp")
 
 
-def _agent(args: argparse.Namespace, pause: Live | None = None) -> Agent:
-    """The agent the options describe; `pause` is the live view an approval question stops."""
+def _add_agent_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    """An option for each `AgentConfig` setting (or each of `names`), from its declaration: its
+    help, flag and type. Options not given stay out of the parsed arguments (`_config`)."""
+    for name, info in AgentConfig.model_fields.items():
+        if names is not None and name not in names:
+            continue
+        value = info.get_default(call_default_factory=True)
+        shown = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        default = f" (default {value})" if shown else ""
+        options: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": f"{info.description}{default}"}
+        kinds = [k for k in get_args(info.annotation) or (info.annotation,) if k is not type(None)]
+        if kinds == [bool]:
+            options["action"] = argparse.BooleanOptionalAction
+        elif get_origin(info.annotation) is list:
+            options.update(action="append", metavar=spelling(name).metavar)
+        elif get_origin(info.annotation) is Literal:
+            options["choices"] = kinds
+        else:
+            options.update(type=kinds[0], metavar=spelling(name).metavar or ("N" if kinds[0] is int else None))
+        parser.add_argument(spelling(name).flag, **options)
+
+
+def _config(args: argparse.Namespace, under: Mapping[str, Any] | None = None) -> AgentConfig:
+    """The settings given on the command line, over those of `under` (a script's)."""
+    given = {name: getattr(args, name) for name in AgentConfig.model_fields if hasattr(args, name)}
+    return AgentConfig.model_validate({**(under or {}), **given})
+
+
+def _agent(config: AgentConfig, pause: Live | None = None) -> Agent:
+    """The agent `config` describes; `pause` is the live view an approval question stops."""
     from .agent import Agent
 
-    return Agent(
-        model=args.model, adapter=args.adapter, tools=_user_tools(args), knowledge=args.kb, top_k=args.top_k,
-        mode=args.mode, max_steps=args.max_steps, max_replans=args.max_replans, time_limit_s=args.time_limit,
-        prompts_dir=args.prompts, tool_policies=args.policy, store=args.store,
-        approve=functools.partial(_ask_at_terminal, pause=pause), workspace=args.workspace, memory=args.memory,
-        choose_tools=args.choose_tools,
-    )
-
-
-def _add_tools_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--tools", metavar="FILE.py", action="append", default=[],
-        help="Python file defining @tool functions (repeatable)",
-    )
-    parser.add_argument(
-        "--tools-dir", metavar="DIR", action="append", default=[],
-        help="folder whose .py files define @tool functions (repeatable; also AGENTRT_TOOLS_DIR)",
-    )
-    parser.add_argument("--graph", metavar="FACTS.csv|jsonl", action="append", default=[],
-                        help="load (subject, relation, object) facts and give the agent graph tools (repeatable)")
-    parser.add_argument("--mcp", metavar="SERVERS.json", action="append", default=[],
-                        help='start the MCP servers of a {"mcpServers": {...}} file and use their tools '
-                             "(pip install 'agentrt[mcp]'; repeatable)")
-
-
-def _user_tools(args: argparse.Namespace) -> list[Tool]:
-    """The tools of --tools files and --tools-dir folders, the graph tools over the facts of
-    --graph files, and the tools of --mcp servers. The user named these files, so unlike a plugin
-    found on the way, one that fails to load stops the command (exit 2) with what is wrong in it."""
-    found = local_tools(args.tools, args.tools_dir)
-    if found.failures:
-        raise ToolDefinitionError("\n".join(f"tool {f.source} failed to load: {f.error}" for f in found.failures))
-    tools = found.tools
-    if args.graph:
-        from .graph import KnowledgeGraph, graph_tools
-
-        graph = KnowledgeGraph()
-        for path in args.graph:
-            graph.load(path)
-        tools += graph_tools(graph)
-    for config in args.mcp:
-        from .mcp import load_mcp_servers  # its servers are closed at exit
-
-        tools += [t for server in load_mcp_servers(config) for t in server.tools()]
-    return tools
+    return Agent.from_config(config, approve=functools.partial(_ask_at_terminal, pause=pause))
 
 
 def _report(failures: Sequence[PluginFailure]) -> None:
@@ -247,13 +209,14 @@ def _run(args: argparse.Namespace) -> int:
         check_instruction(args.instruction)
         if args.param:
             raise ConfigError(f"--param is for scripts (FILE.md), and {args.instruction!r} is not one")
+        config = _config(args)
     else:
         params = {**script.settings.params, **_params(args.param)}
-        _take_script_settings(args, script.settings)
+        config = _config(args, under=script.settings.model_dump(exclude_unset=True, exclude={"params"}))
     console = Console()
     live = _live(console) if console.is_terminal and not args.json else None
     with console.status("loading the model and tools", spinner="dots") if live else _nothing():
-        agent = _agent(args, pause=live)
+        agent = _agent(config, pause=live)
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
     try:
         if script is None:
@@ -329,32 +292,13 @@ def _params(pairs: Sequence[str]) -> dict[str, str]:
     return {name.strip(): value for name, value in (p.split("=", 1) for p in pairs)}
 
 
-def _take_script_settings(args: argparse.Namespace, settings: ScriptSettings) -> None:
-    """A script's settings, for every option the command line left at its default; a script's
-    `documents` are indexed into a knowledge base of its own."""
-    defaults = _parser().parse_args(["run", "-"])
-    for key, value in settings.model_dump(exclude={"params", "documents"}).items():
-        if value not in (None, []) and getattr(args, key) == getattr(defaults, key):
-            setattr(args, key, value)
-    if settings.documents and args.kb is None:
-        import tempfile
-
-        from .knowledge import KnowledgeBase
-
-        args.kb = tempfile.mkdtemp(prefix="agentrt-script-kb-")
-        kb = KnowledgeBase.create(args.kb)
-        kb.add(*map(Path, settings.documents))
-        kb.save()
-        kb.close()
-
-
 @contextlib.contextmanager
 def _nothing() -> Iterator[None]:
     yield
 
 
 def _resume(args: argparse.Namespace) -> int:
-    agent = _agent(args)
+    agent = _agent(_config(args))
     unfinished: Unfinished = "rerun" if args.rerun else "fail" if args.fail else "raise"
     try:
         result = agent.resume(args.run_id, unfinished=unfinished)
@@ -428,7 +372,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     if not todo:
         print(f"nothing to run: all {len(items)} instructions are already in {args.out}", file=sys.stderr)
         return 0
-    agent = _agent(args)
+    agent = _agent(_config(args))
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     failed = 0
     start = time.perf_counter()
@@ -543,8 +487,12 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    installed = installed_tools()
-    registry = ToolRegistry([*installed.tools, *_user_tools(args)])
+    from .assemble import config_tools
+
+    config = _config(args)
+    installed = installed_tools(builtins=config.builtin_tools)
+    with contextlib.ExitStack() as held:  # the MCP servers asked about stop once listed
+        registry = ToolRegistry([*installed.tools, *config_tools(config, held)])
     _report(installed.failures)
     if args.json:
         print(json.dumps({t.name: {"source": t.source, "description": t.description,

@@ -46,10 +46,11 @@ class Discovered:
         self.failures += other.failures
 
 
-def installed_tools() -> Discovered:
-    """What every agent gets: each installed plugin's tools (the built-ins included), then those
-    of the `.py` files in `AGENTRT_TOOLS_DIR` (folders separated like PATH)."""
-    found = entry_point_tools()
+def installed_tools(builtins: bool = True) -> Discovered:
+    """What every agent gets: each installed plugin's tools (agentrt's own built-ins included
+    unless `builtins` is False), then those of the `.py` files in `AGENTRT_TOOLS_DIR` (folders
+    separated like PATH)."""
+    found = entry_point_tools(builtins)
     found.extend(local_tools(directories=[d for d in os.environ.get(TOOLS_DIR_VARIABLE, "").split(os.pathsep) if d]))
     return found
 
@@ -74,10 +75,13 @@ def _named_file_tools(path: Path) -> list[Tool]:
     return tools
 
 
-def entry_point_tools() -> Discovered:
-    """Tools of every entry point in the `agentrt.tools` group, in name order."""
+def entry_point_tools(builtins: bool = True) -> Discovered:
+    """Tools of every entry point in the `agentrt.tools` group, in name order; agentrt's own only
+    with `builtins`."""
     found = Discovered()
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: (p.dist.name if p.dist else "", p.name)):
+        if not builtins and point.dist is not None and point.dist.name == "agentrt":
+            continue
         found.extend(_guarded(_describe(point), lambda point=point: _tools_of(point.load(), point)))
     return found
 

@@ -28,39 +28,18 @@ from typing import Any
 
 import jinja2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from .config import AgentConfig
 from .errors import ConfigError, TemplateError
 
 _ITEM = re.compile(r"^(?:\d+[.)]|[-*+])\s+(\S.*)$")
-_PATH_SETTINGS = ("tools", "tools_dir", "documents", "graph", "mcp")
-_PATH_SETTING = ("kb", "prompts", "policy", "store", "workspace", "memory", "adapter")
 
 
-class ScriptSettings(BaseModel):
-    """What a script's front matter may set: the options of `agentrt run`, plus `documents` to
-    index into a knowledge base for the script, and `params` with their default values."""
+class ScriptSettings(AgentConfig):
+    """What a script's front matter may set: any `AgentConfig` setting (as `agentrt run`'s
+    options), plus `params` with their default values."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    model: str | None = None
-    adapter: str | None = None
-    tools: list[str] = Field(default_factory=list)
-    tools_dir: list[str] = Field(default_factory=list)
-    kb: str | None = None
-    documents: list[str] = Field(default_factory=list)
-    graph: list[str] = Field(default_factory=list)
-    mcp: list[str] = Field(default_factory=list)
-    top_k: int | None = None
-    mode: str | None = None
-    max_steps: int | None = None
-    max_replans: int | None = None
-    time_limit: float | None = None
-    prompts: str | None = None
-    policy: str | None = None
-    store: str | None = None
-    workspace: str | None = None
-    memory: str | None = None
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
@@ -116,7 +95,7 @@ def load_script(path: str | Path) -> Script:
     lines = text.split("\n")
     front, body_start = _front_matter(path, lines)
     settings = _settings(path, front, lines)
-    script = Script(path=path, settings=_relative_to(settings, path.parent))
+    script = Script(path=path, settings=settings.relative_to(path.parent))
     for number, line in enumerate(lines[body_start:], body_start + 1):
         item = _ITEM.match(line)
         if item:
@@ -161,13 +140,3 @@ def _settings(path: Path, front: dict[str, Any], lines: list[str]) -> ScriptSett
         line = next((i for i, text in enumerate(lines, 1) if re.match(rf"\s*{re.escape(key)}\s*:", text)), 2)
         hint = f"; settings: {', '.join(ScriptSettings.model_fields)}" if error["type"] == "extra_forbidden" else ""
         raise ConfigError(f"{path}:{line}: {key}: {error['msg']}{hint}") from None
-
-
-def _relative_to(settings: ScriptSettings, folder: Path) -> ScriptSettings:
-    """Paths in the settings, which are relative to the script, made usable from anywhere."""
-    update: dict[str, Any] = {key: [str(folder / p) for p in getattr(settings, key)] for key in _PATH_SETTINGS}
-    for key in _PATH_SETTING:
-        value = getattr(settings, key)
-        if value is not None and value != ":memory:":
-            update[key] = str(folder / value)
-    return settings.model_copy(update=update)

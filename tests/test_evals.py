@@ -14,7 +14,7 @@ import pytest
 from agentrt import ConfigError
 from agentrt.batch import complete_records
 from agentrt.evals.runner import evaluate
-from agentrt.evals.suites import bfcl_json_schema, half, suite
+from agentrt.evals.suites import bfcl_json_schema, eval_config, half, suite
 from agentrt.testing import ScriptedLLM
 
 from .conftest import plan
@@ -114,7 +114,7 @@ def test_bfcl_parallel_calls_are_scored_order_free_and_run_by_the_parallel_execu
 
 def test_a_bfcl_planner_may_call_only_the_entrys_functions_as_in_bfcl(benchdata):
     bfcl = suite("bfcl-parallel")
-    agent = bfcl.agent(bfcl.items("dev")[0], ScriptedLLM(), "parallel", constrained=True)
+    agent = bfcl.agent(bfcl.items("dev")[0], ScriptedLLM(), eval_config("parallel", True))
     assert agent.plannable.names() == ["final_answer", "weather_get"]
     assert "calculator" in agent.tools.names()  # installed, but hidden from the planner
 

@@ -10,7 +10,7 @@ import pytest
 
 from agentrt import agent as agent_module
 from agentrt.evals.runner import evaluate, run_item
-from agentrt.evals.suites import half
+from agentrt.evals.suites import eval_config, half
 from agentrt.jsonl import read_records
 from agentrt.evals.tool_use import ANY, CONTAINS, DATA_FILE, KINDS, ToolUse, item_tools, score_calls, summary
 from agentrt.evals.tool_use_tools import DOMAINS, TOOLS
@@ -42,7 +42,7 @@ def answer(suite: ToolUse, item, *steps, constrained: bool = False, thoughts: tu
     """The run of `item`'s agent on a plan of `steps` (then final_answer), and its scores;
     `thoughts` answer its think steps."""
     llm = ScriptedLLM([plan(*steps, ("final_answer", {"answer": "done"})), *thoughts])
-    result = suite.agent(item, llm, "parallel", constrained).run(item.question)
+    result = suite.agent(item, llm, eval_config("parallel", constrained)).run(item.question)
     return result, suite.score(item, result)
 
 
@@ -99,7 +99,7 @@ def test_every_expected_call_names_an_offered_tool_and_its_arguments_are_valid()
 
 def test_the_answer_of_every_item_scores_right_when_a_plan_makes_it_with_references_for_dependent_values(monkeypatch):
     installed = agent_module.installed_tools()  # looked up once: the 700 agents here need not each scan plugins
-    monkeypatch.setattr(agent_module, "installed_tools", lambda: installed)
+    monkeypatch.setattr(agent_module, "installed_tools", lambda builtins=True: installed)
     suite = ToolUse()
     for item in suite.items("dev") + suite.items("test"):
         steps = [(name, canonical(expected)) for call in item.reference for name, expected in call.items()]
@@ -193,10 +193,10 @@ def test_an_items_planner_sees_its_tools_and_final_answer_only():
     suite = ToolUse()
     row = next(r for r in ROWS if r["tools"] != "all")
     item = suite.items_from([row])[0]
-    agent = suite.agent(item, ScriptedLLM(), "parallel", constrained=True)
+    agent = suite.agent(item, ScriptedLLM(), eval_config("parallel", True))
     assert agent.plannable.names() == ["final_answer", *item_tools(row)] and "calculator" in agent.tools.names()
     every = suite.items_from([{**row, "tools": "all"}])[0]
-    assert len(suite.agent(every, ScriptedLLM(), "parallel", True).plannable) == len(TOOLS) + 1
+    assert len(suite.agent(every, ScriptedLLM(), eval_config("parallel", True)).plannable) == len(TOOLS) + 1
 
 
 def test_the_suite_runs_in_the_eval_harness_and_the_summary_averages_each_score_over_its_items():

@@ -21,7 +21,7 @@ from ..live import progress_bar
 from ..llm import LLM, load_llm
 from ..memory import ExperienceMemory
 from ..schema import FINAL_ANSWER_TOOL
-from .suites import Item, Split, Suite, suite, tool_calls
+from .suites import Item, Split, Suite, eval_config, suite, tool_calls
 
 
 def evaluate(
@@ -104,7 +104,8 @@ async def run_item(chosen: Suite, item: Item, llm: LLM, mode: Mode, constrained:
                    memory: ExperienceMemory | None = None) -> dict[str, Any]:
     """One item's record: question, plan, calls, answer, scores, validity, latency and tokens."""
     record: dict[str, Any] = {"id": item.id, "question": item.question, "reference": item.reference}
-    agent = chosen.agent(item, llm, mode, constrained)  # outside the timing: it may build a knowledge base once
+    # outside the timing: it may build a knowledge base once
+    agent = chosen.agent(item, llm, eval_config(mode, constrained))
     agent.memory = memory
     start = time.perf_counter()
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..agent import Agent, Mode
+from ..config import AgentConfig
 from ..errors import ConfigError
 from ..jsonl import read_records
 from ..llm import LLM
@@ -24,7 +25,17 @@ from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
 from . import scoring
 
-EVAL_STORE = ":memory:"
+
+def eval_config(mode: Mode, constrained: bool) -> AgentConfig:
+    """The settings every suite's agent starts from: the run's mode and constraint, and no run
+    store, so items leave nothing behind."""
+    return AgentConfig(mode=mode, constrained=constrained, store=":memory:")
+
+
+def only_final_answer() -> dict[str, dict[str, str]]:
+    """Tool policies that hide the installed tools (the calculator...) from the planner, as in
+    BFCL: an item's tools are all it may call; only final_answer stays, to answer with."""
+    return {t.name: {"permission": "deny"} for t in installed_tools().tools if t.name != FINAL_ANSWER_TOOL}
 """Eval items are not kept in the user's run store: the report's records file is what resumes an eval."""
 
 Split = Literal["dev", "test"]
@@ -74,7 +85,9 @@ class Suite:
     def items(self, split: Split) -> list[Item]:
         raise NotImplementedError
 
-    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+    def agent(self, item: Item, llm: LLM, config: AgentConfig) -> Agent:
+        """The agent that answers `item`: `config` (the run's mode and constraint, no run store)
+        with what the suite adds, on `llm`."""
         raise NotImplementedError
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
@@ -116,13 +129,10 @@ class BFCL(Suite):
             for e in half(entries, split)
         ]
 
-    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
+    def agent(self, item: Item, llm: LLM, config: AgentConfig) -> Agent:
         tools = [bfcl_tool(f) for f in item.extra["functions"]]
-        # BFCL's condition: the entry's functions are all there is to call, so the installed tools
-        # (the calculator...) are hidden from the planner; only final_answer stays, to answer with
-        hidden = {t.name: {"permission": "deny"} for t in installed_tools().tools if t.name != FINAL_ANSWER_TOOL}
-        return Agent(model=llm, tools=tools, mode=mode, max_replans=0, constrained=constrained, store=EVAL_STORE,
-                     tool_policies=hidden)
+        config = config.model_copy(update={"max_replans": 0, "tool_policies": only_final_answer()})
+        return Agent.from_config(config, llm=llm, tools=tools)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         # the tools' `_` names score as BFCL's dotted ones: the checker accepts either
@@ -185,8 +195,8 @@ class GSM8K(Suite):
         return [Item(id=f"gsm8k_{i}", question=r["question"], reference=scoring.gsm8k_reference(r["answer"]))
                 for i, r in half(indexed, split)]
 
-    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, mode=mode, constrained=constrained, store=EVAL_STORE)
+    def agent(self, item: Item, llm: LLM, config: AgentConfig) -> Agent:
+        return Agent.from_config(config, llm=llm)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         # the agent's answer is the completion's final line; the authors' rule reads it after ####
@@ -217,8 +227,8 @@ class HotpotQA(Suite):
 
         return hotpot_knowledge_base(data_file("hotpotqa/corpus_paragraphs.jsonl"))
 
-    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, knowledge=self.knowledge, mode=mode, constrained=constrained, store=EVAL_STORE)
+    def agent(self, item: Item, llm: LLM, config: AgentConfig) -> Agent:
+        return Agent.from_config(config, llm=llm, knowledge=self.knowledge)
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         return {"correct": scoring.hotpot_em(result.answer, item.reference) == 1.0,
@@ -254,8 +264,8 @@ class HotpotComparison(Suite):
 
         return title_search_tool(data_file("hotpotqa/corpus_paragraphs.jsonl"))
 
-    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, tools=[self.search_tool], mode=mode, constrained=constrained, store=EVAL_STORE)
+    def agent(self, item: Item, llm: LLM, config: AgentConfig) -> Agent:
+        return Agent.from_config(config, llm=llm, tools=[self.search_tool])
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         return {"correct": scoring.llmcompiler_correct(result.answer, item.reference)}

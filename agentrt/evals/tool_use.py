@@ -32,15 +32,15 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from ..agent import Agent, Mode
+from ..agent import Agent
+from ..config import AgentConfig
 from ..jsonl import read_records
 from ..llm import LLM
 from ..plan_schema import inline_refs
-from ..plugins import installed_tools
 from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
 from . import scoring
-from .suites import EVAL_STORE, Item, Split, Suite, half
+from .suites import Item, Split, Suite, half, only_final_answer
 from .tool_use_tools import TOOLS
 
 DATA_FILE = Path(__file__).parent / "data" / "tool_use.jsonl"
@@ -75,13 +75,12 @@ class ToolUse(Suite):
 
     @cached_property
     def hidden(self) -> dict[str, dict[str, str]]:
-        """Policies that hide the installed tools (the calculator...) from the planner, as in
-        BFCL: an item's tools are all it may call; only final_answer stays, to answer with."""
-        return {t.name: {"permission": "deny"} for t in installed_tools().tools if t.name != FINAL_ANSWER_TOOL}
+        """`only_final_answer()`, looked up once for the whole suite."""
+        return only_final_answer()
 
-    def agent(self, item: Item, llm: LLM, mode: Mode, constrained: bool) -> Agent:
-        return Agent(model=llm, tools=[TOOLS[name] for name in item.extra["tools"]], mode=mode,
-                     constrained=constrained, store=EVAL_STORE, tool_policies=self.hidden)
+    def agent(self, item: Item, llm: LLM, config: AgentConfig) -> Agent:
+        return Agent.from_config(config.model_copy(update={"tool_policies": self.hidden}), llm=llm,
+                                 tools=[TOOLS[name] for name in item.extra["tools"]])
 
     def score(self, item: Item, result: RunResult) -> dict[str, Any]:
         return score_calls(item.extra["kind"], planned_calls(result), item.reference) | {
