@@ -34,12 +34,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from .llm import LLM, GenerationRequest, call_record, generate_async
+from .llm import LLM, GenerationRequest, ask, prompt_request
 from .plan import references
 from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
-from .schema import Message, ModelCall, PlanSpec, StepSpec
+from .schema import ModelCall, PlanSpec, StepSpec
 from .tool_choice import NUMBER, described_example, example_arguments, signature
 
 _NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
@@ -96,8 +96,7 @@ class ArgumentWriter:
             "arguments", instruction=instruction, part=part if part != instruction else None,
             tool={"name": tool.name, "signature": signature(tool), "description": tool.description},
         )
-        return GenerationRequest(messages=[Message(role="user", content=prompt)], json_schema=arguments,
-                                 max_new_tokens=self.max_new_tokens)
+        return prompt_request(prompt, self.max_new_tokens, arguments)
 
     async def rewrite(
         self, instruction: str, spec: PlanSpec, parts: Sequence[str] = ()
@@ -113,15 +112,14 @@ class ArgumentWriter:
         counts = Counter(step.tool for step in spec.steps)
         requests = [self.request(instruction, step, served.get(step.id), repeated=counts[step.tool] > 1)
                     for step in chosen]
-        generations = await generate_async(self.llm, requests)
+        replies = await ask(self.llm, "arguments", requests)
         written = {}
-        for step, generation in zip(chosen, generations, strict=True):
-            arguments = None if generation.truncated else _json_object(generation.text)
+        for step, reply in zip(chosen, replies, strict=True):
+            arguments = None if reply.generation.truncated else _json_object(reply.text)
             if arguments is not None:
                 written[step.id] = arguments
         steps = [_with_arguments(step, written[step.id]) if step.id in written else step for step in spec.steps]
-        calls = [call_record("arguments", r, g) for r, g in zip(requests, generations, strict=True)]
-        return PlanSpec(steps=steps), calls
+        return PlanSpec(steps=steps), [reply.call for reply in replies]
 
 
 class _TaskValues:

@@ -20,12 +20,12 @@ from pydantic_core import to_jsonable_python
 from .context import STEP_ID
 from .errors import InvalidArguments, PlanError, RetryTool
 from .events import StepStarted
-from .llm import LLM, GenerationRequest, call_record, generate_async
+from .llm import LLM, ask, prompt_request
 from .plan import resolve
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .run import Run
-from .schema import THINK_TOOL, Message, Passage, StepError, StepErrorKind, StepResult, StepSpec, ToolPolicy
+from .schema import THINK_TOOL, Passage, StepError, StepErrorKind, StepResult, StepSpec, ToolPolicy
 from .threads import MODEL_THREADS, off_loop
 
 Retriever = Callable[[str], list[Passage]]
@@ -192,11 +192,8 @@ class Executor:
                          for p in step.depends_on],
                 passages=passages,
             )
-            request = GenerationRequest(
-                messages=[Message(role="user", content=prompt)], max_new_tokens=self.think_max_new_tokens
-            )
-            prepared.append((step, question, passages, request))
-        generations = await generate_async(self.llm, [r for *_, r in prepared])
+            prepared.append((step, question, passages, prompt_request(prompt, self.think_max_new_tokens)))
+        replies = await ask(self.llm, "think", [r for *_, r in prepared], passages=[p for _, _, p, _ in prepared])
         return [
             StepResult(
                 id=step.id,
@@ -204,13 +201,13 @@ class Executor:
                 args=step.args,
                 resolved_args={"question": question},
                 status="ok",
-                observation=generation.text.strip(),
-                value=generation.text.strip(),
-                model_call=call_record("think", request, generation, passages),
+                observation=reply.text.strip(),
+                value=reply.text.strip(),
+                model_call=reply.call,
                 passages=passages,
                 duration_s=time.perf_counter() - start,
             )
-            for (step, question, passages, request), generation in zip(prepared, generations, strict=True)
+            for (step, question, passages, _), reply in zip(prepared, replies, strict=True)
         ]
 
 

@@ -13,10 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from .errors import ModelOutputError, about_output_of
-from .llm import LLM, GenerationRequest, call_record, generate_async
+from .llm import LLM, ask, prompt_request
 from .plan import references
 from .prompts import PromptLibrary
-from .schema import FINAL_ANSWER_TOOL, Message, ModelCall, StepResult
+from .schema import FINAL_ANSWER_TOOL, ModelCall, StepResult
 
 MAX_ANSWER_CHARS = 400
 
@@ -60,32 +60,23 @@ class Joiner:
             steps=[{"id": r.id, "tool": r.tool, "observation": r.observation, "status": r.status} for r in results],
             can_replan=can_replan,
         )
-        request = GenerationRequest(
-            messages=[Message(role="user", content=prompt)],
-            json_schema=decision_schema(can_replan) if self.constrained else None,
-            max_new_tokens=self.max_new_tokens,
-        )
-        [generation] = await generate_async(self.llm, [request])
-        call = call_record("answer", request, generation)
-        with about_output_of(call):
-            if generation.truncated:
-                raise ModelOutputError(
-                    f"The joiner's reply did not finish within {self.max_new_tokens} tokens; raise "
-                    "agent.joiner.max_new_tokens",
-                    generation.text,
-                )
+        request = prompt_request(prompt, self.max_new_tokens,
+                                 decision_schema(can_replan) if self.constrained else None)
+        [reply] = await ask(self.llm, "answer", [request])
+        text = reply.whole("The joiner's reply", "raise agent.joiner.max_new_tokens")
+        with about_output_of(reply.call):
             try:
-                decision = Decision.model_validate(json.loads(generation.text))
+                decision = Decision.model_validate(json.loads(text))
             except (ValueError, ValidationError) as exc:
                 raise ModelOutputError(
                     f"The joiner's reply is not a decision ({exc})"
                     + ("; the JSON-schema constraint should make this impossible, so please report it with "
                        "the raw output below" if self.constrained else ""),
-                    generation.text,
+                    text,
                 ) from exc
             if decision.action == "replan" and not can_replan:
-                raise ModelOutputError("The joiner asked to replan with no replans left", generation.text)
-        decision.call = call
+                raise ModelOutputError("The joiner asked to replan with no replans left", text)
+        decision.call = reply.call
         return decision
 
 

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from .arguments import ArgumentWriter
 from .errors import ModelOutputError, PlanError, about_output_of
-from .llm import LLM, GenerationRequest, call_record, generate_async, stop_generation
+from .llm import LLM, GenerationRequest, ask, prompt_request, stop_generation
 from .memory import Experience
 from .plan import references
 from .plan_schema import plan_schema
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
-from .schema import FINAL_ANSWER_TOOL, THINK_TOOL, Message, ModelCall, Passage, PlanSpec, StepResult, StepSpec
+from .schema import FINAL_ANSWER_TOOL, THINK_TOOL, ModelCall, Passage, PlanSpec, StepResult, StepSpec
 from .tool_choice import Call, ToolChooser, example_arguments, example_task, signature
 
 # What decoding a plan's text into steps raises when the text is no (complete) plan: bad JSON,
@@ -125,12 +125,8 @@ class Planner:
                          for e in experiences],
         )
         opening = tuple(call.tool.name for call in calls)
-        request = GenerationRequest(
-            messages=[Message(role="user", content=prompt)],
-            json_schema=self._schema(tools, count, first_id, opening) if self.constrained else None,
-            max_new_tokens=self.max_new_tokens,
-        )
-        return request, calls
+        schema = self._schema(tools, count, first_id, opening) if self.constrained else None
+        return prompt_request(prompt, self.max_new_tokens, schema), calls
 
     async def plan(
         self,
@@ -159,18 +155,12 @@ class Planner:
             loop.call_soon_threadsafe(steps.feed, piece)
 
         streamed = on_text if self.arguments is None or not opening else None
-        [generation] = await generate_async(self.llm, [request], streamed)
-        call = call_record("plan", request, generation, passages)
+        [reply] = await ask(self.llm, "plan", [request], passages=[passages], on_text=streamed)
+        call = reply.call
         with about_output_of(call):
             if steps.error is not None:
                 raise steps.error
-            if generation.truncated:
-                raise ModelOutputError(
-                    f"The plan did not finish within {self.max_new_tokens} tokens; raise "
-                    "agent.planner.max_new_tokens or lower max_steps",
-                    generation.text,
-                )
-            spec = parse_plan(generation.text)
+            spec = parse_plan(reply.whole("The plan", "raise agent.planner.max_new_tokens or lower max_steps"))
         calls = [call]
         if opening:
             spec = _answering_each_call(spec, len(opening))

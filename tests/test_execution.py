@@ -332,3 +332,33 @@ def test_a_tool_with_a_pydantic_model_parameter_runs_and_its_arguments_are_kept_
     llm = ScriptedLLM([plan(("measure", {"box": {"width": 3}}), ("final_answer", {"answer": "$1"}))])
     result = Agent(model=llm, tools=[measure], store=":memory:").run("measure it")
     assert result.answer == "3" and result.steps[0].resolved_args == {"box": {"width": 3}}
+
+
+class CutShort(ScriptedLLM):
+    """Answers as scripted, but as if each reply to a prompt holding `cut` ran into its token limit."""
+
+    def __init__(self, replies, cut: str) -> None:
+        super().__init__(replies)
+        self.cut = cut
+
+    def generate(self, requests):
+        generations = super().generate(requests)
+        cut = self.cut in requests[0].messages[-1].content
+        return [g.model_copy(update={"truncated": True}) if cut else g for g in generations]
+
+
+def test_a_joiner_reply_cut_off_at_its_token_limit_ends_the_run_naming_the_setting_to_raise():
+    llm = CutShort([plan(("calculator", {"expression": "6*7"})), '{"action": "answer", "answer": "4'],
+                   cut="Results of the steps taken")
+    result = Agent(model=llm, store=":memory:").run("What is 6*7?")
+    assert result.stopped_by == "join_failed" and "raise agent.joiner.max_new_tokens" in result.error
+    assert "did not finish" in result.error and result.answer == "42"
+
+
+def test_a_first_plan_cut_off_at_its_token_limit_is_a_model_output_error_carrying_the_call():
+    from agentrt import ModelOutputError
+
+    llm = CutShort([plan(("calculator", {"expression": "6*7"}))], cut="Write a JSON plan")
+    with pytest.raises(ModelOutputError, match="The plan did not finish .* raise agent.planner.max_new_tokens") as err:
+        Agent(model=llm, store=":memory:").run("What is 6*7?")
+    assert err.value.model_call.purpose == "plan" and err.value.model_call.output

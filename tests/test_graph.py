@@ -11,7 +11,7 @@ from agentrt import Agent, ConfigError, RetryTool
 from agentrt.graph import MAX_FACTS, Fact, KnowledgeGraph, graph_tools
 from agentrt.testing import ScriptedLLM
 
-from .conftest import plan, replan
+from .conftest import plan
 
 FACTS = Path(__file__).parent.parent / "examples" / "facts.csv"
 
@@ -188,7 +188,8 @@ def test_a_plan_combines_graph_lookups_made_in_parallel(graph):
 def test_a_misspelt_entity_reaches_the_planner_with_its_correction(graph):
     llm = ScriptedLLM([
         plan(("graph_lookup", {"subject": "Frnace", "relation": "capital"})),
-        plan(("graph_lookup", {"subject": "France", "relation": "capital"}), ("final_answer", {"answer": "$2"}), first=2),
+        plan(("graph_lookup", {"subject": "France", "relation": "capital"}), ("final_answer", {"answer": "$2"}),
+             first=2),
     ])
     result = Agent(model=llm, tools=graph_tools(graph), store=":memory:").run("Capital of France?")
     failed, fixed, _ = result.steps

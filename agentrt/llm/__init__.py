@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelOutputError
 from ..schema import Message, ModelCall, ModelCallPurpose, Passage
 from ..threads import MODEL_THREADS, off_loop
 
@@ -42,19 +43,51 @@ class Generation(BaseModel):
     truncated: bool = False
 
 
-def call_record(
-    purpose: ModelCallPurpose, request: GenerationRequest, generation: Generation, passages: Sequence[Passage] = ()
-) -> ModelCall:
-    """The trace record of one request, the passages its prompt was given, and its generation."""
-    return ModelCall(
-        purpose=purpose,
-        messages=request.messages,
-        output=generation.text,
-        prompt_tokens=generation.prompt_tokens,
-        completion_tokens=generation.completion_tokens,
-        duration_s=generation.duration_s,
-        passages=list(passages),
-    )
+def prompt_request(prompt: str, max_new_tokens: int, json_schema: dict[str, Any] | None = None) -> GenerationRequest:
+    """The request for one rendered prompt, as the user's message."""
+    return GenerationRequest(messages=[Message(role="user", content=prompt)], json_schema=json_schema,
+                             max_new_tokens=max_new_tokens)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A generation, and its record for the run (`call`)."""
+
+    generation: Generation
+    call: ModelCall
+
+    @property
+    def text(self) -> str:
+        return self.generation.text
+
+    def whole(self, what: str, remedy: str) -> str:
+        """The text, or, when the generation stopped at its token limit, a ModelOutputError
+        saying that `what` did not finish and the `remedy`, carrying this call."""
+        if self.generation.truncated:
+            error = ModelOutputError(f"{what} did not finish within {self.call.completion_tokens} tokens; {remedy}",
+                                     self.text)
+            error.model_call = self.call
+            raise error
+        return self.text
+
+
+async def ask(
+    llm: LLM, purpose: ModelCallPurpose, requests: Sequence[GenerationRequest], *,
+    passages: Sequence[Sequence[Passage]] = (), on_text: Callable[[str], None] | None = None,
+) -> list[Reply]:
+    """Every model call of the run goes through here: `requests` to `llm` as one batch
+    (`generate_async`), each generation with the record of what it was for (`purpose`), what it
+    saw (its request, and `passages[i]` retrieved for it) and what it cost."""
+    generations = await generate_async(llm, requests, on_text)
+    shown = list(passages) or [()] * len(requests)
+    return [
+        Reply(generation, ModelCall(
+            purpose=purpose, messages=request.messages, output=generation.text,
+            prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
+            duration_s=generation.duration_s, passages=list(seen),
+        ))
+        for request, generation, seen in zip(requests, generations, shown, strict=True)
+    ]
 
 
 @runtime_checkable
