@@ -109,6 +109,18 @@ class StreamingLLM(LLM, Protocol):
 
 
 @runtime_checkable
+class AsyncLLM(Protocol):
+    """An `LLM` whose requests are awaited on the event loop (a server's HTTP calls) instead of
+    taking a model thread; the agent prefers it. Cancelling the awaiting task abandons them."""
+
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_text: Callable[[str], None] | None = None
+    ) -> list[Generation]:
+        """Like `generate(requests)`; with `on_text`, the one request's text is streamed to it."""
+        ...
+
+
+@runtime_checkable
 class CancellableLLM(Protocol):
     """An `LLM` whose generations in progress can be stopped from another thread."""
 
@@ -134,10 +146,13 @@ def stop_generation(llm: object, requests: Collection[GenerationRequest]) -> Non
 async def generate_async(
     llm: LLM, requests: Sequence[GenerationRequest], on_text: Callable[[str], None] | None = None
 ) -> list[Generation]:
-    """`llm.generate(requests)` on a model thread, awaited from the event loop. Cancelling the
-    awaiting task stops these generations, and only these: concurrent runs batched with them go
-    on. With `on_text` and a streaming backend, the one request's text is handed over as it grows."""
+    """`llm.generate(requests)` on a model thread (or, for an `AsyncLLM`, its own coroutine),
+    awaited from the event loop. Cancelling the awaiting task stops these generations, and only
+    these: concurrent runs batched with them go on. With `on_text` and a streaming backend, the
+    one request's text is handed over as it grows."""
     try:
+        if isinstance(llm, AsyncLLM):
+            return await llm.agenerate(requests, on_text)
         if on_text is not None and isinstance(llm, StreamingLLM):
             [request] = requests
             return [await off_loop(MODEL_THREADS, llm.generate_streaming, request, on_text)]
