@@ -423,6 +423,6 @@ class Agent:
         answered = Answered(result=result)
         run.trace(answered)
         result.trace = run.trace.records
-        run.journal.finished(result)
+        await run.journal.durable(run.journal.finished(result))
         run.listener(answered)
         return result

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -115,14 +116,17 @@ class Executor:
         for step in launch:
             pending.remove(step)
             run.budget.steps_used += 1
-            run.emit(StepStarted(step=step))
+            written = run.emit(StepStarted(step=step))
             if step.tool != THINK_TOOL:
-                running[asyncio.create_task(self._tool_step(step, run))] = [step]
+                running[asyncio.create_task(self._tool_step(step, run, written))] = [step]
         thinks = [s for s in launch if s.tool == THINK_TOOL]
         if thinks:
             running[asyncio.create_task(self._think_steps(thinks, run))] = thinks
 
-    async def _tool_step(self, step: StepSpec, run: Run) -> list[StepResult]:
+    async def _tool_step(self, step: StepSpec, run: Run, started: Future[None] | None) -> list[StepResult]:
+        """Call the step's tool, once the store holds that it started (`started`): a run that dies
+        during the call then knows, on resume, that the call may have had its effect."""
+        await run.journal.durable(started)
         start = time.perf_counter()
         STEP_ID.set(step.id)  # this task's own context: what idempotency_key() reads
         tool, results = self.registry.get(step.tool), run.results

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,11 +70,13 @@ class Run:
             run.plan.extend(PlanSpec(steps=saved.steps), [*tool_names, THINK_TOOL])
         return run
 
-    def emit(self, event: Event) -> None:
-        """Record `event` in the store and the trace, then tell the listener."""
-        self.journal.record(event)
+    def emit(self, event: Event) -> Future[None] | None:
+        """Record `event` in the store and the trace, then tell the listener. Returns the store's
+        write of it (see `RunJournal`), if the event changes the store."""
+        written = self.journal.record(event)
         self.trace(event)
         self.listener(event)
+        return written
 
     def called(self, call: ModelCall) -> None:
         """The planner or the joiner made `call`: keep it among the run's model calls."""

@@ -1,19 +1,22 @@
 """RunStore: every run's progress in one SQLite file, written as it goes (WAL mode, one
-transaction per step), so a run that dies in a crash, a kill or a reboot resumes from its last
-finished step instead of starting over."""
+transaction per burst of writes, on a writer thread of its own), so a run that dies in a crash,
+a kill or a reboot resumes from its last finished step instead of starting over."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 
@@ -85,12 +88,14 @@ class SavedRun:
 
 class RunStore:
     """Runs, their plans, step results and model calls in one SQLite file shared by every run of
-    every process that opens it. Each write is one transaction, durable once it returns."""
+    every process that opens it. A run writes through its `RunJournal` (`begin` and `reopen`
+    write at once); every write of a run is stored by the time it returns or fails."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)  # ":memory:" keeps runs in memory only
         self._lock = threading.Lock()
+        self._writer = _Writer(self)
         try:
             self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -103,6 +108,8 @@ class RunStore:
             ) from exc
 
     def close(self) -> None:
+        """Close the file, once every write made so far is in it."""
+        self._writer.submit(lambda db: None).result()
         self._db.close()
 
     @contextmanager
@@ -168,64 +175,137 @@ class RunStore:
 
 
 class RunJournal:
-    """One run's writer: what the agent loop records as the run goes, each call one transaction."""
+    """One run's writer: what the agent loop records as the run goes, each write one transaction.
+
+    Writes happen on the store's writer thread, in the order they are made (one thread for every
+    run of the store), so the event loop never waits on a disk: a method returns at once with
+    the write's future. Who needs a write done awaits it: a tool step does not start until its
+    `running` mark is durable (so a crash during the call is known on resume), and a run does
+    not return until its result is. A write that fails is raised by the next one awaited.
+    """
 
     def __init__(self, store: RunStore, run_id: str) -> None:
         self.run_id = run_id
-        self._transaction = store._transaction
+        self._store = store
+        self._failure: BaseException | None = None
 
-    def record(self, event: Event) -> None:
-        """Write what `event` changes to the store: a step's start or end, or a planner's or
-        joiner's model call. Other events leave the store as it is."""
+    def record(self, event: Event) -> Future[None] | None:
+        """Write what `event` changes: a step's start or end, or a planner's or joiner's model
+        call; None for events that leave the store as it is."""
         if isinstance(event, StepStarted):
-            with self._transaction() as db:
-                db.execute("UPDATE steps SET state = 'running' WHERE run_id = ? AND id = ?",
-                           (self.run_id, event.step.id))
-        elif isinstance(event, StepFinished):
-            self.step_finished(event.result)
-        elif isinstance(event, ModelCalled):
-            self.model_called(event.call)
+            return self._write(self._started, event.step.id)
+        if isinstance(event, StepFinished):
+            return self.step_finished(event.result)
+        if isinstance(event, ModelCalled):
+            return self._write(self._call, event.call.model_dump_json())
+        return None
 
-    def planned(self, round_: int, steps: list[StepSpec]) -> None:
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO steps (run_id, id, round, spec, state) VALUES (?, ?, ?, ?, 'planned')",
-                [(self.run_id, s.id, round_, s.model_dump_json()) for s in steps],
-            )
+    def planned(self, round_: int, steps: list[StepSpec]) -> Future[None]:
+        return self._write(self._planned, round_, [(s.id, s.model_dump_json()) for s in steps])
 
-    def step_finished(self, result: StepResult) -> None:
+    def step_finished(self, result: StepResult) -> Future[None]:
         """The step's result, and its model call if it made one, in one transaction."""
-        with self._transaction() as db:
-            db.execute("UPDATE steps SET state = 'done', result = ? WHERE run_id = ? AND id = ?",
-                       (result.model_dump_json(), self.run_id, result.id))
-            db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), self.run_id))
-            if result.model_call is not None:
-                self._add_call(db, result.model_call)
+        call = result.model_call.model_dump_json() if result.model_call is not None else None
+        return self._write(self._finished_step, result.id, result.model_dump_json(), call)
 
-    def model_called(self, call: ModelCall) -> None:
-        with self._transaction() as db:
-            self._add_call(db, call)
-
-    def _add_call(self, db: sqlite3.Connection, call: ModelCall) -> None:
-        db.execute("INSERT INTO model_calls (run_id, seq, call) "
-                   "VALUES (?, (SELECT COUNT(*) FROM model_calls WHERE run_id = ?), ?)",
-                   (self.run_id, self.run_id, call.model_dump_json()))
-
-    def progress(self, *, rounds: int, replans_used: int, elapsed_s: float) -> None:
+    def progress(self, *, rounds: int, replans_used: int, elapsed_s: float) -> Future[None]:
         """A planning round ended: the counters a resumed run continues from."""
-        with self._transaction() as db:
-            db.execute("UPDATE runs SET rounds = ?, replans_used = ?, elapsed_s = ?, updated = ? WHERE id = ?",
-                       (rounds, replans_used, elapsed_s, time.time(), self.run_id))
+        return self._write(self._progress, rounds, replans_used, elapsed_s)
 
-    def finished(self, result: RunResult) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE runs SET status = 'finished', result = ?, error = NULL, elapsed_s = ?, updated = ? "
-                       "WHERE id = ?", (result.model_dump_json(), result.duration_s, time.time(), self.run_id))
+    def finished(self, result: RunResult) -> Future[None]:
+        return self._write(self._finished, result.model_dump_json(), result.duration_s)
 
     def failed(self, error: str) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE runs SET status = 'failed', error = ?, updated = ? WHERE id = ?",
-                       (error, time.time(), self.run_id))
+        """The run stopped with `error`; returns once that, and every write before it, is stored."""
+        self._write(self._failed, error).result()
+
+    async def durable(self, write: Future[None] | None) -> None:
+        """Wait until `write` (and so every write before it) is stored; raise a failed write's error."""
+        if write is not None:
+            await asyncio.wrap_future(write)
+        if self._failure is not None:
+            raise self._failure
+
+    def _write(self, write: Callable[..., None], *args: Any) -> Future[None]:
+        done = self._store._writer.submit(lambda db: write(db, *args))
+        done.add_done_callback(self._remember_failure)
+        return done
+
+    def _remember_failure(self, done: Future[None]) -> None:
+        if self._failure is None and not done.cancelled() and done.exception() is not None:
+            self._failure = done.exception()
+
+    def _started(self, db: sqlite3.Connection, step_id: int) -> None:
+        db.execute("UPDATE steps SET state = 'running' WHERE run_id = ? AND id = ?", (self.run_id, step_id))
+
+    def _planned(self, db: sqlite3.Connection, round_: int, steps: list[tuple[int, str]]) -> None:
+        db.executemany("INSERT OR IGNORE INTO steps (run_id, id, round, spec, state) VALUES (?, ?, ?, ?, 'planned')",
+                       [(self.run_id, step_id, round_, spec) for step_id, spec in steps])
+
+    def _finished_step(self, db: sqlite3.Connection, step_id: int, result: str, call: str | None) -> None:
+        db.execute("UPDATE steps SET state = 'done', result = ? WHERE run_id = ? AND id = ?",
+                   (result, self.run_id, step_id))
+        db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), self.run_id))
+        if call is not None:
+            self._call(db, call)
+
+    def _call(self, db: sqlite3.Connection, call: str) -> None:
+        db.execute("INSERT INTO model_calls (run_id, seq, call) "
+                   "VALUES (?, (SELECT COUNT(*) FROM model_calls WHERE run_id = ?), ?)",
+                   (self.run_id, self.run_id, call))
+
+    def _progress(self, db: sqlite3.Connection, rounds: int, replans_used: int, elapsed_s: float) -> None:
+        db.execute("UPDATE runs SET rounds = ?, replans_used = ?, elapsed_s = ?, updated = ? WHERE id = ?",
+                   (rounds, replans_used, elapsed_s, time.time(), self.run_id))
+
+    def _finished(self, db: sqlite3.Connection, result: str, duration_s: float) -> None:
+        db.execute("UPDATE runs SET status = 'finished', result = ?, error = NULL, elapsed_s = ?, updated = ? "
+                   "WHERE id = ?", (result, duration_s, time.time(), self.run_id))
+
+    def _failed(self, db: sqlite3.Connection, error: str) -> None:
+        db.execute("UPDATE runs SET status = 'failed', error = ?, updated = ? WHERE id = ?",
+                   (error, time.time(), self.run_id))
+
+
+class _Writer:
+    """The store's one writer thread. It takes every write waiting when it wakes and commits them
+    in one transaction (a group commit: one sync to disk for a burst of steps starting together);
+    should that fail, it writes them one by one, so only the failing write fails."""
+
+    MAX_GROUP = 256
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self._queue: queue.SimpleQueue[tuple[Future[None], Callable[[sqlite3.Connection], None]]] = queue.SimpleQueue()
+        # a daemon: writes still queued at exit are lost as in a crash, which resume handles
+        threading.Thread(target=self._serve, name="agentrt-store", daemon=True).start()
+
+    def submit(self, write: Callable[[sqlite3.Connection], None]) -> Future[None]:
+        """`write(db)` inside a transaction, after every write submitted before it."""
+        done: Future[None] = Future()
+        self._queue.put((done, write))
+        return done
+
+    def _serve(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.MAX_GROUP and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            try:
+                self._commit(group)
+            except Exception:  # then one by one, each failure going to its own writer only
+                for one in group:
+                    try:
+                        self._commit([one])
+                    except Exception as exc:
+                        one[0].set_exception(exc)
+
+    def _commit(self, group: list[tuple[Future[None], Callable[[sqlite3.Connection], None]]]) -> None:
+        with self._store._transaction() as db:
+            for _, write in group:
+                write(db)
+        for done, _ in group:
+            done.set_result(None)
 
 
 def _like_prefix(text: str) -> str:

@@ -250,22 +250,31 @@ def test_a_streamed_step_that_breaks_the_plan_ends_the_round_with_a_plan_error()
         Agent(model=llm).run("self reference")
 
 
-def test_leaving_a_stream_early_cancels_the_run():
-    started = threading.Event()
+def test_leaving_a_stream_early_cancels_the_run_and_its_running_tool():
+    started, cancelled = threading.Event(), threading.Event()
 
     @tool
     async def forever() -> str:
         """Never finishes."""
         started.set()
-        await asyncio.sleep(60)
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
         return "late"
 
-    llm = ScriptedLLM([plan(("forever", {}), ("final_answer", {"answer": "$1"}))])
+    async def leave_once_the_tool_runs() -> None:
+        llm = ScriptedLLM([plan(("forever", {}), ("final_answer", {"answer": "$1"}))])
+        async for event in Agent(model=llm, tools=[forever], store=":memory:").astream("go"):
+            if isinstance(event, StepStarted):
+                while not started.is_set():  # the tool starts once the store holds that it did
+                    await asyncio.sleep(0.01)
+                break
+
     start = time.perf_counter()
-    for event in Agent(model=llm, tools=[forever]).stream("go"):
-        if isinstance(event, StepStarted):
-            break
-    assert started.wait(1) and time.perf_counter() - start < 5
+    asyncio.run(leave_once_the_tool_runs())
+    assert cancelled.wait(1) and time.perf_counter() - start < 5
 
 
 def test_an_unusable_join_decision_ends_the_run_with_the_best_answer_and_the_reason():
