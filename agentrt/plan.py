@@ -136,11 +136,11 @@ class Plan:
             cycle = " -> ".join(str(edge[0]) for edge in nx.find_cycle(added))
             raise PlanError(f"Steps form a cycle ({cycle}); a step cannot wait on its own result")
         for step in steps:
-            ancestors = nx.ancestors(self.graph, step.id)
             try:
                 used = references(step.args)
             except PlanError as exc:
                 raise PlanError(f"Step {step.id}: {exc}") from None
+            ancestors = nx.ancestors(self.graph, step.id) if used else set()
             for ref in sorted(used):
                 if ref not in ancestors:
                     raise PlanError(
