@@ -1,4 +1,4 @@
-"""Jinja prompt templates: the built-ins in `prompts/`, overridable from a user directory.
+"""Jinja prompt templates: the built-ins in `agentrt/prompt_templates/`, overridable from a user directory.
 
 Rendering is strict: a variable the template uses but the caller did not pass is a `TemplateError`
 naming the template and the variable, never an empty string.

@@ -1,5 +1,5 @@
-"""Locates files agentrt reads but does not import: its prompt templates (`prompts/`, mapped to a
-subpackage in pyproject.toml) and the model files inside model-carrying wheels."""
+"""Locates files agentrt reads but does not import: its prompt templates (`prompt_templates/`)
+and the model files inside model-carrying wheels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The wheel must carry prompts/ and tools/, so an installed agentrt works outside the checkout."""
+"""The wheel must carry the prompt templates and built-in tools, so an installed agentrt works outside the checkout."""
 
 import subprocess
 import sys
