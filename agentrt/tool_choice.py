@@ -28,13 +28,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .embeddings import Embedder
 from .plan_schema import inline_refs
 from .registry import Tool
+
+if TYPE_CHECKING:
+    from .embeddings import Embedder  # which imports numpy: loaded with the embedder itself
 
 # the value after "e.g." in a parameter's description: quoted, or up to the next space or comma
 _EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
@@ -96,7 +96,7 @@ class ToolChooser:
             return Choice([])
         calls: list[Call] = []
         for column, part in enumerate(parts, start=1):
-            best = int(np.argmax(fits[:, column]))
+            best = int(fits[:, column].argmax())
             fitting = fits[best, column] >= self.min_part_fit
             if not fitting and not (calls and _a_value(part)):
                 continue  # "then give all three results" is about the answer, not one more call
@@ -108,8 +108,8 @@ class ToolChooser:
             else:  # "define ubiquitous and serendipity", "timers for 10 and for 25 minutes": a call each
                 calls.append(Call(tool, part))
         if not calls:
-            calls = [Call(self.tools[int(np.argmax(fits[:, 0]))], instruction)]
-        ranked = [self.tools[i] for i in np.argsort(fits[:, 0])[::-1][: self.top_k]]
+            calls = [Call(self.tools[int(fits[:, 0].argmax())], instruction)]
+        ranked = [self.tools[i] for i in fits[:, 0].argsort()[::-1][: self.top_k]]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
 

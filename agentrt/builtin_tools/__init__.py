@@ -1,1 +1,1 @@
-"""Built-in tool modules, loaded by file path through the tool registry; this file only makes the folder ship as package data."""
+"""agentrt's built-in tools, registered through the `agentrt.tools` entry points as a plugin's are."""
