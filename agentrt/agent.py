@@ -24,6 +24,7 @@ from .knowledge import KnowledgeBase
 from .llm import LLM, load_llm
 from .loop import Crew, Mode, drive
 from .memory import ExperienceMemory
+from .output import TypedOutput
 from .planner import Planner
 from .plugins import installed_tools
 from .policy import check_policies, load_policies
@@ -162,7 +163,7 @@ class Agent:
             raise ConfigError(f"top_k={top_k} must be 0 (no passages in prompts) or more")
         if mode not in ("parallel", "sequential"):
             raise ConfigError(f"mode={mode!r}; use 'parallel' or 'sequential'")
-        prompts = PromptLibrary(prompts_dir)
+        prompts = self._prompts = PromptLibrary(prompts_dir)
         self.knowledge = KnowledgeBase.open(knowledge) if isinstance(knowledge, (str, Path)) else knowledge
         self.top_k = top_k
         self.mode: Mode = mode
@@ -253,13 +254,15 @@ class Agent:
             return []
         return self.knowledge.search(query, self.top_k)
 
-    def run(self, instruction: str) -> RunResult:
-        """Plan, act and answer `instruction`; blocks until done."""
-        return _blocking(self.arun(instruction))
+    def run(self, instruction: str, *, output_type: Any = None) -> RunResult:
+        """Plan, act and answer `instruction`; blocks until done. With `output_type` (a pydantic
+        model, dataclass, TypedDict, Literal, Enum, list or plain type), `result.output` is the
+        answer as a validated instance of it (see `agentrt.output`)."""
+        return _blocking(self.arun(instruction, output_type=output_type))
 
-    async def arun(self, instruction: str) -> RunResult:
+    async def arun(self, instruction: str, *, output_type: Any = None) -> RunResult:
         """`run` for callers already inside an event loop."""
-        return await self._run(self._new_run(instruction, self._approver(None)))
+        return await self._run(self._new_run(instruction, self._approver(None), output_type=output_type))
 
     def resume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
         """Finish a stored run from its last finished step (a finished run's result comes back
@@ -300,11 +303,14 @@ class Agent:
         """A fresh budget with this agent's limits."""
         return Budget(self.max_steps, self.max_replans, self.time_limit_s)
 
-    def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody) -> Run:
+    def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody, *,
+                 output_type: Any = None) -> Run:
         """A run of `instruction` from the start, begun in the store."""
         check_instruction(instruction)
+        typed = TypedOutput(output_type, self.llm, self._prompts) if output_type is not None else None
         run_id = new_run_id()
-        return Run(run_id, instruction, self._budget(), self.store.begin(run_id, instruction), approve, listener)
+        return Run(run_id, instruction, self._budget(), self.store.begin(run_id, instruction), approve, listener,
+                   typed=typed)
 
     def _approver(self, emit: Emit | None) -> Approver:
         """How this run decides `ask` tools: the `approve` callback, else the stream's consumer
@@ -360,11 +366,11 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def astream(self, instruction: str) -> AsyncGenerator[Event, None]:
+    async def astream(self, instruction: str, *, output_type: Any = None) -> AsyncGenerator[Event, None]:
         """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.
         Leaving the loop early cancels the run, and any model call it has in progress."""
         queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
-        run = self._new_run(instruction, self._approver(queue.put_nowait), queue.put_nowait)
+        run = self._new_run(instruction, self._approver(queue.put_nowait), queue.put_nowait, output_type=output_type)
         task = asyncio.create_task(self._run(run))
 
         def forward_failure(finished: asyncio.Task[RunResult]) -> None:
@@ -387,10 +393,10 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    def stream(self, instruction: str) -> Iterator[Event]:
+    def stream(self, instruction: str, *, output_type: Any = None) -> Iterator[Event]:
         """`astream` for synchronous callers: a plain iterator over the run's events."""
         loop = asyncio.new_event_loop()
-        events = self.astream(instruction)
+        events = self.astream(instruction, output_type=output_type)
         try:
             while True:
                 try:
@@ -412,12 +418,17 @@ class Agent:
             if self.memory is not None:
                 run.experiences = await off_loop(MODEL_THREADS, self.memory.recall, run.instruction)
             end = await drive(run, self._crew)
+            output = None
+            if run.typed is not None:
+                output, calls = await run.typed.write(run.instruction, run.history(), end.answer)
+                for call in calls:
+                    run.called(call)
         except BaseException as exc:  # recorded, then raised as it was: cancellation included
             run.journal.failed(f"{type(exc).__name__}: {exc}")
             raise
         finally:
             RUN_ID.reset(run_token)
-        result = run.result(end.answer, end.stopped_by, end.error)
+        result = run.result(end.answer, end.stopped_by, end.error, output)
         if self.memory is not None:
             await off_loop(MODEL_THREADS, self.memory.remember, result)
         answered = Answered(result=result)

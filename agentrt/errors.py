@@ -77,6 +77,11 @@ class ModelOutputError(RunError):
         self.raw_text = raw_text
 
 
+class OutputValidationError(ModelOutputError):
+    """The model's answer did not validate as the `output_type` asked for, even after the error was
+    fed back to it; `raw_text` holds its last reply."""
+
+
 class BackendError(RunError):
     """The model backend failed: its server could not be reached or refused a request."""
 

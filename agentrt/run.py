@@ -18,6 +18,7 @@ from typing import Any
 from .budget import Budget
 from .events import Event, ModelCalled, StepFinished
 from .memory import Experience
+from .output import TypedOutput
 from .plan import Plan
 from .schema import THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
 from .store import RunJournal, SavedRun
@@ -57,6 +58,8 @@ class Run:
     trace: TraceRecorder = field(default_factory=TraceRecorder)
     resumed: bool = False
     """Whether the run continues one the store saved."""
+    typed: TypedOutput | None = None
+    """Writes the answer as the caller's `output_type`, if one was asked for."""
 
     @classmethod
     def from_saved(cls, saved: SavedRun, journal: RunJournal, budget: Budget, approve: Approver,
@@ -94,7 +97,7 @@ class Run:
         """The finished steps in plan order."""
         return [self.results[i] for i in sorted(self.results)]
 
-    def result(self, answer: str, stopped_by: StopReason, error: str | None = None) -> RunResult:
+    def result(self, answer: str, stopped_by: StopReason, error: str | None = None, output: Any = None) -> RunResult:
         """The run's outcome as `Agent.run` returns it (its trace is added when the run ends)."""
         return RunResult(
             instruction=self.instruction,
@@ -107,6 +110,7 @@ class Run:
             stopped_by=stopped_by,
             error=error,
             duration_s=self.elapsed_s(),
+            output=output,
         )
 
     def elapsed_s(self) -> float:

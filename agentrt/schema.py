@@ -54,9 +54,9 @@ class Passage(_Data):
     score: float
 
 
-ModelCallPurpose = Literal["plan", "arguments", "think", "answer"]
+ModelCallPurpose = Literal["plan", "arguments", "think", "answer", "output"]
 """What a model request was for: writing the plan, a planned call's arguments (`arguments.py`), a
-`think` step, or the joiner's answer."""
+`think` step, the joiner's answer, or the answer written as the caller's type (`output.py`)."""
 
 
 class ModelCall(_Data):
@@ -131,6 +131,9 @@ class RunResult(_Data):
     duration_s: float
     trace: list[dict[str, Any]] = Field(default_factory=list)
     """The run's events as trace records (see `agentrt.trace`): what `agentrt run --trace` writes."""
+    output: Any = None
+    """With `run(..., output_type=T)`, the answer as a validated `T` (see `agentrt.output`); a
+    result read back from the store holds it as JSON data."""
 
     @property
     def prompt_tokens(self) -> int:

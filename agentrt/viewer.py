@@ -316,7 +316,8 @@ function showRun() {
   Object.entries(data.replan_reasons).forEach(([round, reason]) => section(`Replan ${round}: why`, pre(reason)));
   data.model_calls.forEach((call) => {
     const planner = call.round ? `Planner, replan ${call.round}` : "Planner";
-    const who = { plan: planner, arguments: `${planner}: a call's arguments` }[call.purpose] || "Joiner";
+    const who = { plan: planner, arguments: `${planner}: a call's arguments`,
+                  output: "The answer as the type asked for" }[call.purpose] || "Joiner";
     section(`${who} at ${seconds(call.t)}`, modelCall(call, false));
   });
 }

@@ -11,6 +11,7 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 # (all three on fp32 CPUs; one of the travel questions may go another way on the int4 path)
 EXPECTED = {
     "custom_tool.py": (["lookup_price({'item': 'bread'}) -> 2.25"], 1),
+    "typed_answer.py": (["euros=4.0)"], 1),
     "travel_assistant.py": (["get_weather({'city': 'Paris'}) -> light rain",
                              "convert_currency({'amount': 120.0, 'source': 'USD', 'target': 'EUR'}) -> 111.11",
                              "local_time_offset({'city': 'Tokyo'}) -> UTC+9"], 2),
