@@ -265,7 +265,8 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
                 if result is not None:
                     print(result.model_dump_json(indent=2))
             else:
-                print("\n".join(plain_lines(record, picture)), flush=True)
+                for line in plain_lines(record, picture):
+                    print(line, flush=True)
     except KeyboardInterrupt:
         if run_id:
             print(f"\ninterrupted; finish it with: agentrt resume {run_id}", file=sys.stderr)
