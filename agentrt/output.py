@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .errors import ConfigError, OutputValidationError
 from .llm import LLM, ask, prompt_request
+from .plan_schema import MAX_STRING_CHARS
 from .prompts import PromptLibrary
 from .schema import ModelCall, StepResult
 
@@ -24,7 +25,7 @@ from .schema import ModelCall, StepResult
 class TypedOutput:
     """Writes a run's answer as an instance of `output_type`."""
 
-    def __init__(self, output_type: Any, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 256) -> None:
+    def __init__(self, output_type: Any, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 512) -> None:
         try:
             self.adapter: TypeAdapter[Any] = TypeAdapter(output_type)
             self.schema = _bounded(self.adapter.json_schema())
@@ -64,8 +65,8 @@ NUMBER_BOUND = 10**15
 
 def _bounded(node: Any) -> Any:
     """The schema with every number that has no bounds bounded by ±NUMBER_BOUND, which caps its
-    digits: decoding under a schema, a small model will otherwise write `1712000000...` until it
-    runs out of tokens."""
+    digits, and every string by MAX_STRING_CHARS: decoding under a schema, a small model will
+    otherwise write `1712000000...`, or one sentence after another, until it runs out of tokens."""
     if isinstance(node, list):
         return [_bounded(item) for item in node]
     if not isinstance(node, dict):
@@ -74,6 +75,8 @@ def _bounded(node: Any) -> Any:
     if node.get("type") in ("integer", "number"):
         bounded.setdefault("minimum", -NUMBER_BOUND)
         bounded.setdefault("maximum", NUMBER_BOUND)
+    elif node.get("type") == "string" and "enum" not in node and "const" not in node:
+        bounded["maxLength"] = min(node.get("maxLength", MAX_STRING_CHARS), MAX_STRING_CHARS)
     return bounded
 
 
