@@ -65,8 +65,9 @@ NUMBER_BOUND = 10**15
 
 def _bounded(node: Any) -> Any:
     """The schema with every number that has no bounds bounded by ±NUMBER_BOUND, which caps its
-    digits, and every string by MAX_STRING_CHARS: decoding under a schema, a small model will
-    otherwise write `1712000000...`, or one sentence after another, until it runs out of tokens."""
+    digits, every string by MAX_STRING_CHARS, and every object with named fields closed to
+    others: decoding under a schema, a small model will otherwise write `1712000000...`, one
+    sentence after another, or invented fields, until it runs out of tokens."""
     if isinstance(node, list):
         return [_bounded(item) for item in node]
     if not isinstance(node, dict):
@@ -77,6 +78,8 @@ def _bounded(node: Any) -> Any:
         bounded.setdefault("maximum", NUMBER_BOUND)
     elif node.get("type") == "string" and "enum" not in node and "const" not in node:
         bounded["maxLength"] = min(node.get("maxLength", MAX_STRING_CHARS), MAX_STRING_CHARS)
+    elif node.get("type") == "object" and "properties" in node:
+        bounded.setdefault("additionalProperties", False)
     return bounded
 
 

@@ -63,7 +63,7 @@ class Run:
 
     @classmethod
     def from_saved(cls, saved: SavedRun, journal: RunJournal, budget: Budget, approve: Approver,
-                tool_names: Sequence[str]) -> Run:
+                   tool_names: Sequence[str]) -> Run:
         """The run `saved` stopped as: its plan, finished steps, model calls and budget used so far."""
         budget.steps_used, budget.replans_used = len(saved.done), saved.replans_used
         budget.started -= saved.elapsed_s
