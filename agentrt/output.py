@@ -39,7 +39,7 @@ class TypedOutput:
         """The answer as a validated instance, and the model calls that wrote it (two when the
         first reply did not validate and the correction was fed back)."""
         prompt = self.prompts.render(
-            "output", instruction=instruction, answer=answer, type_name=self.name,
+            "output", instruction=instruction, answer=answer,
             fields=_fields(self.schema), type_description=_kind(self.schema),
             steps=[{"id": r.id, "tool": r.tool, "observation": r.observation} for r in results if r.status == "ok"],
         )
