@@ -36,6 +36,7 @@ class Server(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.bodies.append(body)
         time.sleep(self.delay_s)
         text = self.replies.pop(0)
         usage = {"prompt_tokens": 5, "completion_tokens": len(text), "total_tokens": 5 + len(text)}
@@ -74,7 +75,7 @@ class Server(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[type[Server]]:
-    handler = type("Scripted", (Server,), {"replies": []})
+    handler = type("Scripted", (Server,), {"replies": [], "bodies": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -116,6 +117,23 @@ def test_a_stream_hands_over_pieces_and_cancel_stops_it_with_what_had_arrived(se
     [generation] = asyncio.run(generate_async(llm, [request], on_text))
     assert generation.text == "".join(pieces) and generation.text.startswith("012345678")
     assert len(generation.text) < 100
+
+
+def test_a_typed_answer_travels_as_response_format_and_a_bad_reply_is_fed_back_once(server):
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        celsius: int
+
+    server.replies = [json.dumps(plan(("calculator", {"expression": "6*3"}))), json.dumps(answer("18 degrees")),
+                      '{"city": "Paris", "celsius": "mild"}', '{"city": "Paris", "celsius": 18}']
+    result = Agent(model=OpenAICompatibleLLM(server.url), store=":memory:").run("Weather in Paris?",
+                                                                                output_type=Weather)
+    assert result.output == Weather(city="Paris", celsius=18)
+    sent = server.bodies[-2]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["required"] == ["city", "celsius"]
+    assert "not a valid Weather" in server.bodies[-1]["messages"][-1]["content"]
 
 
 def test_each_event_loop_gets_its_own_client(server):
