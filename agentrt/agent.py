@@ -237,8 +237,9 @@ class Agent:
         self._opened.extend(resources)
 
     def close(self) -> None:
-        """Release what the agent opened itself: a model it loaded, its run store, and a knowledge
-        base or experience memory it opened from a path. The agent is unusable afterwards."""
+        """Release what the agent opened itself (a model it loaded, its run store, a knowledge base
+        or experience memory it opened from a path) and what it was given to `hold` (the MCP
+        servers and documents of `from_config`). The agent is unusable afterwards."""
         while self._opened:
             self._opened.pop().close()
 
@@ -283,7 +284,7 @@ class Agent:
         for step in saved.interrupted:
             safe = step.tool == THINK_TOOL or self.tools.get(step.tool).idempotent
             if safe or unfinished == "rerun":
-                continue  # it is not in `done`, so it runs again
+                continue  # it has no result, so it runs again
             if unfinished == "raise":
                 raise UnsafeResume(
                     f"Step {step.id} of run {saved.id} ({step.tool} with {step.args}) was running when the run "
