@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AgentrtError as exc:
         print(f"agentrt: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, UserError) else 1
+    except BrokenPipeError:  # `agentrt tools | head`: the reader has all it wanted
+        # subtle: stdout is pointed at /dev/null so that Python's flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process that SIGPIPE ended
 
 
 def _quiet_dependencies() -> None:

@@ -122,3 +122,13 @@ def test_agentrt_tools_lists_a_tool_file_and_can_leave_the_built_ins_out(tmp_pat
                            "--no-builtin-tools"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("population") and "calculator" not in done.stdout
+
+
+def test_output_cut_short_by_its_reader_ends_the_command_quietly():
+    """`agentrt tools | head -1`: no traceback when the reader closes the pipe early."""
+    script = ("import agentrt.cli as cli\n"
+              "def closed(args): raise BrokenPipeError(32, 'Broken pipe')\n"
+              "cli._tools = closed\n"
+              "raise SystemExit(cli.main(['tools']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 141 and done.stderr == ""
