@@ -108,7 +108,8 @@ class RunStore:
             ) from exc
 
     def close(self) -> None:
-        """Close the file, once every write made so far is in it."""
+        """Close the file, once every write made so far is in it (the writer thread then ends
+        when idle)."""
         self._writer.submit(lambda db: None).result()
         self._db.close()
 
@@ -175,7 +176,7 @@ class RunStore:
 
 
 class RunJournal:
-    """One run's writer: what the agent loop records as the run goes, each write one transaction.
+    """One run's writer: what the agent loop records as the run goes.
 
     Writes happen on the store's writer thread, in the order they are made (one thread for every
     run of the store), so the event loop never waits on a disk: a method returns at once with
@@ -270,25 +271,40 @@ class RunJournal:
 class _Writer:
     """The store's one writer thread. It takes every write waiting when it wakes and commits them
     in one transaction (a group commit: one sync to disk for a burst of steps starting together);
-    should that fail, it writes them one by one, so only the failing write fails."""
+    should that fail, it writes them one by one, so only the failing write fails. The thread
+    starts with the first write and ends after IDLE_S without one, so a store no one writes to
+    holds no thread (and can be collected: the thread holds the store)."""
 
     MAX_GROUP = 256
+    IDLE_S = 1.0
 
     def __init__(self, store: RunStore) -> None:
         self._store = store
         self._queue: queue.SimpleQueue[tuple[Future[None], Callable[[sqlite3.Connection], None]]] = queue.SimpleQueue()
-        # a daemon: writes still queued at exit are lost as in a crash, which resume handles
-        threading.Thread(target=self._serve, name="agentrt-store", daemon=True).start()
+        self._lock = threading.Lock()
+        self._serving = False
 
     def submit(self, write: Callable[[sqlite3.Connection], None]) -> Future[None]:
         """`write(db)` inside a transaction, after every write submitted before it."""
         done: Future[None] = Future()
-        self._queue.put((done, write))
+        with self._lock:
+            self._queue.put((done, write))
+            if not self._serving:
+                self._serving = True
+                # a daemon: writes still queued at exit are lost as in a crash, which resume handles
+                threading.Thread(target=self._serve, name="agentrt-store", daemon=True).start()
         return done
 
     def _serve(self) -> None:
         while True:
-            group = [self._queue.get()]
+            try:
+                group = [self._queue.get(timeout=self.IDLE_S)]
+            except queue.Empty:
+                with self._lock:  # subtle: a write submitted meanwhile found _serving set; serve it
+                    if self._queue.empty():
+                        self._serving = False
+                        return
+                continue
             while len(group) < self.MAX_GROUP and not self._queue.empty():
                 group.append(self._queue.get_nowait())
             try:

@@ -174,6 +174,20 @@ def test_journal_writes_happen_off_the_event_loop_and_a_failed_one_ends_the_run(
         Agent(model=ScriptedLLM([plan(("calculator", {"expression": "6*7"})), answer("42")]), store=store).run("6*7?")
 
 
+def test_a_store_no_one_writes_to_holds_no_writer_thread():
+    """Many short-lived agents (an eval builds one per item) must not leave a thread, and with it
+    their store, behind each."""
+    import threading
+    import time
+
+    for _ in range(5):
+        Agent(model=ScriptedLLM([plan(("calculator", {"expression": "1+1"})), answer("2")]), store=":memory:").run("2")
+    deadline = time.monotonic() + 5
+    while any(t.name == "agentrt-store" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name == "agentrt-store" for t in threading.enumerate())
+
+
 def test_an_unreadable_store_or_unknown_run_is_a_clear_error(tmp_path):
     bad = tmp_path / "runs.sqlite"
     bad.write_bytes(b"not a database at all" * 100)
