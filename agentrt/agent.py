@@ -297,7 +297,7 @@ class Agent:
         for result in failed:
             saved.done[result.id] = result
             journal.step_finished(result)
-        run = Run.from_saved(saved, journal, self._budget(), self._approver(None), self.plannable.names())
+        run = Run.from_saved(saved, journal, self._budget(), self._approver(None), self._crew.tool_names())
         return await self._run(run)
 
     def _budget(self) -> Budget:

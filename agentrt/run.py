@@ -4,7 +4,7 @@ Everything that changes while a run goes lives here (the plan, the step results,
 the budget, the rounds), beside where the run reports (its journal in the store, its trace, the
 caller's listener) and who decides `ask` tools. `Agent` holds only what every run shares, so one
 agent runs many runs at once; the loop's steps (`loop.py`) and the executor read and write a `Run`.
-A resumed run is a `Run` built from what the store saved (`Run.resumed`), nothing more.
+A resumed run is a `Run` built from what the store saved (`Run.from_saved`), nothing more.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .events import Event, ModelCalled, StepFinished
 from .memory import Experience
 from .output import TypedOutput
 from .plan import Plan
-from .schema import THINK_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
+from .schema import ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
 from .store import RunJournal, SavedRun
 from .trace import TraceRecorder
 
@@ -64,13 +64,14 @@ class Run:
     @classmethod
     def from_saved(cls, saved: SavedRun, journal: RunJournal, budget: Budget, approve: Approver,
                    tool_names: Sequence[str]) -> Run:
-        """The run `saved` stopped as: its plan, finished steps, model calls and budget used so far."""
+        """The run `saved` stopped as: its plan (whose steps call `tool_names`), finished steps,
+        model calls and budget used so far."""
         budget.steps_used, budget.replans_used = len(saved.done), saved.replans_used
         budget.started -= saved.elapsed_s
         run = cls(saved.id, saved.instruction, budget, journal, approve, results=saved.done,
                   model_calls=saved.calls, rounds=saved.rounds, resumed=True)
         if saved.steps:
-            run.plan.extend(PlanSpec(steps=saved.steps), [*tool_names, THINK_TOOL])
+            run.plan.extend(PlanSpec(steps=saved.steps), tool_names)
         return run
 
     def emit(self, event: Event) -> Future[None] | None:
