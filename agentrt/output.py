@@ -33,14 +33,14 @@ class TypedOutput:
             raise ConfigError(f"output_type={output_type!r} has no JSON schema ({exc}); use a pydantic model, "
                               "dataclass, TypedDict, Literal, Enum, list or a plain type") from None
         self.name = getattr(output_type, "__name__", str(output_type))
+        self.described = {"fields": _fields(self.schema), "type_description": _kind(self.schema)}
         self.llm, self.prompts, self.max_new_tokens = llm, prompts, max_new_tokens
 
     async def write(self, instruction: str, results: list[StepResult], answer: str) -> tuple[Any, list[ModelCall]]:
         """The answer as a validated instance, and the model calls that wrote it (two when the
         first reply did not validate and the correction was fed back)."""
         prompt = self.prompts.render(
-            "output", instruction=instruction, answer=answer,
-            fields=_fields(self.schema), type_description=_kind(self.schema),
+            "output", instruction=instruction, answer=answer, **self.described,
             steps=[{"id": r.id, "tool": r.tool, "observation": r.observation} for r in results if r.status == "ok"],
         )
         calls: list[ModelCall] = []
