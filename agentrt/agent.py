@@ -16,6 +16,7 @@ from .arguments import ArgumentWriter
 from .budget import Budget
 from .config import AgentConfig
 from .context import RUN_ID
+from .conversation import Conversation, Turn
 from .errors import AgentrtError, AgentrtWarning, ConfigError, UnsafeResume
 from .events import Answered, ApprovalRequested, Event, RunStarted
 from .executor import Executor, failed_result
@@ -255,15 +256,32 @@ class Agent:
             return []
         return self.knowledge.search(query, self.top_k)
 
-    def run(self, instruction: str, *, output_type: Any = None) -> RunResult:
+    def conversation(self, id: str | None = None, *, history_chars: int = 1500) -> Conversation:
+        """A new conversation, or with `id` the stored one to continue: each of its turns
+        (`chat.run(...)`) sees the earlier ones, the latest that fit in `history_chars`
+        characters of prompt (see `agentrt.conversation`). Raises `ConfigError` for an id the
+        run store does not have."""
+        if history_chars < 0:
+            raise ConfigError(f"history_chars={history_chars} must be 0 (no earlier turns shown) or more")
+        if id is None:
+            id = new_run_id()
+            self.store.start_conversation(id)
+            return Conversation(self, id, history_chars=history_chars)
+        turns = [Turn.of(result) for result in self.store.turns(id)]
+        return Conversation(self, id, turns, history_chars=history_chars)
+
+    def run(self, instruction: str, *, output_type: Any = None, conversation: Conversation | None = None) -> RunResult:
         """Plan, act and answer `instruction`; blocks until done. With `output_type` (a pydantic
         model, dataclass, TypedDict, Literal, Enum, list or plain type), `result.output` is the
-        answer as a validated instance of it (see `agentrt.output`)."""
-        return _blocking(self.arun(instruction, output_type=output_type))
+        answer as a validated instance of it (see `agentrt.output`). With `conversation` (from
+        `Agent.conversation`), the run is its next turn and sees the turns before it."""
+        return _blocking(self.arun(instruction, output_type=output_type, conversation=conversation))
 
-    async def arun(self, instruction: str, *, output_type: Any = None) -> RunResult:
+    async def arun(self, instruction: str, *, output_type: Any = None,
+                   conversation: Conversation | None = None) -> RunResult:
         """`run` for callers already inside an event loop."""
-        return await self._run(self._new_run(instruction, self._approver(None), output_type=output_type))
+        return await self._run(self._new_run(instruction, self._approver(None), output_type=output_type,
+                                             conversation=conversation))
 
     def resume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
         """Finish a stored run from its last finished step (a finished run's result comes back
@@ -297,7 +315,11 @@ class Agent:
         for result in failed:
             saved.done[result.id] = result
             journal.step_finished(result)
-        run = Run.from_saved(saved, journal, self._budget(), self._approver(None), self._crew.tool_names())
+        talk = self.store.conversation_of(saved.id)
+        conversation = None if talk is None else Conversation(
+            self, talk, [Turn.of(turn) for turn in self.store.turns(talk, before=saved.id)])
+        run = Run.from_saved(saved, journal, self._budget(), self._approver(None), self._crew.tool_names(),
+                             conversation)
         return await self._run(run)
 
     def _budget(self) -> Budget:
@@ -305,13 +327,18 @@ class Agent:
         return Budget(self.max_steps, self.max_replans, self.time_limit_s)
 
     def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody, *,
-                 output_type: Any = None) -> Run:
-        """A run of `instruction` from the start, begun in the store."""
+                 output_type: Any = None, conversation: Conversation | None = None) -> Run:
+        """A run of `instruction` from the start (the next turn of `conversation`, if given),
+        begun in the store."""
         check_instruction(instruction)
+        if conversation is not None and conversation.agent is not self:
+            raise ConfigError(f"Conversation {conversation.id} belongs to another agent; continue it there, or "
+                              "with this agent's conversation(id) if both share a run store")
         typed = TypedOutput(output_type, self.llm, self._prompts) if output_type is not None else None
         run_id = new_run_id()
-        return Run(run_id, instruction, self._budget(), self.store.begin(run_id, instruction), approve, listener,
-                   typed=typed)
+        journal = self.store.begin(run_id, instruction, conversation.id if conversation else None)
+        return Run(run_id, instruction, self._budget(), journal, approve, listener, typed=typed,
+                   conversation=conversation, earlier=conversation.shown() if conversation else ())
 
     def _approver(self, emit: Emit | None) -> Approver:
         """How this run decides `ask` tools: the `approve` callback, else the stream's consumer
@@ -367,11 +394,13 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def astream(self, instruction: str, *, output_type: Any = None) -> AsyncGenerator[Event, None]:
+    async def astream(self, instruction: str, *, output_type: Any = None,
+                      conversation: Conversation | None = None) -> AsyncGenerator[Event, None]:
         """The run's events as they happen; the last is `Answered`, carrying the `RunResult`.
         Leaving the loop early cancels the run, and any model call it has in progress."""
         queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
-        run = self._new_run(instruction, self._approver(queue.put_nowait), queue.put_nowait, output_type=output_type)
+        run = self._new_run(instruction, self._approver(queue.put_nowait), queue.put_nowait, output_type=output_type,
+                            conversation=conversation)
         task = asyncio.create_task(self._run(run))
 
         def forward_failure(finished: asyncio.Task[RunResult]) -> None:
@@ -394,10 +423,11 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    def stream(self, instruction: str, *, output_type: Any = None) -> Iterator[Event]:
+    def stream(self, instruction: str, *, output_type: Any = None,
+               conversation: Conversation | None = None) -> Iterator[Event]:
         """`astream` for synchronous callers: a plain iterator over the run's events."""
         loop = asyncio.new_event_loop()
-        events = self.astream(instruction, output_type=output_type)
+        events = self.astream(instruction, output_type=output_type, conversation=conversation)
         try:
             while True:
                 try:
@@ -430,6 +460,8 @@ class Agent:
         finally:
             RUN_ID.reset(run_token)
         result = run.result(end.answer, end.stopped_by, end.error, output)
+        if run.conversation is not None:
+            run.conversation.remember(result)
         if self.memory is not None:
             await off_loop(MODEL_THREADS, self.memory.remember, result)
         answered = Answered(result=result)

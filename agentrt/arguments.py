@@ -40,7 +40,7 @@ from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import ModelCall, PlanSpec, StepSpec
-from .tool_choice import NUMBER, described_example, example_arguments, signature
+from .tool_choice import NUMBER, Call, described_example, example_arguments, signature
 
 _NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
 # a described example's pieces: digits, letters, and anything else as itself
@@ -66,31 +66,43 @@ class ArgumentWriter:
                 and _free_parameters(self.registry.get(step.tool), step)]
 
     def request(
-        self, instruction: str, step: StepSpec, part: str | None = None, *, repeated: bool = False
+        self, instruction: str, step: StepSpec, call: Call | None = None, *, repeated: bool = False
     ) -> GenerationRequest:
-        """The request for `step`'s arguments: the task (and the `part` of it that the step
-        serves) and the tool, constrained to the tool's arguments, with each argument that
-        takes an earlier step's result fixed to the plan's, without the optional ones the plan
-        left out, and free text and numbers narrowed to the part's own (`_TaskValues`) and the
-        plan's value, unless the tool is `repeated` in the plan, whose values for each call
-        are then guesses ("Taipei" for "the weather in Paris, and in Tokyo")."""
+        """The request for `step`'s arguments: the task (and the part of it that the step
+        serves, if it is a chosen `call`) and the tool, constrained to the tool's arguments,
+        with each argument that takes an earlier step's result fixed to the plan's, without the
+        optional ones the plan left out, and free text and numbers narrowed to the part's own
+        (`_TaskValues`) and the plan's value, unless the tool is `repeated` in the plan, whose
+        values for each call are then guesses ("Taipei" for "the weather in Paris, and in
+        Tokyo"). A call that follows one up in a conversation offers that call's values
+        instead of the plan's (but not a number where the part states one), and keeps its
+        choices, numbers and flags where the part states none ("and 250?": the same currencies)."""
         tool = self.registry.get(step.tool)
         arguments = arguments_schema(tool, step.id)
         properties = arguments.get("properties", {})
         declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
+        part = call.part if call is not None else None
+        carried = call.carried if call is not None else {}
         stated = _task_values(part or instruction, instruction)
         shown = example_arguments(tool)
         shared = _shared_choices(declared)
         for name in list(properties):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
-            elif name not in step.args and name not in arguments.get("required", []):
+            elif name not in step.args and name not in carried and name not in arguments.get("required", []):
                 del properties[name]  # asked for an optional argument, a small model makes one up
             else:
                 # a value the plan copied from the tool's worked example is no evidence
                 copied = step.args.get(name) == shown.get(name)
-                planned = None if repeated or copied else step.args.get(name)
+                if carried:  # a number the follow-up states replaces the one before ("and 250?")
+                    planned = carried.get(name)
+                    if isinstance(planned, (int, float)) and not isinstance(planned, bool) and stated.numbers:
+                        planned = None
+                else:
+                    planned = None if repeated or copied else step.args.get(name)
                 narrowed = stated.narrow(name, declared[name], planned, shared=name in shared)
+                if narrowed is None and name in carried:
+                    narrowed = {"const": carried[name]}
                 properties[name] = narrowed or properties[name]
         prompt = self.prompts.render(
             "arguments", instruction=instruction, part=part if part != instruction else None,
@@ -99,16 +111,16 @@ class ArgumentWriter:
         return prompt_request(prompt, self.max_new_tokens, arguments)
 
     async def rewrite(
-        self, instruction: str, spec: PlanSpec, parts: Sequence[str] = ()
+        self, instruction: str, spec: PlanSpec, opening: Sequence[Call] = ()
     ) -> tuple[PlanSpec, list[ModelCall]]:
         """`spec` with the arguments of its `rewritable` steps written anew, and the model calls
-        that wrote them; its first steps serve `parts` of the instruction, one each. A step whose
+        that wrote them; its first steps are the chosen calls `opening`, one each. A step whose
         rewrite did not finish, or is no JSON object (a backend that does not enforce the
         schema), keeps the plan's arguments."""
-        chosen = self.rewritable(spec.steps, len(parts))
+        chosen = self.rewritable(spec.steps, len(opening))
         if not chosen:
             return spec, []
-        served = {step.id: part for step, part in zip(spec.steps, parts, strict=False)}
+        served = {step.id: call for step, call in zip(spec.steps, opening, strict=False)}
         counts = Counter(step.tool for step in spec.steps)
         requests = [self.request(instruction, step, served.get(step.id), repeated=counts[step.tool] > 1)
                     for step in chosen]

@@ -195,6 +195,7 @@ class Executor:
                 context=[{"id": p, "tool": results[p].tool, "observation": results[p].observation}
                          for p in step.depends_on],
                 passages=passages,
+                earlier=list(run.earlier),
             )
             prepared.append((step, question, passages, prompt_request(prompt, self.think_max_new_tokens)))
         replies = await ask(self.llm, "think", [r for *_, r in prepared], passages=[p for _, _, p, _ in prepared])

@@ -8,10 +8,12 @@ A successful `final_answer` step is the answer as written, with no model call (t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from .conversation import Turn
 from .errors import ModelOutputError, about_output_of
 from .llm import LLM, ask, prompt_request
 from .plan import references
@@ -52,13 +54,16 @@ class Joiner:
         final = [r for r in results if r.tool == FINAL_ANSWER_TOOL and r.id not in tainted]
         return final[-1].observation if final else None
 
-    async def decide(self, instruction: str, results: list[StepResult], *, can_replan: bool) -> Decision:
-        """Ask the model to answer from `results` or, when `can_replan`, to ask for more steps."""
+    async def decide(self, instruction: str, results: list[StepResult], *, can_replan: bool,
+                     earlier: Sequence[Turn] = ()) -> Decision:
+        """Ask the model to answer from `results` (and the `earlier` turns of a conversation) or,
+        when `can_replan`, to ask for more steps."""
         prompt = self.prompts.render(
             "answer",
             instruction=instruction,
             steps=[{"id": r.id, "tool": r.tool, "observation": r.observation, "status": r.status} for r in results],
             can_replan=can_replan,
+            earlier=list(earlier),
         )
         request = prompt_request(prompt, self.max_new_tokens,
                                  decision_schema(can_replan) if self.constrained else None)

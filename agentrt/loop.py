@@ -57,7 +57,7 @@ class PlanRound:
         planning = asyncio.create_task(crew.planner.plan(
             run.instruction, run.passages, run.history(), new_steps,
             on_steps=lambda steps: _accept(run, crew, steps, arrivals),
-            experiences=run.experiences if run.rounds == 0 else ()))
+            experiences=run.experiences if run.rounds == 0 else (), earlier=run.earlier))
         planning.add_done_callback(lambda task: _planned(run, task, arrivals))
         try:
             await crew.executor.run(run, arrivals)
@@ -114,7 +114,8 @@ class Join:
             return None
         try:
             decision = await asyncio.wait_for(
-                crew.joiner.decide(run.instruction, results, can_replan=can_replan), budget.time_left())
+                crew.joiner.decide(run.instruction, results, can_replan=can_replan, earlier=run.earlier),
+                budget.time_left())
         except TimeoutError:  # the joiner's generation stopped with its task
             return End(_best_effort(results), "time_limit")
         except ModelOutputError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .arguments import ArgumentWriter
+from .conversation import Turn
 from .errors import ModelOutputError, PlanError, about_output_of
 from .llm import LLM, GenerationRequest, ask, prompt_request, stop_generation
 from .memory import Experience
@@ -68,13 +69,16 @@ class Planner:
             self._schemas[key] = plan_schema(tools, count, first_id=first_id, opening=opening)
         return self._schemas[key]
 
-    def _shown(self, instruction: str, has_numbers: bool) -> tuple[list[Tool], list[dict[str, str]], list[Call]]:
+    def _shown(self, instruction: str, has_numbers: bool,
+               earlier: Sequence[Turn]) -> tuple[list[Tool], list[dict[str, str]], list[Call]]:
         """With a chooser: the tools to show, each tool's worked examples (best fit last), and
-        the calls the plan makes before it answers. The calculator is also shown when the
-        instruction has numbers, since arithmetic does not read like its description."""
+        the calls the plan makes before it answers (a follow-up may repeat a call of the latest
+        `earlier` turn that made one). The calculator is also shown when the instruction has
+        numbers, since arithmetic does not read like its description."""
         if self.chooser is None:
             return list(self.registry), [], []
-        choice = self.chooser.choose(instruction)
+        before = next((turn.calls for turn in reversed(earlier) if turn.calls), ())
+        choice = self.chooser.choose(instruction, before)
         extra = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL
                  or (t.name == "calculator" and t not in choice.tools and has_numbers)]
         examples = [example for t in [*extra, *choice.tools] if t.name != FINAL_ANSWER_TOOL for example in _examples(t)]
@@ -87,11 +91,13 @@ class Planner:
         history: Sequence[StepResult] = (),
         max_new_steps: int | None = None,
         experiences: Sequence[Experience] = (),
+        earlier: Sequence[Turn] = (),
     ) -> GenerationRequest:
         """The request for the next planning round, constrained to valid plans unless the planner
-        was made with `constrained=False` (a baseline); steps in `history` already ran, and
-        `experiences` are past plans for similar tasks, shown as worked examples."""
-        return self._request(instruction, passages, history, max_new_steps, experiences)[0]
+        was made with `constrained=False` (a baseline); steps in `history` already ran,
+        `experiences` are past plans for similar tasks, shown as worked examples, and `earlier`
+        the turns before this one, in a conversation."""
+        return self._request(instruction, passages, history, max_new_steps, experiences, earlier)[0]
 
     def _request(
         self,
@@ -100,12 +106,13 @@ class Planner:
         history: Sequence[StepResult],
         max_new_steps: int | None,
         experiences: Sequence[Experience],
+        earlier: Sequence[Turn],
     ) -> tuple[GenerationRequest, list[Call]]:
         """`request`, and the chosen calls the plan makes before it answers (as many as fit)."""
         first_id = max((r.id for r in history), default=0) + 1
         count = min(max_new_steps or self.max_steps, self.max_steps)
         has_numbers = bool(re.search(r"\d", instruction))
-        tools, examples, calls = self._shown(instruction, has_numbers)
+        tools, examples, calls = self._shown(instruction, has_numbers, earlier)
         chosen = bool(calls)  # else no tool fits: planned as without a chooser, among the tools always shown
         if history:  # a replan continues a plan that has already made its calls
             calls = []
@@ -123,6 +130,7 @@ class Planner:
                      for r in history],
             experiences=[{"instruction": e.instruction, "plan": e.plan.model_dump_json(exclude_defaults=True)}
                          for e in experiences],
+            earlier=list(earlier),
         )
         opening = tuple(call.tool.name for call in calls)
         schema = self._schema(tools, count, first_id, opening) if self.constrained else None
@@ -136,6 +144,7 @@ class Planner:
         max_new_steps: int | None = None,
         on_steps: Callable[[list[StepSpec]], None] | None = None,
         experiences: Sequence[Experience] = (),
+        earlier: Sequence[Turn] = (),
     ) -> tuple[PlanSpec, list[ModelCall]]:
         """Steps for `instruction`, numbered after `history`, which they may reference as `$N`,
         and the model calls that wrote them.
@@ -145,7 +154,7 @@ class Planner:
         before the plan is complete; otherwise (and when arguments are written apart) it receives
         them all once the plan is parsed. An exception from `on_steps` ends the round and is raised here.
         """
-        request, opening = self._request(instruction, passages, history, max_new_steps, experiences)
+        request, opening = self._request(instruction, passages, history, max_new_steps, experiences, earlier)
         steps = _StepStream(on_steps or (lambda new: None), on_error=lambda: stop_generation(self.llm, [request]))
         loop = asyncio.get_running_loop()
 
@@ -165,7 +174,7 @@ class Planner:
         if opening:
             spec = _answering_each_call(spec, len(opening))
         if self.arguments is not None and opening:
-            spec, written = await self.arguments.rewrite(instruction, spec, [chosen.part for chosen in opening])
+            spec, written = await self.arguments.rewrite(instruction, spec, opening)
             calls += written
         with about_output_of(call):
             steps.finish(spec)

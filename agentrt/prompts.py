@@ -6,6 +6,8 @@ naming the template and the variable, never an empty string.
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +37,16 @@ class PromptLibrary:
             keep_trailing_newline=False,
             auto_reload=False,  # templates are read once per library, not stat-ed per render
         )
+        # `tojson` escapes <, >, & and ' for HTML; a prompt wants the JSON as it is
+        self._env.filters["json"] = functools.partial(json.dumps, ensure_ascii=False)
 
     def variables(self, name: str) -> set[str]:
-        """The variables template `name` reads, found by parsing it."""
+        """The variables template `name` reads, and those of the templates it includes, found by
+        parsing them."""
         source, _, _ = self._loader.get_source(self._env, f"{name}.j2")
-        return jinja2.meta.find_undeclared_variables(self._env.parse(source))
+        parsed = self._env.parse(source)
+        included = {Path(n).stem for n in jinja2.meta.find_referenced_templates(parsed) if n}
+        return jinja2.meta.find_undeclared_variables(parsed).union(*(self.variables(n) for n in included))
 
     def render(self, name: str, **variables: Any) -> str:
         """Render template `name` (without `.j2`) with `variables`."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .budget import Budget
+from .conversation import Conversation, Turn
 from .events import Event, ModelCalled, StepFinished
 from .memory import Experience
 from .output import TypedOutput
@@ -60,16 +61,21 @@ class Run:
     """Whether the run continues one the store saved."""
     typed: TypedOutput | None = None
     """Writes the answer as the caller's `output_type`, if one was asked for."""
+    conversation: Conversation | None = None
+    """The conversation the run is a turn of, which it joins when it ends, if any."""
+    earlier: Sequence[Turn] = ()
+    """The conversation's earlier turns that the run's prompts show (`Conversation.shown`)."""
 
     @classmethod
     def from_saved(cls, saved: SavedRun, journal: RunJournal, budget: Budget, approve: Approver,
-                   tool_names: Sequence[str]) -> Run:
+                   tool_names: Sequence[str], conversation: Conversation | None = None) -> Run:
         """The run `saved` stopped as: its plan (whose steps call `tool_names`), finished steps,
-        model calls and budget used so far."""
+        model calls and budget used so far, and the turns before it, if it is one of `conversation`."""
         budget.steps_used, budget.replans_used = len(saved.done), saved.replans_used
         budget.started -= saved.elapsed_s
         run = cls(saved.id, saved.instruction, budget, journal, approve, results=saved.done,
-                  model_calls=saved.calls, rounds=saved.rounds, resumed=True)
+                  model_calls=saved.calls, rounds=saved.rounds, resumed=True, conversation=conversation,
+                  earlier=conversation.shown() if conversation else ())
         if saved.steps:
             run.plan.extend(PlanSpec(steps=saved.steps), tool_names)
         return run

@@ -54,6 +54,16 @@ CREATE TABLE IF NOT EXISTS model_calls (
     call TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation TEXT NOT NULL REFERENCES conversations(id),
+    position INTEGER NOT NULL,
+    run_id TEXT NOT NULL UNIQUE REFERENCES runs(id),
+    PRIMARY KEY (conversation, position)
+);
 """
 
 
@@ -124,13 +134,52 @@ class RunStore:
                 raise
             self._db.execute("COMMIT")
 
-    def begin(self, run_id: str, instruction: str) -> RunJournal:
-        """The journal of a new run, recorded as running."""
+    def begin(self, run_id: str, instruction: str, conversation: str | None = None) -> RunJournal:
+        """The journal of a new run, recorded as running (as the next turn of `conversation`, if given)."""
         now = time.time()
         with self._transaction() as db:
             db.execute("INSERT INTO runs (id, instruction, status, created, updated) VALUES (?, ?, 'running', ?, ?)",
                        (run_id, instruction, now, now))
+            if conversation is not None:
+                db.execute("INSERT INTO turns (conversation, position, run_id) VALUES "
+                           "(?, (SELECT COUNT(*) FROM turns WHERE conversation = ?), ?)",
+                           (conversation, conversation, run_id))
         return RunJournal(self, run_id)
+
+    def start_conversation(self, conversation: str) -> None:
+        """Record a new conversation, whose turns `begin` adds."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO conversations (id, created) VALUES (?, ?)", (conversation, time.time()))
+
+    def conversations(self, limit: int = 20) -> list[tuple[str, float, int]]:
+        """The `limit` most recent conversations, newest first: (id, created, turns)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT id, created, (SELECT COUNT(*) FROM turns WHERE conversation = id) FROM conversations "
+                "ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+
+    def turns(self, conversation: str, before: str | None = None) -> list[RunResult]:
+        """The finished turns of `conversation` in order (those before run `before`, if given).
+        A turn whose run failed or has not finished is not among them. Raises `ConfigError` for
+        a conversation the store does not have."""
+        with self._lock:
+            known = self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone()
+            rows = self._db.execute(
+                "SELECT runs.result FROM turns JOIN runs ON runs.id = turns.run_id WHERE turns.conversation = ? "
+                "AND runs.status = 'finished' AND turns.position < COALESCE("
+                "(SELECT position FROM turns WHERE run_id = ?), 1e18) ORDER BY turns.position",
+                (conversation, before)).fetchall()
+        if known is None:
+            raise ConfigError(f"{self.path} has no conversation {conversation!r}; start one with "
+                              "agent.conversation() (agentrt chat), or pass an id it lists "
+                              "(agentrt chat --list)")
+        return [RunResult.model_validate_json(result) for (result,) in rows]
+
+    def conversation_of(self, run_id: str) -> str | None:
+        """The conversation run `run_id` is a turn of, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT conversation FROM turns WHERE run_id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
 
     def reopen(self, run_id: str) -> RunJournal:
         """The journal of a stored run that goes on (resumed), recorded as running again."""

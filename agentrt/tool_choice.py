@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .plan_schema import inline_refs
 from .registry import Tool
+from .schema import StepResult
 
 if TYPE_CHECKING:
     from .embeddings import Embedder  # which imports numpy: loaded with the embedder itself
@@ -44,16 +45,21 @@ _BETWEEN_REQUESTS = re.compile(
     r"\s*(?:[;?!]\s+|\.\s+|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 """A number as an instruction states it: 38.5, -4, 2025 (not the 1 of "ORD-1" or "v1.2")."""
+# how a follow-up opens: "and in London?", "what about 200 euros?", "same for Tokyo"
+_FOLLOW_UP = re.compile(r"(?:and|or|also|now|then|same for|what about|how about)\b,?\s*(.*)", re.IGNORECASE | re.DOTALL)
 # quoted text ('...' or "..."), which is a value, never cut: the quote opens after no letter
 _QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
 
 
 @dataclass
 class Call:
-    """A call the plan must make: `tool`, for `part` of the instruction (one of its requests)."""
+    """A call the plan must make: `tool`, for `part` of the instruction (one of its requests);
+    `carried` are the arguments of the call it follows up, in a conversation ("And in London?"
+    after the weather in Paris), for those the part does not restate."""
 
     tool: Tool
     part: str
+    carried: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,19 +90,27 @@ class ToolChooser:
         self.min_part_fit = min_part_fit
         self._vectors = embedder.embed([tool_text(t) for t in self.tools]) if self.tools else None
 
-    def choose(self, instruction: str) -> Choice:
+    def choose(self, instruction: str, before: Sequence[StepResult] = ()) -> Choice:
         """The `top_k` tools that fit `instruction` best, in rising order of fit, with any that
         one of its parts (`parts_of`) calls but that is not among them, and the calls of its
-        parts; nothing when no tool fits the instruction or one of its parts by `min_fit`."""
+        parts; nothing when no tool fits the instruction or one of its parts by `min_fit`.
+
+        `before` are the calls of the turn before, in a conversation: a first part that no tool
+        fits by `min_fit` but that follows one up (`follows_up`: "and in London?") calls the
+        tool of the last of them again, its arguments carried over."""
         if self._vectors is None:
             return Choice([])
         parts = parts_of(instruction)
         fits = self._vectors @ self.embedder.embed([_asked(text) for text in (instruction, *parts)]).T  # tools x texts
-        if fits.max() < self.min_fit:
+        followed = next((t for t in self.tools if before and t.name == before[-1].tool), None)
+        if fits.max() < self.min_fit and not (followed and follows_up(parts[0])):
             return Choice([])
         calls: list[Call] = []
         for column, part in enumerate(parts, start=1):
             best = int(fits[:, column].argmax())
+            if followed and not calls and fits[best, column] < self.min_fit and follows_up(part):
+                calls.append(Call(followed, part, dict(before[-1].args)))
+                continue
             fitting = fits[best, column] >= self.min_part_fit
             if not fitting and not (calls and _a_value(part)):
                 continue  # "then give all three results" is about the answer, not one more call
@@ -112,6 +126,13 @@ class ToolChooser:
         ranked = [self.tools[i] for i in fits[:, 0].argsort()[::-1][: self.top_k]]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
+
+
+def follows_up(part: str) -> bool:
+    """Whether a part reads as more of what was asked before it ("and in London?", "what about
+    200 euros?", "how about Tokyo"): a follow-up word, then what reads as a value (`_a_value`)."""
+    found = _FOLLOW_UP.match(part.strip())
+    return found is not None and _a_value(found.group(1).strip(" ?!.") or "it")
 
 
 def _a_value(part: str) -> bool:

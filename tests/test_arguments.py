@@ -10,6 +10,7 @@ from agentrt.prompts import PromptLibrary
 from agentrt.registry import ToolRegistry
 from agentrt.schema import PlanSpec, StepSpec
 from agentrt.testing import ScriptedLLM
+from agentrt.tool_choice import Call
 
 
 @tool
@@ -118,11 +119,13 @@ def test_a_call_made_for_one_request_takes_that_requests_values_even_when_its_to
     arguments, llm = writer('{"city":"Paris"}', '{"city":"Tokyo"}')
     spec = steps(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Paris"}),
                  ("final_answer", {"answer": "$1 $2"}))
-    written, calls = asyncio.run(arguments.rewrite("weather in Paris and Tokyo", spec, ["weather in Paris", "Tokyo"]))
+    written, calls = asyncio.run(arguments.rewrite("weather in Paris and Tokyo", spec,
+                                                        [Call(get_weather, "weather in Paris"), Call(get_weather, "Tokyo")]))
     assert [s.args for s in written.steps[:2]] == [{"city": "Paris"}, {"city": "Tokyo"}]
-    second = arguments.request("weather in Paris and Tokyo", spec.steps[1], "Tokyo", repeated=True)
+    second = arguments.request("weather in Paris and Tokyo", spec.steps[1], Call(get_weather, "Tokyo"), repeated=True)
     assert second.json_schema["properties"]["city"]["enum"] == ["Tokyo"]  # the plan's value for it is a guess
-    alone = arguments.request("weather in Tokyo", StepSpec(id=1, tool="get_weather", args={"city": "Kyoto"}), "Tokyo")
+    alone = arguments.request("weather in Tokyo", StepSpec(id=1, tool="get_weather", args={"city": "Kyoto"}),
+                              Call(get_weather, "Tokyo"))
     assert alone.json_schema["properties"]["city"]["enum"] == ["Tokyo", "Kyoto"]  # a call made once keeps it
     assert "Task: weather in Paris and Tokyo\nThis step: Tokyo" in second.messages[-1].content
 
@@ -135,8 +138,8 @@ def test_a_request_without_numbers_takes_the_whole_tasks():
 
     arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([set_timer]), PromptLibrary())
     step = StepSpec(id=2, tool="set_timer", args={"minutes": 1, "label": "x"})
-    properties = arguments.request("set a timer for 20 minutes and name it tea", step, "name it tea").json_schema[
-        "properties"]
+    properties = arguments.request("set a timer for 20 minutes and name it tea", step,
+                                   Call(set_timer, "name it tea")).json_schema["properties"]
     assert properties["minutes"] == {"enum": [20, 1]}
     assert "20 minutes" not in properties["label"]["enum"] and "tea" in properties["label"]["enum"]
 
@@ -167,3 +170,21 @@ def test_the_tasks_words_settle_a_named_choice_a_flag_and_a_value_of_a_telling_s
     assert properties["notify_attendees"]["type"] == "boolean"  # not mentioned: the model decides
     plain = arguments.request("cancel my sneakers order", step).json_schema["properties"]
     assert "sneakers order" in plain["order_id"]["enum"]  # no word of the shape: the task's phrases
+
+
+def test_a_follow_up_offers_the_call_before_and_keeps_what_it_does_not_restate():
+    @tool
+    def convert(amount: float, source: Literal["USD", "EUR", "GBP"], target: Literal["USD", "EUR", "GBP"]) -> str:
+        """Convert money between currencies."""
+        return "converted"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([convert, get_weather]), PromptLibrary())
+    before = {"amount": 100, "source": "USD", "target": "EUR"}
+    step = StepSpec(id=1, tool="convert", args={"amount": 2.5, "source": "EUR", "target": "USD"})
+    properties = arguments.request("And 250?", step, Call(convert, "And 250?", before)).json_schema["properties"]
+    assert properties["amount"] == {"enum": [250]}  # the part's number replaces the one before
+    assert properties["source"] == {"const": "USD"} and properties["target"] == {"const": "EUR"}
+    weather = StepSpec(id=1, tool="get_weather", args={"city": "Paris"})
+    properties = arguments.request("And in London?", weather, Call(get_weather, "And in London?", {
+        "city": "Paris", "units": "imperial"})).json_schema["properties"]
+    assert "London" in properties["city"]["enum"] and properties["units"] == {"const": "imperial"}
