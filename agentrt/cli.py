@@ -11,7 +11,7 @@ import shutil
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, get_args, get_origin
 
@@ -20,6 +20,7 @@ from .errors import AgentrtError, AgentrtWarning, ConfigError, UnsafeResume, Use
 from .events import (
     Answered,
     ApprovalRequested,
+    Event,
     RunStarted,
 )
 from .plugins import PluginFailure, installed_tools
@@ -85,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true", help="print only the whole run record, as JSON")
     _add_agent_options(resume)
     resume.set_defaults(command=_resume)
+
+    chat = commands.add_parser("chat", help="talk with an agent, turn by turn: each turn sees the ones before it")
+    chat.add_argument("--conversation", metavar="ID", help="continue this stored conversation (default: a new one)")
+    chat.add_argument("--list", action="store_true", help="list the most recent conversations in the run store")
+    _add_agent_options(chat)
+    chat.set_defaults(command=_chat, json=False)
 
     runs = commands.add_parser("runs", help="list the most recent runs in the run store")
     runs.add_argument("-n", type=int, default=20, help="how many (default 20)")
@@ -224,14 +231,14 @@ def _run(args: argparse.Namespace) -> int:
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
     try:
         if script is None:
-            result = _run_one(agent, args.instruction, args, live, trace)
+            result = _run_one(agent.stream, args.instruction, args, live, trace)
             return 0 if result else 130
         results: list[RunResult] = []
         for index in range(len(script.instructions)):
             instruction = script.render(index, params, [r.answer for r in results])
             if not args.json:
                 print(f"[{index + 1}/{len(script.instructions)}] {instruction}", flush=True)
-            result = _run_one(agent, instruction, args, live, trace, quiet=args.json)
+            result = _run_one(agent.stream, instruction, args, live, trace, quiet=args.json)
             if result is None:
                 return 130
             results.append(result)
@@ -243,10 +250,11 @@ def _run(args: argparse.Namespace) -> int:
             trace.close()
 
 
-def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Live | None,
-             trace: IO[str] | None, *, quiet: bool = False) -> RunResult | None:
-    """One run, shown live in a terminal or as plain lines (or only its record, with --json;
-    nothing if `quiet`), its trace written as it goes; None if the person pressed Ctrl-C."""
+def _run_one(stream: Callable[[str], Iterator[Event]], instruction: str, args: argparse.Namespace,
+             live: Live | None, trace: IO[str] | None, *, quiet: bool = False) -> RunResult | None:
+    """One run (`stream`'s: an agent's or a conversation's), shown live in a terminal or as plain
+    lines (or only its record, with --json; nothing if `quiet`), its trace written as it goes;
+    None if the person pressed Ctrl-C."""
     from .live import RunView, answer_lines, plain_lines
     from .picture import RunPicture
     from .trace import TraceRecorder
@@ -258,7 +266,7 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
         if live is not None and view is not None:
             live.update(view, refresh=True)
             live.start()
-        for event in agent.stream(instruction):
+        for event in stream(instruction):
             run_id = event.run_id if isinstance(event, RunStarted) else run_id
             result = event.result if isinstance(event, Answered) else result
             record = recorder(event)
@@ -281,6 +289,43 @@ def _run_one(agent: Agent, instruction: str, args: argparse.Namespace, live: Liv
     if view and picture.answer:
         print(answer_lines(picture.answer)[-1])
     return result
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """A terminal conversation: each line is a turn, shown as `run` shows a run; Ctrl-D leaves."""
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from .store import RunStore
+
+    if args.list or args.conversation:
+        store = RunStore(_config(args).store)
+        try:
+            if args.conversation:
+                store.turns(args.conversation)  # an unknown id: said before the model loads
+            for conversation, created, turns in store.conversations() if args.list else ():
+                print(f"{conversation}  {datetime.fromtimestamp(created).strftime('%Y-%m-%d %H:%M')}  {turns} turns")
+        finally:
+            store.close()
+        if args.list:
+            return 0
+    console = Console()
+    live = _live(console) if console.is_terminal else None
+    with console.status("loading the model and tools", spinner="dots") if live else _nothing():
+        agent = _agent(_config(args), pause=live)
+    with agent:
+        chat = agent.conversation(args.conversation)
+        print(f"conversation {chat.id}, {len(chat.turns)} turns so far; continue it later with: "
+              f"agentrt chat --conversation {chat.id}", file=sys.stderr)
+        while True:
+            try:
+                line = input("you> " if sys.stdin.isatty() else "")
+            except (EOFError, KeyboardInterrupt):
+                print(file=sys.stderr)
+                return 0
+            if line.strip():
+                _run_one(chat.stream, line.strip(), args, live, None)
 
 
 def _live(console: Console) -> Live:

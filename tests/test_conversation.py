@@ -1,6 +1,8 @@
 """Conversations (`agentrt/conversation.py`): turns that see the turns before them, kept in the run
 store, within a bounded prompt; and a follow-up resolved to the tool the turn before called."""
 
+import subprocess
+import sys
 from typing import Literal
 
 import pytest
@@ -180,3 +182,40 @@ def test_a_turn_that_stopped_resumes_with_the_turns_before_it_in_view(tmp_path):
     assert "User: What is the weather in Paris?" in llm.prompts()[0]
     assert [t.instruction for t in again.conversation(chat.id).turns] == [
         "What is the weather in Paris?", "And in London, slowly?"]
+
+
+CLI = [sys.executable, "-m", "agentrt.cli"]
+
+
+def test_agentrt_chat_refuses_an_unknown_conversation_before_loading_a_model(tmp_path):
+    out = subprocess.run([*CLI, "chat", "--conversation", "nope", "--store", str(tmp_path / "runs.sqlite")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "has no conversation 'nope'" in out.stderr and "agentrt chat --list" in out.stderr
+
+
+@pytest.mark.model
+def test_agentrt_chat_is_a_conversation_at_the_terminal_that_continues_later(tmp_path):
+    tools = tmp_path / "tools.py"
+    tools.write_text(CHAT_TOOLS)
+    store = ["--store", str(tmp_path / "runs.sqlite"), "--tools", str(tools)]
+    first = subprocess.run([*CLI, "chat", *store], input="What is the weather in Paris?\nAnd in London?\n",
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert 'get_weather({"city": "Paris"})' in first.stdout and 'get_weather({"city": "London"})' in first.stdout
+    conversation = first.stderr.split("conversation ")[1].split(",")[0]
+    listed = subprocess.run([*CLI, "chat", "--list", *store[:2]], capture_output=True, text=True, timeout=120)
+    assert f"{conversation}  " in listed.stdout and "2 turns" in listed.stdout
+    later = subprocess.run([*CLI, "chat", "--conversation", conversation, *store], input="What about Tokyo?\n",
+                           capture_output=True, text=True, timeout=600)
+    assert "2 turns so far" in later.stderr and 'get_weather({"city": "Tokyo"})' in later.stdout
+
+
+CHAT_TOOLS = """
+from agentrt import tool
+
+
+@tool
+def get_weather(city: str) -> str:
+    \"\"\"Current weather in a city.\"\"\"
+    return f"{city}: 18 degrees, light rain"
+"""

@@ -12,6 +12,7 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 EXPECTED = {
     "custom_tool.py": (["lookup_price({'item': 'bread'}) -> 2.25"], 1),
     "typed_answer.py": (["euros=4.0)"], 1),
+    "conversation.py": (["get_weather({'city': 'Paris'})", "get_weather({'city': 'London'})"], 2),
     "travel_assistant.py": (["get_weather({'city': 'Paris'}) -> light rain",
                              "convert_currency({'amount': 120.0, 'source': 'USD', 'target': 'EUR'}) -> 111.11",
                              "local_time_offset({'city': 'Tokyo'}) -> UTC+9"], 2),
