@@ -4,7 +4,7 @@ A follow-up ("And in London?") means nothing alone. Each turn of a conversation 
 the earlier turns (their instructions, the tools they called with the results, their answers) in
 the planner's, the think steps' and the joiner's prompts (`conversation.j2`). A follow-up that no
 tool fits but that reads as more of the same ("and in London?", "what about 200 euros?") calls
-the tool the latest turn called, with the arguments it does not restate carried over
+the tool the turn just before called, with the arguments it does not restate carried over
 (`tool_choice.ToolChooser.choose`, `arguments.py`): ellipsis across turns resolved as it is
 within one instruction ("the weather in Paris, and in Tokyo").
 

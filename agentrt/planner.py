@@ -72,13 +72,14 @@ class Planner:
     def _shown(self, instruction: str, has_numbers: bool,
                earlier: Sequence[Turn]) -> tuple[list[Tool], list[dict[str, str]], list[Call]]:
         """With a chooser: the tools to show, each tool's worked examples (best fit last), and
-        the calls the plan makes before it answers (a follow-up may repeat a call of the latest
-        `earlier` turn that made one). The calculator is also shown when the instruction has
+        the calls the plan makes before it answers (a follow-up may repeat a call of the turn
+        before, the last of `earlier`). The calculator is also shown when the instruction has
         numbers, since arithmetic does not read like its description."""
         if self.chooser is None:
             return list(self.registry), [], []
-        before = next((turn.calls for turn in reversed(earlier) if turn.calls), ())
-        choice = self.chooser.choose(instruction, before)
+        # subtle: the turn just before, not the latest that called a tool: a follow-up of a
+        # turn that called none ("is it raining in Oslo?" unmatched) is not about older calls
+        choice = self.chooser.choose(instruction, earlier[-1].calls if earlier else ())
         extra = [t for t in self.registry if t.name == FINAL_ANSWER_TOOL
                  or (t.name == "calculator" and t not in choice.tools and has_numbers)]
         examples = [example for t in [*extra, *choice.tools] if t.name != FINAL_ANSWER_TOOL for example in _examples(t)]

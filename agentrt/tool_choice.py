@@ -96,20 +96,21 @@ class ToolChooser:
         parts; nothing when no tool fits the instruction or one of its parts by `min_fit`.
 
         `before` are the calls of the turn before, in a conversation: a first part that no tool
-        fits by `min_fit` but that follows one up (`follows_up`: "and in London?") calls the
-        tool of the last of them again, its arguments carried over."""
+        fits by `min_fit` but that follows one up (`follow_up`: "and in London?") calls the
+        tool of the last of them again, for what the part adds, its arguments carried over."""
         if self._vectors is None:
             return Choice([])
         parts = parts_of(instruction)
         fits = self._vectors @ self.embedder.embed([_asked(text) for text in (instruction, *parts)]).T  # tools x texts
         followed = next((t for t in self.tools if before and t.name == before[-1].tool), None)
-        if fits.max() < self.min_fit and not (followed and follows_up(parts[0])):
+        if fits.max() < self.min_fit and not (followed and follow_up(parts[0]) is not None):
             return Choice([])
         calls: list[Call] = []
         for column, part in enumerate(parts, start=1):
             best = int(fits[:, column].argmax())
-            if followed and not calls and fits[best, column] < self.min_fit and follows_up(part):
-                calls.append(Call(followed, part, dict(before[-1].args)))
+            added = follow_up(part) if followed and not calls and fits[best, column] < self.min_fit else None
+            if followed and added is not None:
+                calls.append(Call(followed, added or part, dict(before[-1].args)))
                 continue
             fitting = fits[best, column] >= self.min_part_fit
             if not fitting and not (calls and _a_value(part)):
@@ -128,11 +129,15 @@ class ToolChooser:
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
 
 
-def follows_up(part: str) -> bool:
-    """Whether a part reads as more of what was asked before it ("and in London?", "what about
-    200 euros?", "how about Tokyo"): a follow-up word, then what reads as a value (`_a_value`)."""
+def follow_up(part: str) -> str | None:
+    """What a part that reads as more of what was asked before it adds ("in London" of "and in
+    London?", "200 euros" of "what about 200 euros?"): a follow-up word, then what reads as a
+    value (`_a_value`); None for a part that does not read so."""
     found = _FOLLOW_UP.match(part.strip())
-    return found is not None and _a_value(found.group(1).strip(" ?!.") or "it")
+    if found is None:
+        return None
+    added = found.group(1).strip(" ?!.")
+    return added if _a_value(added or "it") else None
 
 
 def _a_value(part: str) -> bool:

@@ -11,7 +11,7 @@ from agentrt import Agent, ConfigError, tool
 from agentrt.conversation import Turn
 from agentrt.schema import PlanSpec, RunResult, StepResult
 from agentrt.testing import ScriptedLLM
-from agentrt.tool_choice import ToolChooser, follows_up
+from agentrt.tool_choice import ToolChooser, follow_up
 
 from .conftest import answer, plan
 from .test_tool_choice import WordEmbedder
@@ -126,12 +126,13 @@ def test_a_follow_up_no_tool_fits_calls_the_tool_the_turn_before_called():
     before = [StepResult(id=1, tool="get_weather", args={"city": "Paris"}, status="ok", observation="18",
                          duration_s=0.0)]
     [call] = chooser.choose("And in London?", before).calls
-    assert (call.tool.name, call.part, call.carried) == ("get_weather", "And in London?", {"city": "Paris"})
+    assert (call.tool.name, call.part, call.carried) == ("get_weather", "in London", {"city": "Paris"})
     assert chooser.choose("And in London?").calls == []  # with no turn before, nothing to follow up
     assert chooser.choose("Thanks!", before).calls == []  # not a follow-up
     assert [c.tool.name for c in chooser.choose("what about order ORD-7 status", before).calls] == ["lookup_order"]
-    assert follows_up("what about 200 euros?") and follows_up("how about Tokyo") and follows_up("and?")
-    assert not follows_up("and what is the time over there in that city now")
+    assert follow_up("what about 200 euros?") == "200 euros" and follow_up("How about Tokyo") == "Tokyo"
+    assert follow_up("and?") == "" and follow_up("Thanks!") is None
+    assert follow_up("and what is the time over there in that city now") is None
 
 
 @pytest.mark.model
