@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from .arguments import ArgumentWriter
 from .budget import Budget
 from .config import AgentConfig
-from .context import RUN_ID
+from .context import RUN_BUDGET, RUN_ID
 from .conversation import Conversation, Turn
 from .errors import AgentrtError, AgentrtWarning, ConfigError, UnsafeResume
 from .events import Answered, ApprovalRequested, Event, RunStarted
@@ -43,6 +43,7 @@ from .schema import (
 from .store import RunStore, new_run_id
 from .threads import MODEL_THREADS, TOOL_THREADS, off_loop
 from .tool_choice import ToolChooser
+from .usage import Prices, load_prices
 from .workspace import workspace_tools
 
 Unfinished = Literal["raise", "rerun", "fail"]
@@ -108,8 +109,11 @@ class Agent:
 
     `mode="parallel"` (the default) plans all foreseeable steps at once and runs independent ones
     concurrently; `mode="sequential"` asks the model for one step at a time (ReAct-style).
-    Budgets: `max_steps` steps in all, `max_replans` planning rounds after the first, and
-    `time_limit_s` seconds for the whole run. A run that exhausts one still returns an answer.
+    Budgets: `max_steps` steps in all, `max_replans` planning rounds after the first,
+    `time_limit_s` seconds and `max_tokens` model tokens (prompt and generated; a call that could
+    pass it is not made) for the whole run. A run that exhausts one still returns an answer.
+    `result.usage` says what a run used; with `prices` (per million tokens by model name, a dict
+    or TOML file: see `usage.py`) also what it cost.
     `constrained=False` lets the model write plans and decisions without the JSON-schema
     constraint: a baseline for measuring what the constraint is worth, not for use.
 
@@ -157,9 +161,13 @@ class Agent:
         adapter: str | Path | None = None,
         choose_tools: bool | None = None,
         builtin_tools: bool = True,
+        max_tokens: int | None = None,
+        prices: Prices | str | Path | None = None,
     ) -> None:
         if max_steps < 1 or max_replans < 0:
             raise ConfigError(f"max_steps={max_steps} must be 1 or more and max_replans={max_replans} 0 or more")
+        if max_tokens is not None and max_tokens < 1:
+            raise ConfigError(f"max_tokens={max_tokens} must be 1 or more (or None: no token budget)")
         if top_k < 0:
             raise ConfigError(f"top_k={top_k} must be 0 (no passages in prompts) or more")
         if mode not in ("parallel", "sequential"):
@@ -169,6 +177,7 @@ class Agent:
         self.top_k = top_k
         self.mode: Mode = mode
         self.max_steps, self.max_replans, self.time_limit_s = max_steps, max_replans, time_limit_s
+        self.max_tokens = max_tokens
         if isinstance(model, (str, type(None))):
             self.llm: LLM = load_llm(model, adapter=adapter)
         elif adapter is not None:
@@ -181,6 +190,7 @@ class Agent:
                 f"model={model!r} is neither a model id or path nor an object with a batched "
                 "generate(requests) method (see agentrt.llm.LLM)"
             )
+        self.prices = load_prices(prices, [self.llm.name]) if prices is not None else {}
         tool_policies = (load_policies(tool_policies) if isinstance(tool_policies, (str, Path))
                          else check_policies(tool_policies or {}, where="tool_policies: "))
         extra = [*tools, search_knowledge_tool(self.knowledge)] if self.knowledge else list(tools)
@@ -324,7 +334,7 @@ class Agent:
 
     def _budget(self) -> Budget:
         """A fresh budget with this agent's limits."""
-        return Budget(self.max_steps, self.max_replans, self.time_limit_s)
+        return Budget(self.max_steps, self.max_replans, self.time_limit_s, self.max_tokens)
 
     def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody, *,
                  output_type: Any = None, conversation: Conversation | None = None) -> Run:
@@ -442,7 +452,7 @@ class Agent:
     async def _run(self, run: Run) -> RunResult:
         """Take `run` from where it stands to its answer; every step and round is written to the
         store as it happens."""
-        run_token = RUN_ID.set(run.id)
+        run_token, budget_token = RUN_ID.set(run.id), RUN_BUDGET.set(run.budget)
         try:
             run.emit(RunStarted(run_id=run.id, instruction=run.instruction, resumed=run.resumed))
             run.passages = await off_loop(MODEL_THREADS, self._retrieve, run.instruction)
@@ -459,7 +469,8 @@ class Agent:
             raise
         finally:
             RUN_ID.reset(run_token)
-        result = run.result(end.answer, end.stopped_by, end.error, output)
+            RUN_BUDGET.reset(budget_token)
+        result = run.result(end.answer, end.stopped_by, end.error, output, self.prices)
         if run.conversation is not None:
             run.conversation.remember(result)
         if self.memory is not None:

@@ -1,4 +1,4 @@
-"""Run budgets: how many steps, replans and seconds a run may still use. Plain bookkeeping."""
+"""Run budgets: how many steps, replans, seconds and model tokens a run may still use. Plain bookkeeping."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ class Budget:
     max_steps: int
     max_replans: int
     time_limit_s: float | None = None
+    max_tokens: int | None = None
     steps_used: int = 0
     replans_used: int = 0
+    tokens_used: int = 0
+    """Prompt and generated tokens of the run's model calls, and those set aside for calls in flight."""
     started: float = field(default_factory=time.perf_counter)
 
     def steps_left(self) -> int:

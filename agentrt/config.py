@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 from .schema import ToolPolicy
+from .usage import Price
 
 
 def _setting(default: Any, help: str, *, flag: str | None = None, metavar: str | None = None,
@@ -66,6 +67,10 @@ class AgentConfig(BaseModel):
     max_replans: int = _setting(1, "most planning rounds after the first")
     time_limit_s: float | None = _setting(None, "wall-clock limit for the whole run", flag="--time-limit",
                                           metavar="SECONDS", was="time_limit")
+    max_tokens: int | None = _setting(None, "most model tokens, prompt and generated, in the whole run")
+    prices: str | dict[str, Price] | None = _setting(
+        None, "price per million prompt and generated tokens, by model name: a TOML file of [models.NAME] tables, "
+              "or such a table", flag="--prices", metavar="FILE.toml", path=True)
     tool_timeout_s: float | None = _setting(30.0, "seconds a tool call may take, unless its policy says",
                                             flag="--tool-timeout", metavar="SECONDS")
     tool_retries: int = _setting(0, "retries of a failed call of an idempotent tool, unless its policy says")

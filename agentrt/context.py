@@ -1,14 +1,17 @@
 """Which run and step the code now running belongs to, so a tool with side effects can make
-them idempotent: a resumed run re-calls an interrupted step with the same key."""
+them idempotent: a resumed run re-calls an interrupted step with the same key; and the run's
+budget, which every model call of the run counts its tokens against (`llm.ask`)."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 
+from .budget import Budget
 from .errors import ConfigError
 
 RUN_ID: ContextVar[str | None] = ContextVar("agentrt_run_id", default=None)
 STEP_ID: ContextVar[int | None] = ContextVar("agentrt_step_id", default=None)
+RUN_BUDGET: ContextVar[Budget | None] = ContextVar("agentrt_run_budget", default=None)
 
 
 def idempotency_key() -> str:

@@ -82,6 +82,11 @@ class OutputValidationError(ModelOutputError):
     fed back to it; `raw_text` holds its last reply."""
 
 
+class TokenBudgetSpent(RunError):
+    """A model call would have passed the run's token budget (`max_tokens`), so it was not made;
+    the run ends with the best answer it has, `stopped_by="max_tokens"`."""
+
+
 class BackendError(RunError):
     """The model backend failed: its server could not be reached or refused a request."""
 

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import AgentrtError, ModelOutputError, PlanError
+from .errors import AgentrtError, ModelOutputError, PlanError, TokenBudgetSpent
 from .events import PlanMade, Replanning
 from .executor import Executor
 from .joiner import Joiner
@@ -140,7 +140,10 @@ async def drive(run: Run, crew: Crew) -> End:
     # have stopped between its last step and the joiner
     node: Node | End = Execute() if len(run.plan) else PlanRound()
     while not isinstance(node, End):
-        node = await node.next(run, crew)
+        try:
+            node = await node.next(run, crew)
+        except TokenBudgetSpent as exc:  # refused before it was made: answer with what there is
+            return End(_best_effort(run.history()), "max_tokens", str(exc))
     return node
 
 

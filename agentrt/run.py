@@ -10,7 +10,7 @@ A resumed run is a `Run` built from what the store saved (`Run.from_saved`), not
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +24,7 @@ from .plan import Plan
 from .schema import ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
 from .store import RunJournal, SavedRun
 from .trace import TraceRecorder
+from .usage import Price, usage_of
 
 Emit = Callable[[Event], None]
 Approver = Callable[[StepSpec, dict[str, Any]], Awaitable[tuple[bool, str]]]
@@ -72,6 +73,7 @@ class Run:
         """The run `saved` stopped as: its plan (whose steps call `tool_names`), finished steps,
         model calls and budget used so far, and the turns before it, if it is one of `conversation`."""
         budget.steps_used, budget.replans_used = len(saved.done), saved.replans_used
+        budget.tokens_used = sum(c.prompt_tokens + c.completion_tokens for c in saved.calls)
         budget.started -= saved.elapsed_s
         run = cls(saved.id, saved.instruction, budget, journal, approve, results=saved.done,
                   model_calls=saved.calls, rounds=saved.rounds, resumed=True, conversation=conversation,
@@ -104,8 +106,10 @@ class Run:
         """The finished steps in plan order."""
         return [self.results[i] for i in sorted(self.results)]
 
-    def result(self, answer: str, stopped_by: StopReason, error: str | None = None, output: Any = None) -> RunResult:
-        """The run's outcome as `Agent.run` returns it (its trace is added when the run ends)."""
+    def result(self, answer: str, stopped_by: StopReason, error: str | None = None, output: Any = None,
+               prices: Mapping[str, Price] | None = None) -> RunResult:
+        """The run's outcome as `Agent.run` returns it (its trace is added when the run ends), its
+        usage priced by `prices`, if given."""
         return RunResult(
             instruction=self.instruction,
             answer=answer,
@@ -118,6 +122,7 @@ class Run:
             error=error,
             duration_s=self.elapsed_s(),
             output=output,
+            usage=usage_of(self.model_calls, self.history(), prices or {}),
         )
 
     def elapsed_s(self) -> float:

@@ -60,9 +60,10 @@ ModelCallPurpose = Literal["plan", "arguments", "think", "answer", "output"]
 
 
 class ModelCall(_Data):
-    """What one model request saw and produced."""
+    """What one model request saw and produced, and which model (its `LLM.name`) made it."""
 
     purpose: ModelCallPurpose
+    model: str = ""
     messages: list[Message]
     output: str
     prompt_tokens: int
@@ -106,8 +107,31 @@ class StepResult(_Data):
 
 
 StopReason = Literal[
-    "final_answer", "joiner", "max_steps", "max_replans", "time_limit", "replan_failed", "join_failed"
+    "final_answer", "joiner", "max_steps", "max_replans", "time_limit", "max_tokens", "replan_failed", "join_failed"
 ]
+
+
+class Spent(_Data):
+    """What some model calls cost: how many, their prompt and generated tokens, their seconds."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+class Usage(_Data):
+    """What a run used (`RunResult.usage`): model calls in all, by model and by purpose (plan,
+    arguments, think, answer, output); tool calls and their seconds; and, given a price table
+    (`Agent(prices=...)`), what the tokens cost."""
+
+    model: Spent = Field(default_factory=Spent)
+    by_model: dict[str, Spent] = Field(default_factory=dict)
+    by_purpose: dict[str, Spent] = Field(default_factory=dict)
+    tool_calls: int = 0
+    tool_seconds: float = 0.0
+    cost: float | None = None
+    """In the price table's currency; None without one."""
 
 
 class RunResult(_Data):
@@ -134,6 +158,8 @@ class RunResult(_Data):
     output: Any = None
     """With `run(..., output_type=T)`, the answer as a validated `T` (see `agentrt.output`); a
     result read back from the store holds it as JSON data."""
+    usage: Usage = Field(default_factory=Usage)
+    """Tokens, model and tool calls, seconds and cost of the run (see `Usage`)."""
 
     @property
     def prompt_tokens(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .llm import Generation, GenerationRequest
+from .schema import Message
 
 Reply = str | dict[str, Any] | Callable[[GenerationRequest], str]
 
@@ -48,6 +49,10 @@ class ScriptedLLM:
     def prompts(self) -> list[str]:
         """The last message of each request seen, in order."""
         return [r.messages[-1].content for r in self.history]
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Its prompts' tokens as it reports them: one a word."""
+        return sum(len(m.content.split()) for m in messages)
 
     def generate_streaming(self, request: GenerationRequest, on_text: Callable[[str], None]) -> Generation:
         """The next reply, handed to `on_text` in pieces of a few words' length, with `latency_s`
@@ -84,7 +89,7 @@ class ScriptedLLM:
             generations.append(
                 Generation(
                     text=text,
-                    prompt_tokens=sum(len(m.content.split()) for m in request.messages),
+                    prompt_tokens=self.count_tokens(request.messages),
                     completion_tokens=len(text.split()),
                     duration_s=0.0,
                 )

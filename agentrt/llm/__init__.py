@@ -15,7 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConfigError, ModelOutputError
+from ..context import RUN_BUDGET
+from ..errors import ConfigError, ModelOutputError, TokenBudgetSpent
 from ..schema import Message, ModelCall, ModelCallPurpose, Passage
 from ..threads import MODEL_THREADS, off_loop
 
@@ -77,12 +78,30 @@ async def ask(
 ) -> list[Reply]:
     """Every model call of the run goes through here: `requests` to `llm` as one batch
     (`generate_async`), each generation with the record of what it was for (`purpose`), what it
-    saw (its request, and `passages[i]` retrieved for it) and what it cost."""
-    generations = await generate_async(llm, requests, on_text)
+    saw (its request, and `passages[i]` retrieved for it) and what it cost. Within a run with a
+    token budget, a call that could pass it (its prompts, as `count_tokens` gives them, and all
+    the new tokens it may write) raises `TokenBudgetSpent` instead of being made."""
+    budget = RUN_BUDGET.get()
+    needed = 0
+    if budget is not None and budget.max_tokens is not None:
+        needed = sum(count_tokens(llm, r.messages) + r.max_new_tokens for r in requests)
+        if budget.tokens_used + needed > budget.max_tokens:
+            raise TokenBudgetSpent(
+                f"the run's token budget (max_tokens={budget.max_tokens}) would be passed: {budget.tokens_used} "
+                f"used, and this {purpose} call may take {needed}; raise max_tokens to let it run")
+        budget.tokens_used += needed  # set aside while in flight, so concurrent calls cannot overspend
+    try:
+        generations = await generate_async(llm, requests, on_text)
+    finally:
+        if budget is not None:
+            budget.tokens_used -= needed
+    if budget is not None:
+        budget.tokens_used += sum(g.prompt_tokens + g.completion_tokens for g in generations)
     shown = list(passages) or [()] * len(requests)
+    model = getattr(llm, "name", type(llm).__name__)
     return [
         Reply(generation, ModelCall(
-            purpose=purpose, messages=request.messages, output=generation.text,
+            purpose=purpose, model=model, messages=request.messages, output=generation.text,
             prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
             duration_s=generation.duration_s, passages=list(seen),
         ))
@@ -97,6 +116,21 @@ class LLM(Protocol):
     name: str
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+
+@runtime_checkable
+class CountingLLM(LLM, Protocol):
+    """An `LLM` that can say how many tokens a prompt takes before it is sent."""
+
+    def count_tokens(self, messages: Sequence[Message]) -> int: ...
+
+
+def count_tokens(llm: LLM, messages: Sequence[Message]) -> int:
+    """The prompt tokens of `messages` for `llm`: its own count, else a generous guess (one token
+    per three characters), so a budget check errs on the side of refusing."""
+    if isinstance(llm, CountingLLM):
+        return llm.count_tokens(messages)
+    return sum(len(m.content) // 3 + 8 for m in messages)
 
 
 @runtime_checkable

@@ -124,6 +124,10 @@ class TransformersLLM:
             return cast(str, self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True))
         return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
 
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """The prompt tokens the model sees for `messages` (`CountingLLM`)."""
+        return len(self.tokenizer(self.prompt_text(messages), add_special_tokens=False).input_ids)
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Greedy completions for `requests`. Requests from concurrent callers that wait while the
         model is busy are run together as its next batch."""

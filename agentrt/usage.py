@@ -1,0 +1,82 @@
+"""What a run used, and what it cost: tokens by model and by purpose, tool calls, seconds.
+
+A price table gives each model's price per million prompt and generated tokens, by the model's
+name (`LLM.name`, as `ModelCall.model` records it), written in Python or a TOML file:
+
+    [models."HuggingFaceTB/SmolLM2-135M-Instruct"]
+    prompt = 0.0
+    completion = 0.0
+
+A table with a typo (an unknown field, a negative price, a model the agent does not use) is a
+`ConfigError` naming it, raised when the agent is made, before any model call.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .schema import ModelCall, Spent, StepResult, Usage
+
+
+class Price(BaseModel):
+    """One model's price per million tokens, prompt and generated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+Prices = Mapping[str, Price | Mapping[str, Any]]
+
+
+def load_prices(prices: Prices | str | Path, models: Sequence[str]) -> dict[str, Price]:
+    """The price table `prices` (a mapping by model name, or a TOML file of `[models.NAME]`
+    tables), checked against the names of the `models` the agent uses."""
+    where = "prices: "
+    if isinstance(prices, (str, Path)):
+        where = f"Price file {prices}: "
+        try:
+            data = tomllib.loads(Path(prices).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{where}cannot be read as a TOML file ({exc})") from exc
+        if set(data) != {"models"} or not isinstance(data["models"], dict):
+            raise ConfigError(f'{where}write one [models."NAME"] table per model, with prompt and completion prices')
+        prices = data["models"]
+    unknown = sorted(set(prices) - set(models))
+    if unknown:
+        raise ConfigError(f"{where}{unknown} named, but this agent's model is {list(models)}: "
+                          "name each model as LLM.name gives it")
+    checked = {}
+    for name, price in prices.items():
+        try:
+            checked[name] = price if isinstance(price, Price) else Price.model_validate(price)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'table'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{where}the price of {name!r} is wrong: {problems} (write prompt = X and "
+                              "completion = Y, per million tokens)") from None
+    return checked
+
+
+def usage_of(calls: Sequence[ModelCall], steps: Sequence[StepResult], prices: Mapping[str, Price]) -> Usage:
+    """The usage of a run that made `calls` and took `steps`; its cost when `prices` is not empty
+    (a model missing from it costs nothing)."""
+    usage = Usage(tool_calls=sum(1 for s in steps if s.model_call is None),
+                  tool_seconds=sum(s.duration_s for s in steps if s.model_call is None))
+    for call in calls:
+        for spent in (usage.model, usage.by_model.setdefault(call.model, Spent()),
+                      usage.by_purpose.setdefault(call.purpose, Spent())):
+            spent.calls += 1
+            spent.prompt_tokens += call.prompt_tokens
+            spent.completion_tokens += call.completion_tokens
+            spent.seconds += call.duration_s
+    if prices:
+        usage.cost = sum((spent.prompt_tokens * prices[name].prompt + spent.completion_tokens * prices[name].completion)
+                         / 1e6 for name, spent in usage.by_model.items() if name in prices)
+    return usage
