@@ -9,6 +9,7 @@ import inspect
 import sys
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -31,7 +32,7 @@ from .plugins import installed_tools
 from .policy import check_policies, load_policies
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry, tool
-from .run import Approver, Emit, Run, nobody
+from .run import CURRENT_RUN, Approver, Emit, Run, nobody
 from .schema import (
     FINAL_ANSWER_TOOL,
     THINK_TOOL,
@@ -47,6 +48,10 @@ from .usage import Prices, load_prices
 from .workspace import workspace_tools
 
 Unfinished = Literal["raise", "rerun", "fail"]
+DELEGATE_TIMEOUT_S = 600.0
+"""How long an agent tool's sub-run may take when its agent has no time limit of its own."""
+_RUNNING: ContextVar[tuple[Agent, ...]] = ContextVar("agentrt_running_agents", default=())
+"""The agents whose runs enclose the code running now, outermost first (`Agent.as_tool`)."""
 ApprovalCallback = Callable[[ApprovalRequested], bool | Awaitable[bool]]
 
 
@@ -280,6 +285,55 @@ class Agent:
         turns = [Turn.of(result) for result in self.store.turns(id)]
         return Conversation(self, id, turns, history_chars=history_chars)
 
+    def as_tool(self, name: str, description: str, *, max_depth: int = 3) -> Tool:
+        """This agent as a tool another agent's planner can call: `name(task)` runs `task` as a
+        sub-run of this agent (its own tools, prompts and model: pass the same model object to
+        both agents to share it and its batching) and returns its answer.
+
+        The sub-run works within what is left of the calling run's time limit and token budget
+        (its tokens count against the caller's), asks the caller's approver for `ask` tools when
+        this agent has no `approve` of its own, and is cancelled with the calling step. Its whole
+        `RunResult` is kept as the step's `subrun`, which the trace, the viewer, the
+        OpenTelemetry export and `result.usage` show nested. A call that would run an agent
+        within its own run (an agent that delegates to itself, directly or not), or nest runs
+        past `max_depth`, fails its step with an error that says so, before any model call."""
+        if max_depth < 1:
+            raise ConfigError(f"max_depth={max_depth} must be 1 or more")
+
+        async def delegate(task: str) -> RunResult:
+            return await self._delegated(name, task, max_depth)
+
+        delegate.__doc__ = f"""{description}
+
+        Args:
+            task: what to do, in plain words, with every value it needs
+        """
+        return Tool(delegate, name=name, description=description, source=f"agent ({self.llm.name})",
+                    timeout_s=self.time_limit_s or DELEGATE_TIMEOUT_S)
+
+    async def _delegated(self, name: str, task: str, max_depth: int) -> RunResult:
+        """A sub-run of `task` for the agent tool `name`, under the calling run, if any."""
+        caller, running = CURRENT_RUN.get(), _RUNNING.get()
+        if self in running:
+            raise ConfigError(f"agent tool {name} would run its agent inside its own run: the agent delegates to "
+                              "itself, directly or through others; give it other agents' tools only")
+        if len(running) > max_depth:
+            raise ConfigError(f"agent tool {name} would nest runs {len(running) + 1} deep, past its "
+                              f"max_depth={max_depth}; give as_tool a larger max_depth if the nesting is meant")
+        approve = caller.approve if caller is not None and self.approve is None else self._approver(None)
+        run = self._new_run(task, approve)
+        if caller is not None:
+            left = caller.budget.time_left()
+            if left is not None:
+                run.budget.time_limit_s = min(run.budget.time_limit_s or left, left)
+            if caller.budget.max_tokens is not None:
+                rest = caller.budget.max_tokens - caller.budget.tokens_used
+                run.budget.max_tokens = min(run.budget.max_tokens or rest, rest)
+        result = await self._run(run)
+        if caller is not None:
+            caller.budget.tokens_used += result.usage.model.prompt_tokens + result.usage.model.completion_tokens
+        return result
+
     def run(self, instruction: str, *, output_type: Any = None, conversation: Conversation | None = None) -> RunResult:
         """Plan, act and answer `instruction`; blocks until done. With `output_type` (a pydantic
         model, dataclass, TypedDict, Literal, Enum, list or plain type), `result.output` is the
@@ -452,7 +506,8 @@ class Agent:
     async def _run(self, run: Run) -> RunResult:
         """Take `run` from where it stands to its answer; every step and round is written to the
         store as it happens."""
-        run_token, budget_token = RUN_ID.set(run.id), RUN_BUDGET.set(run.budget)
+        run_token, budget_token, current = RUN_ID.set(run.id), RUN_BUDGET.set(run.budget), CURRENT_RUN.set(run)
+        running = _RUNNING.set((*_RUNNING.get(), self))
         try:
             run.emit(RunStarted(run_id=run.id, instruction=run.instruction, resumed=run.resumed))
             run.passages = await off_loop(MODEL_THREADS, self._retrieve, run.instruction)
@@ -470,6 +525,8 @@ class Agent:
         finally:
             RUN_ID.reset(run_token)
             RUN_BUDGET.reset(budget_token)
+            CURRENT_RUN.reset(current)
+            _RUNNING.reset(running)
         result = run.result(end.answer, end.stopped_by, end.error, output, self.prices)
         if run.conversation is not None:
             run.conversation.remember(result)

@@ -26,7 +26,7 @@ from .plan import resolve
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .run import Run
-from .schema import THINK_TOOL, Passage, StepError, StepErrorKind, StepResult, StepSpec, ToolPolicy
+from .schema import THINK_TOOL, Passage, RunResult, StepError, StepErrorKind, StepResult, StepSpec, ToolPolicy
 from .threads import MODEL_THREADS, off_loop
 
 Retriever = Callable[[str], list[Passage]]
@@ -163,6 +163,10 @@ class Executor:
             if attempt == attempts:
                 tries = f" (after {attempts} attempts)" if attempts > 1 else ""
                 return [failed_result(step, kind, problem + tries, resolved, start, raised)]
+        if isinstance(value, RunResult):  # another agent's run (Agent.as_tool): its answer, the run beside it
+            return [StepResult(id=step.id, tool=step.tool, args=step.args, resolved_args=_jsonable(resolved),
+                               status="ok", observation=value.answer, value=value.answer, subrun=value,
+                               duration_s=time.perf_counter() - start)]
         passages = value if _is_passages(value) else []
         # subtle: converted once, since converting consumes a generator the tool returned
         data = [p.model_dump() for p in passages] if passages else _jsonable(value)

@@ -49,7 +49,7 @@ def export_trace(
     """Emit one run's trace records (`RunResult.trace`, `read_trace(path)`) as spans on
     `tracer_provider`, by default the global one.
 
-    `model` names the model in `chat` spans (the trace does not: pass `agent.llm.name`).
+    `model` names the model in `chat` spans (by default, the one the run's model calls name).
     Records hold seconds since the run started; `started_at` is that start on the `time.time()`
     clock, by default now minus the last record's `t`, which is right for a run just finished.
     """
@@ -58,20 +58,28 @@ def export_trace(
         raise ConfigError(f"export_trace takes one run's trace records; these hold {len(runs)} runs")
     run = RunPicture.from_records(records)
     anchor = time.time() - run.last_t if started_at is None else started_at
+    tracer = trace.get_tracer(AGENT, __version__, tracer_provider=tracer_provider)
+    _export_run(tracer, run, anchor, None, model or _model_of(run.model_calls), capture_content, AGENT)
+
+
+def _export_run(tracer: trace.Tracer, run: RunPicture, anchor: float, context: Context | None, model: str | None,
+                capture_content: bool, agent: str) -> None:
+    """One run's spans, its root under `context` (None for the top run); a step that delegated
+    to another agent (`Agent.as_tool`) holds that agent's run, exported under the step's span."""
 
     def at(t: float) -> int:
         return int((anchor + t) * 1e9)
 
-    tracer = trace.get_tracer(AGENT, __version__, tracer_provider=tracer_provider)
     common = {"gen_ai.provider.name": AGENT, "gen_ai.conversation.id": run.run_id}
     chat_name, chat_common = "chat", {**common, "gen_ai.operation.name": "chat"}
     if model:
         chat_name, chat_common["gen_ai.request.model"] = f"chat {model}", model
 
-    root = tracer.start_span(f"invoke_agent {AGENT}", kind=SpanKind.INTERNAL, start_time=at(0.0), attributes={
-        **common, **({"gen_ai.request.model": model} if model else {}), "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.agent.name": AGENT, "agentrt.resumed": run.resumed,
-    })
+    invoked: dict[str, Any] = {**common, **({"gen_ai.request.model": model} if model else {}),
+                               "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
+                               "agentrt.resumed": run.resumed}
+    root = tracer.start_span(f"invoke_agent {agent}", context=context, kind=SpanKind.INTERNAL, start_time=at(0.0),
+                             attributes=invoked)
     if capture_content:
         root.set_attribute("gen_ai.input.messages", _input_messages([{"role": "user", "content": run.instruction}]))
     parent = trace.set_span_in_context(root)
@@ -103,6 +111,10 @@ def export_trace(
                                  "gen_ai.tool.call.result": _json(result["value"])})
         if result["status"] == "error":
             _fail(span, _error_type(result.get("error")), result["observation"])
+        if result.get("subrun"):  # the agent it delegated to: its run, nested under this step
+            sub = result["subrun"]
+            _export_run(tracer, RunPicture.from_records(sub["trace"]), anchor + started,
+                        trace.set_span_in_context(span), _model_of(sub["model_calls"]), capture_content, step.tool)
         ends.append((step.finished_t or run.last_t, span))
     for t, span in sorted(ends, key=lambda pair: pair[0]):
         span.end(at(t))
@@ -130,6 +142,11 @@ def export_trace(
         if answer["error"]:
             _fail(root, answer["stopped_by"], answer["error"])
     root.end(at(run.last_t))
+
+
+def _model_of(calls: Sequence[Record]) -> str | None:
+    """The model the first of `calls` names, if any (traces before 2026-12-07 name none)."""
+    return next((c["model"] for c in calls if c.get("model")), None)
 
 
 def _step_span(tracer: trace.Tracer, parent: Context, step: StepPicture, start: int, chat_name: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,11 @@ Approver = Callable[[StepSpec, dict[str, Any]], Awaitable[tuple[bool, str]]]
 
 def nobody(event: Event) -> None:
     """The listener of a run no one streams."""
+
+
+CURRENT_RUN: ContextVar[Run | None] = ContextVar("agentrt_current_run", default=None)
+"""The run whose code is running: a tool that is another agent (`Agent.as_tool`) starts its
+sub-run under it, inheriting its approver and what is left of its budget."""
 
 
 @dataclass

@@ -104,6 +104,9 @@ class StepResult(_Data):
     passages: list[Passage] = Field(default_factory=list)
     duration_s: float
     error: StepError | None = None
+    subrun: RunResult | None = None
+    """The run of another agent this step delegated to (`Agent.as_tool`), whose answer is the
+    step's observation."""
 
 
 StopReason = Literal[
@@ -182,3 +185,6 @@ class ToolPolicy(_Data):
     permission: Permission = "allow"
     timeout_s: float | None = Field(default=30.0, gt=0)
     retries: int = Field(default=0, ge=0)
+
+
+StepResult.model_rebuild()  # its `subrun` is a RunResult, defined after it

@@ -65,18 +65,32 @@ def load_prices(prices: Prices | str | Path, models: Sequence[str]) -> dict[str,
 
 
 def usage_of(calls: Sequence[ModelCall], steps: Sequence[StepResult], prices: Mapping[str, Price]) -> Usage:
-    """The usage of a run that made `calls` and took `steps`; its cost when `prices` is not empty
-    (a model missing from it costs nothing)."""
+    """The usage of a run that made `calls` and took `steps`, the model calls of the sub-runs its
+    steps delegated to (`StepResult.subrun`) included; its cost when `prices` is not empty (a
+    model missing from it costs nothing), plus what the sub-runs cost by their own agents' prices."""
     usage = Usage(tool_calls=sum(1 for s in steps if s.model_call is None),
                   tool_seconds=sum(s.duration_s for s in steps if s.model_call is None))
     for call in calls:
         for spent in (usage.model, usage.by_model.setdefault(call.model, Spent()),
                       usage.by_purpose.setdefault(call.purpose, Spent())):
-            spent.calls += 1
-            spent.prompt_tokens += call.prompt_tokens
-            spent.completion_tokens += call.completion_tokens
-            spent.seconds += call.duration_s
+            _add(spent, Spent(calls=1, prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens,
+                              seconds=call.duration_s))
     if prices:
         usage.cost = sum((spent.prompt_tokens * prices[name].prompt + spent.completion_tokens * prices[name].completion)
                          / 1e6 for name, spent in usage.by_model.items() if name in prices)
+    for sub in (s.subrun.usage for s in steps if s.subrun is not None):
+        _add(usage.model, sub.model)
+        for mine, theirs in ((usage.by_model, sub.by_model), (usage.by_purpose, sub.by_purpose)):
+            for name, spent in theirs.items():
+                _add(mine.setdefault(name, Spent()), spent)
+        usage.tool_calls += sub.tool_calls
+        if sub.cost is not None:
+            usage.cost = (usage.cost or 0.0) + sub.cost
     return usage
+
+
+def _add(total: Spent, more: Spent) -> None:
+    total.calls += more.calls
+    total.prompt_tokens += more.prompt_tokens
+    total.completion_tokens += more.completion_tokens
+    total.seconds += more.seconds

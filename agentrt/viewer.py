@@ -107,9 +107,18 @@ def _details(run: RunPicture) -> dict[str, Any]:
             "observation": result.get("observation"), "model_call": result.get("model_call"),
             "passages": result.get("passages", []), "duration_s": result.get("duration_s"),
             "started_t": step.started_t, "finished_t": step.finished_t, "approval": step.approval,
+            "subrun": _subrun(result["subrun"]) if result.get("subrun") else None,
         }
     return {"steps": steps, "model_calls": run.model_calls,
             "replan_reasons": {plan_round: replan["reason"] for plan_round, replan in run.replans.items()}}
+
+
+def _subrun(result: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of a run a step delegated to (`Agent.as_tool`): its task, steps (each
+    with its own sub-run, if it delegated too) and answer."""
+    details = _details(RunPicture.from_records(result["trace"]))
+    return {"instruction": result["instruction"], "answer": result["answer"], "stopped_by": result["stopped_by"],
+            "steps": list(details["steps"].values())}
 
 
 def _script_json(value: Any) -> str:
@@ -189,6 +198,7 @@ _TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined
   .passage { margin: 6px 0; }
   .passage .source { color: var(--muted); font-size: 12px; }
   .hint { color: var(--muted); }
+  .subrun { border-left: 3px solid var(--line); padding-left: 10px; margin: 4px 0; }
 </style>
 </head>
 <body>
@@ -291,6 +301,15 @@ function modelCall(call, open) {
   return el("div", {}, ...parts);
 }
 
+function subrun(run) {
+  // a run another agent made for this step: its steps, each with the run it delegated to, if any
+  const steps = run.steps.map((s) => el("div", { class: "subrun-step" },
+    pre(`${s.id} · ${s.tool}(${json(s.resolved_args ?? s.args)}) -> ${s.observation ?? s.state}`),
+    ...(s.subrun ? [subrun(s.subrun)] : [])));
+  return el("div", { class: "subrun", "data-field": "subrun" }, pre(`task: ${run.instruction}`), ...steps,
+            pre(`answer: ${run.answer}  (ended by ${run.stopped_by})`));
+}
+
 function showStep(id) {
   const step = data.steps[id];
   const badge = el("span", { class: `badge ${step.state}` }, step.state);
@@ -303,6 +322,7 @@ function showStep(id) {
   if (step.model_call) section("Model call", modelCall(step.model_call, true));
   // a think step's passages are shown with its model call
   if (step.passages.length && !step.model_call) section("Passages", passages(step.passages));
+  if (step.subrun) section(`Delegated to ${step.tool}: its run`, subrun(step.subrun));
   section("Timing", facts([
     ["status", step.state], ["planned in", step.round ? `replan ${step.round}` : "the first plan"],
     ["uses steps", step.depends_on.join(", ") || "none"], ["started at", seconds(step.started_t)],

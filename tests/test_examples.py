@@ -13,6 +13,8 @@ EXPECTED = {
     "custom_tool.py": (["lookup_price({'item': 'bread'}) -> 2.25"], 1),
     "typed_answer.py": (["euros=4.0)"], 1),
     "conversation.py": (["get_weather({'city': 'Paris'})", "get_weather({'city': 'London'})"], 2),
+    "agents_as_tools.py": (["to_euros({'amount': 40, 'currency': 'USD'}) -> 36.8", "get_weather({'city': 'Paris'})",
+                            "get_weather({'city': 'Tokyo'})"], 2),
     "travel_assistant.py": (["get_weather({'city': 'Paris'}) -> light rain",
                              "convert_currency({'amount': 120.0, 'source': 'USD', 'target': 'EUR'}) -> 111.11",
                              "local_time_offset({'city': 'Tokyo'}) -> UTC+9"], 2),
