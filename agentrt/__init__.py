@@ -4,6 +4,7 @@ from .agent import Agent
 from .assemble import run_script
 from .config import AgentConfig
 from .context import idempotency_key
+from .conversation import Conversation, Turn
 from .errors import (
     AgentrtError,
     AgentrtWarning,
@@ -18,6 +19,7 @@ from .errors import (
     RunError,
     SandboxViolation,
     TemplateError,
+    TokenBudgetSpent,
     ToolDefinitionError,
     UnsafeResume,
     UserError,
@@ -36,9 +38,10 @@ from .events import (
 from .knowledge import KnowledgeBase
 from .llm import LLM, Generation, GenerationRequest
 from .memory import ExperienceMemory
+from .output import JsonSchema
 from .plan import Plan
 from .registry import Tool, ToolRegistry, load_tools_file, tool
-from .schema import PlanSpec, RunResult, StepError, StepResult, StepSpec
+from .schema import PlanSpec, RunResult, Spent, StepError, StepResult, StepSpec, Usage
 from .store import RunStore
 from .testing import ScriptedLLM
 
@@ -64,6 +67,12 @@ __all__ = [
     "ModelNotFoundError",
     "ModelOutputError",
     "OutputValidationError",
+    "JsonSchema",
+    "Conversation",
+    "Turn",
+    "TokenBudgetSpent",
+    "Usage",
+    "Spent",
     "Plan",
     "PlanError",
     "PlanMade",

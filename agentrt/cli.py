@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from .agent import Agent, Unfinished
+    from .output import JsonSchema
     from .schema import RunResult
 
 
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true",
                      help="print only the whole run record (a list, for a script), as JSON")
     run.add_argument("--trace", metavar="FILE.jsonl", help="write the run's trace here as it happens (JSON Lines)")
+    run.add_argument("--output-schema", metavar="FILE.json",
+                     help="print only the answer, as JSON that validates against this JSON schema")
     _add_agent_options(run)
     run.set_defaults(command=_run)
 
@@ -224,23 +227,30 @@ def _run(args: argparse.Namespace) -> int:
     else:
         params = {**script.settings.params, **_params(args.param)}
         config = _config(args, under=script.settings.model_dump(exclude_unset=True, exclude={"params"}))
+    output_type = _output_schema(args.output_schema) if args.output_schema else None
+    quiet = args.json or output_type is not None
     console = Console()
-    live = _live(console) if console.is_terminal and not args.json else None
+    live = _live(console) if console.is_terminal and not quiet else None
     with console.status("loading the model and tools", spinner="dots") if live else _nothing():
         agent = _agent(config, pause=live)
+    stream = functools.partial(agent.stream, output_type=output_type)
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
     try:
         if script is None:
-            result = _run_one(agent.stream, args.instruction, args, live, trace)
+            result = _run_one(stream, args.instruction, args, live, trace, quiet=output_type is not None)
+            if result is not None and output_type is not None:
+                print(json.dumps(result.output, ensure_ascii=False))
             return 0 if result else 130
         results: list[RunResult] = []
         for index in range(len(script.instructions)):
             instruction = script.render(index, params, [r.answer for r in results])
-            if not args.json:
+            if not quiet:
                 print(f"[{index + 1}/{len(script.instructions)}] {instruction}", flush=True)
-            result = _run_one(agent.stream, instruction, args, live, trace, quiet=args.json)
+            result = _run_one(stream, instruction, args, live, trace, quiet=quiet)
             if result is None:
                 return 130
+            if output_type is not None and not args.json:
+                print(json.dumps(result.output, ensure_ascii=False), flush=True)
             results.append(result)
         if args.json:
             print(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
@@ -332,6 +342,22 @@ def _live(console: Console) -> Live:
     from rich.live import Live
 
     return Live(console=console, refresh_per_second=8, transient=False)
+
+
+def _output_schema(path: str) -> JsonSchema:
+    """The JSON schema in the file at `path`, as an output type; a ConfigError if it is missing,
+    not JSON, or not JSON schema."""
+    from .output import JsonSchema
+
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--output-schema {path}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ConfigError(f"--output-schema {path}: not JSON ({exc})") from None
+    if not isinstance(schema, dict):
+        raise ConfigError(f"--output-schema {path}: a JSON schema is an object, not {type(schema).__name__}")
+    return JsonSchema(schema, name=path)
 
 
 def _params(pairs: Sequence[str]) -> dict[str, str]:

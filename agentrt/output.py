@@ -5,12 +5,16 @@
 local backend, so it always validates, even from the 135M model; sent as `response_format` to a
 server, whose reply is checked, fed back once if it does not validate, and then refused with an
 `OutputValidationError` carrying the raw text. `T` is anything pydantic validates: a model, a
-dataclass, a `TypedDict`, a `Literal` or `Enum`, `list[...]`, `int`, `float`, `bool`, `str`.
+dataclass, a `TypedDict`, a `Literal` or `Enum`, `list[...]`, `int`, `float`, `bool`, `str`;
+or `JsonSchema(schema)`, a JSON schema itself (what `agentrt run --output-schema` reads), whose
+answer is the JSON data, checked against it with `jsonschema`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -22,17 +26,57 @@ from .prompts import PromptLibrary
 from .schema import ModelCall, StepResult
 
 
+@dataclass(frozen=True)
+class JsonSchema:
+    """An output type written as JSON schema: the answer is JSON data that validates against
+    `schema`; `name` is what errors call it. A schema that is not valid JSON schema is a
+    `ConfigError` when this is made."""
+
+    schema: dict[str, Any]
+    name: str = "answer"
+
+    def __post_init__(self) -> None:
+        import jsonschema
+
+        try:
+            jsonschema.validators.validator_for(self.schema).check_schema(self.schema)
+        except jsonschema.SchemaError as exc:
+            raise ConfigError(f"The {self.name} schema is not valid JSON schema: {exc.message}") from None
+
+    def validator(self) -> Callable[[str], Any]:
+        """Parses a reply as JSON and checks it against the schema; raises ValueError saying
+        where it is wrong."""
+        import jsonschema
+
+        checker = jsonschema.validators.validator_for(self.schema)(self.schema)
+
+        def validate(raw: str) -> Any:
+            data = json.loads(raw)
+            problems = [f"{'.'.join(map(str, e.absolute_path)) or 'the value'}: {e.message}"
+                        for e in checker.iter_errors(data)]
+            if problems:
+                raise ValueError("; ".join(problems))
+            return data
+
+        return validate
+
+
 class TypedOutput:
     """Writes a run's answer as an instance of `output_type`."""
 
     def __init__(self, output_type: Any, llm: LLM, prompts: PromptLibrary, *, max_new_tokens: int = 512) -> None:
-        try:
-            self.adapter: TypeAdapter[Any] = TypeAdapter(output_type)
-            self.schema = _bounded(self.adapter.json_schema())
-        except Exception as exc:  # pydantic's errors for a type it cannot describe vary by type
-            raise ConfigError(f"output_type={output_type!r} has no JSON schema ({exc}); use a pydantic model, "
-                              "dataclass, TypedDict, Literal, Enum, list or a plain type") from None
-        self.name = getattr(output_type, "__name__", str(output_type))
+        self.validate: Callable[[str], Any]
+        if isinstance(output_type, JsonSchema):
+            self.schema, self.validate = _bounded(output_type.schema), output_type.validator()
+            self.name = output_type.name
+        else:
+            try:
+                adapter: TypeAdapter[Any] = TypeAdapter(output_type)
+                self.schema, self.validate = _bounded(adapter.json_schema()), adapter.validate_json
+            except Exception as exc:  # pydantic's errors for a type it cannot describe vary by type
+                raise ConfigError(f"output_type={output_type!r} has no JSON schema ({exc}); use a pydantic model, "
+                                  "dataclass, TypedDict, Literal, Enum, list or a plain type") from None
+            self.name = getattr(output_type, "__name__", str(output_type))
         self.described = {"fields": _fields(self.schema), "type_description": _kind(self.schema)}
         self.llm, self.prompts, self.max_new_tokens = llm, prompts, max_new_tokens
 
@@ -52,9 +96,10 @@ class TypedOutput:
             raw = reply.whole(f"The {self.name} answer", f"ask for a smaller type (at most {self.max_new_tokens} "
                               "tokens of JSON)")
             try:
-                return self.adapter.validate_json(raw), calls
-            except ValidationError as exc:
-                problem = f"It is not a valid {self.name}: {exc.errors()[0]['msg']}. Write it again, as JSON only."
+                return self.validate(raw), calls
+            except (ValidationError, ValueError) as exc:
+                why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+                problem = f"It is not a valid {self.name}: {why}. Write it again, as JSON only."
         error = OutputValidationError(f"The answer is not a valid {self.name}: {problem}", calls[-1].output)
         error.model_call = calls[-1]
         raise error

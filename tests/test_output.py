@@ -7,13 +7,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import subprocess
+import sys
 from typing import Literal
 
 import pytest
 from pydantic import BaseModel
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from agentrt import Agent, ConfigError, OutputValidationError, tool
+from agentrt import Agent, ConfigError, JsonSchema, OutputValidationError, tool
 from agentrt.testing import ScriptedLLM
 
 from .conftest import answer, plan
@@ -91,6 +93,43 @@ def test_a_type_without_a_json_schema_is_refused_before_the_run():
 
     with pytest.raises(ConfigError, match="output_type=.*Opaque.* has no JSON schema"):
         Agent(model=ScriptedLLM(), store=":memory:").run("hi", output_type=Opaque)
+
+
+WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "celsius": {"type": "number"}},
+                  "required": ["city", "celsius"]}
+
+
+def test_an_output_type_given_as_json_schema_is_checked_against_it_and_fed_back_once():
+    result, llm = run(JsonSchema(WEATHER_SCHEMA), ['{"city": "Paris"}', '{"city": "Paris", "celsius": 18}'])
+    assert result.output == {"city": "Paris", "celsius": 18}
+    assert "the value: 'celsius' is a required property" in llm.prompts()[-1]
+    assert llm.history[-1].json_schema["properties"]["city"]["maxLength"] == 200  # bounded like any type's
+    with pytest.raises(ConfigError, match="The weather schema is not valid JSON schema: 'objekt' is not valid"):
+        JsonSchema({"type": "objekt"}, name="weather")
+
+
+def test_agentrt_run_output_schema_refuses_a_bad_file_before_loading_a_model(tmp_path):
+    bad = tmp_path / "bad.json"
+    for text, message in (("{not json", "not JSON"), ('["a list"]', "a JSON schema is an object, not list"),
+                          ('{"type": "objekt"}', "is not valid JSON schema")):
+        bad.write_text(text)
+        out = subprocess.run([sys.executable, "-m", "agentrt.cli", "run", "hi", "--output-schema", str(bad)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+@pytest.mark.model
+def test_agentrt_run_output_schema_prints_only_the_answer_as_json_that_validates(tmp_path):
+    schema, tools = tmp_path / "weather.json", tmp_path / "tools.py"
+    schema.write_text(json.dumps(WEATHER_SCHEMA))
+    tools.write_text('from agentrt import tool\n\n\n@tool\ndef get_weather(city: str) -> str:\n'
+                     '    """The weather in a city."""\n    return f"18 degrees and sunny in {city}"\n')
+    out = subprocess.run([sys.executable, "-m", "agentrt.cli", "run", "What is the weather in Paris?", "--tools",
+                          str(tools), "--output-schema", str(schema), "--store", ":memory:"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    value = json.loads(out.stdout)  # the whole of stdout
+    assert isinstance(value["city"], str) and isinstance(value["celsius"], (int, float))
 
 
 @pytest.mark.model
