@@ -34,6 +34,7 @@ from .events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    TextDelta,
 )
 from .knowledge import KnowledgeBase
 from .llm import LLM, Generation, GenerationRequest
@@ -68,6 +69,7 @@ __all__ = [
     "ModelOutputError",
     "OutputValidationError",
     "JsonSchema",
+    "TextDelta",
     "Conversation",
     "Turn",
     "TokenBudgetSpent",

@@ -527,6 +527,7 @@ class Agent:
             RUN_BUDGET.reset(budget_token)
             CURRENT_RUN.reset(current)
             _RUNNING.reset(running)
+        run.say_answer(end.answer)
         result = run.result(end.answer, end.stopped_by, end.error, output, self.prices)
         if run.conversation is not None:
             run.conversation.remember(result)

@@ -22,6 +22,7 @@ from .events import (
     ApprovalRequested,
     Event,
     RunStarted,
+    TextDelta,
 )
 from .plugins import PluginFailure, installed_tools
 from .registry import ToolRegistry
@@ -272,11 +273,20 @@ def _run_one(stream: Callable[[str], Iterator[Event]], instruction: str, args: a
     recorder, picture = TraceRecorder(trace), RunPicture()
     view = RunView(picture, recorder) if live else None
     run_id = result = None
+    said = ""  # the answer as streamed so far
     try:
         if live is not None and view is not None:
             live.update(view, refresh=True)
             live.start()
         for event in stream(instruction):
+            if isinstance(event, TextDelta):  # streamed only: not a trace record
+                if event.source == "answer":
+                    said += event.text
+                    if view is not None:
+                        view.answer_so_far = said
+                    elif not (quiet or args.json):
+                        print(("Answer: " if said == event.text else "") + event.text, end="", flush=True)
+                continue
             run_id = event.run_id if isinstance(event, RunStarted) else run_id
             result = event.result if isinstance(event, Answered) else result
             record = recorder(event)
@@ -287,7 +297,11 @@ def _run_one(stream: Callable[[str], Iterator[Event]], instruction: str, args: a
                 if result is not None:
                     print(result.model_dump_json(indent=2))
             else:
-                for line in plain_lines(record, picture):
+                lines = plain_lines(record, picture)
+                if said and record["kind"] == "answer":  # the answer is on the screen already
+                    print()
+                    lines = [line for line in lines if not line.startswith("Answer: ")]
+                for line in lines:
                     print(line, flush=True)
     except KeyboardInterrupt:
         if run_id:

@@ -104,6 +104,17 @@ class Replanning(_Event):
     reason: str
 
 
+class TextDelta(_Event):
+    """More of a text as the model writes it: a `think` step's reasoning (`step_id` names the
+    step) or the run's answer (`step_id` None). Streamed only, not kept in the trace or the
+    store: the whole text is in the step's result or the answer."""
+
+    kind: Literal["text_delta"] = "text_delta"
+    source: Literal["think", "answer"]
+    step_id: int | None = None
+    text: str
+
+
 class Answered(_Event):
     """The run is over; `result` is what `Agent.run` returns."""
 
@@ -112,4 +123,4 @@ class Answered(_Event):
 
 
 Event = (RunStarted | PlanMade | ModelCalled | StepStarted | ApprovalRequested | StepFinished | Replanning
-         | Answered)
+         | TextDelta | Answered)

@@ -202,7 +202,9 @@ class Executor:
                 earlier=list(run.earlier),
             )
             prepared.append((step, question, passages, prompt_request(prompt, self.think_max_new_tokens)))
-        replies = await ask(self.llm, "think", [r for *_, r in prepared], passages=[p for _, _, p, _ in prepared])
+        streams = [run.text_stream("think", step.id) for step, *_ in prepared]
+        replies = await ask(self.llm, "think", [r for *_, r in prepared], passages=[p for _, _, p, _ in prepared],
+                            on_text=streams)
         return [
             StepResult(
                 id=step.id,

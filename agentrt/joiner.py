@@ -8,6 +8,7 @@ A successful `final_answer` step is the answer as written, with no model call (t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .conversation import Turn
 from .errors import ModelOutputError, about_output_of
-from .llm import LLM, ask, prompt_request
+from .llm import LLM, OnText, ask, prompt_request
 from .plan import references
 from .prompts import PromptLibrary
 from .schema import FINAL_ANSWER_TOOL, ModelCall, StepResult
@@ -55,9 +56,10 @@ class Joiner:
         return final[-1].observation if final else None
 
     async def decide(self, instruction: str, results: list[StepResult], *, can_replan: bool,
-                     earlier: Sequence[Turn] = ()) -> Decision:
+                     earlier: Sequence[Turn] = (), on_answer: OnText | None = None) -> Decision:
         """Ask the model to answer from `results` (and the `earlier` turns of a conversation) or,
-        when `can_replan`, to ask for more steps."""
+        when `can_replan`, to ask for more steps. `on_answer` gets the answer's text as the
+        model writes it (`AnswerText`)."""
         prompt = self.prompts.render(
             "answer",
             instruction=instruction,
@@ -67,7 +69,7 @@ class Joiner:
         )
         request = prompt_request(prompt, self.max_new_tokens,
                                  decision_schema(can_replan) if self.constrained else None)
-        [reply] = await ask(self.llm, "answer", [request])
+        [reply] = await ask(self.llm, "answer", [request], on_text=AnswerText(on_answer) if on_answer else None)
         text = reply.whole("The joiner's reply", "raise agent.joiner.max_new_tokens")
         with about_output_of(reply.call):
             try:
@@ -83,6 +85,44 @@ class Joiner:
                 raise ModelOutputError("The joiner asked to replan with no replans left", text)
         decision.call = reply.call
         return decision
+
+
+class AnswerText:
+    """Follows the joiner's reply as the model writes it, `{"action": "answer", "answer": "..."}`,
+    and hands on the answer's text, decoded, as far as it is written: so the person sees the
+    answer as it is written, not once the JSON around it closes. A replan hands on nothing."""
+
+    _KEY = re.compile(r'"answer"\s*:\s*"')
+
+    def __init__(self, on_text: OnText) -> None:
+        self.on_text = on_text
+        self.raw = ""
+        self.sent = 0
+
+    def __call__(self, piece: str) -> None:
+        self.raw += piece
+        key = self._KEY.search(self.raw)
+        if key is None:
+            return
+        text = _string_so_far(self.raw[key.end():])
+        if len(text) > self.sent:
+            self.on_text(text[self.sent:])
+            self.sent = len(text)
+
+
+def _string_so_far(body: str) -> str:
+    """The decoded content of a JSON string whose opening quote came just before `body`, as far
+    as it is written: to its closing quote if there is one, without an escape cut in two."""
+    position = 0
+    while position < len(body) and body[position] != '"':
+        position += 2 if body[position] == "\\" else 1
+    text = body[:position]
+    for cut in range(7):  # "\\" or "\\u00" at the end waits for the rest of its escape
+        try:
+            return str(json.loads(f'"{text[:len(text) - cut]}"'))
+        except ValueError:
+            continue
+    return ""
 
 
 def decision_schema(can_replan: bool) -> dict[str, Any]:

@@ -38,6 +38,8 @@ class RunView:
 
     def __init__(self, picture: RunPicture, recorder: TraceRecorder) -> None:
         self.picture, self.recorder = picture, recorder
+        self.answer_so_far = ""
+        """The answer as the model has written it so far (`TextDelta`), shown until the run ends."""
 
     def __rich__(self) -> RenderableType:
         picture = self.picture
@@ -51,6 +53,8 @@ class RunView:
         parts: list[RenderableType] = [tree]
         if picture.answer is not None:
             parts.append(Text(f"Answer: {picture.answer['answer']}", style="bold"))
+        elif self.answer_so_far:
+            parts.append(Text(f"Answer: {self.answer_so_far}", style="bold"))
         else:
             phase = "the model is writing the plan" if picture.phase() == "planning" else picture.phase()
             parts.append(Spinner("dots", Text(f"{phase}  {self.recorder.elapsed():.0f}s", style="cyan")))

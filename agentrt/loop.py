@@ -114,7 +114,8 @@ class Join:
             return None
         try:
             decision = await asyncio.wait_for(
-                crew.joiner.decide(run.instruction, results, can_replan=can_replan, earlier=run.earlier),
+                crew.joiner.decide(run.instruction, results, can_replan=can_replan, earlier=run.earlier,
+                                   on_answer=run.text_stream("answer")),
                 budget.time_left())
         except TimeoutError:  # the joiner's generation stopped with its task
             return End(_best_effort(results), "time_limit")

@@ -9,20 +9,22 @@ A resumed run is a `Run` built from what the store saved (`Run.from_saved`), not
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .budget import Budget
 from .conversation import Conversation, Turn
-from .events import Event, ModelCalled, StepFinished
+from .events import Event, ModelCalled, StepFinished, TextDelta
+from .llm import OnText
 from .memory import Experience
 from .output import TypedOutput
-from .plan import Plan
-from .schema import ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
+from .plan import Plan, references
+from .schema import FINAL_ANSWER_TOOL, ModelCall, Passage, PlanSpec, RunResult, StepResult, StepSpec, StopReason
 from .store import RunJournal, SavedRun
 from .trace import TraceRecorder
 from .usage import Price, usage_of
@@ -39,6 +41,25 @@ def nobody(event: Event) -> None:
 CURRENT_RUN: ContextVar[Run | None] = ContextVar("agentrt_current_run", default=None)
 """The run whose code is running: a tool that is another agent (`Agent.as_tool`) starts its
 sub-run under it, inheriting its approver and what is left of its budget."""
+
+
+class _Quoted:
+    """A think step's text as the answer that quotes it shows it, piece by piece: the answer's
+    opening words first, nothing before the step's first word, and whitespace only once a word
+    follows it (the step's result, which the answer quotes, is its text stripped)."""
+
+    def __init__(self, opening: str) -> None:
+        self.held = opening
+        self.begun = False
+
+    def __call__(self, piece: str) -> str:
+        if not self.begun:
+            piece = piece.lstrip()
+            self.begun = bool(piece)
+        text = self.held + piece if self.begun else ""
+        shown = text.rstrip()
+        self.held = text[len(shown):] if self.begun else self.held
+        return shown
 
 
 @dataclass
@@ -68,6 +89,8 @@ class Run:
     """Whether the run continues one the store saved."""
     typed: TypedOutput | None = None
     """Writes the answer as the caller's `output_type`, if one was asked for."""
+    answer_said: str = ""
+    """The answer's text the listener has been handed so far (`say`)."""
     conversation: Conversation | None = None
     """The conversation the run is a turn of, which it joins when it ends, if any."""
     earlier: Sequence[Turn] = ()
@@ -95,6 +118,53 @@ class Run:
         self.trace(event)
         self.listener(event)
         return written
+
+    def text_stream(self, source: Literal["think", "answer"], step_id: int | None = None) -> OnText | None:
+        """Where a model call writing a think step's text or the answer hands it, piece by
+        piece, from any thread: to the listener as `TextDelta` events. A think step that the
+        plan's answer quotes (`"answer": "... $N ..."`, no other step in it) streams the answer
+        too, from the text before `$N`. None when no one streams the run, so its calls need not
+        stream."""
+        if self.listener is nobody:
+            return None
+        loop = asyncio.get_running_loop()
+        opening = self._answer_opening(step_id) if step_id is not None else None
+        quoted = _Quoted(opening) if opening is not None else None
+
+        def hand_on(piece: str) -> None:
+            deltas = [TextDelta(source=source, step_id=step_id, text=piece)]
+            shown = quoted(piece) if quoted is not None else ""
+            if shown:
+                deltas.append(TextDelta(source="answer", text=shown))
+            for delta in deltas:
+                loop.call_soon_threadsafe(self.say, delta)
+
+        return hand_on
+
+    def _answer_opening(self, step_id: int) -> str | None:
+        """The text before `$step_id` in the plan's answer, if the answer quotes that step and
+        no other."""
+        for step in self.plan.order():
+            answer = step.args.get("answer")
+            if step.tool == FINAL_ANSWER_TOOL and isinstance(answer, str) and references(answer) == {step_id}:
+                return answer.split(f"${step_id}", 1)[0]
+        return None
+
+    def say(self, delta: TextDelta) -> None:
+        """Hand `delta` to the listener (text is streamed only: the store and the trace keep the
+        whole of it, in the step's result or the answer)."""
+        if delta.source == "answer":
+            self.answer_said += delta.text
+        self.listener(delta)
+
+    def say_answer(self, answer: str) -> None:
+        """The run ends with `answer`: stream what of it the listener has not seen (all of it,
+        unless the joiner's reply streamed it as written)."""
+        if self.listener is not nobody:
+            said = self.answer_said.strip()  # a step's result is its text stripped
+            rest = answer[len(said):] if answer.startswith(said) else f"\n{answer}"
+            if rest:
+                self.say(TextDelta(source="answer", text=rest))
 
     def called(self, call: ModelCall) -> None:
         """The planner or the joiner made `call`: keep it among the run's model calls."""

@@ -72,12 +72,17 @@ class Reply:
         return self.text
 
 
+OnText = Callable[[str], None]
+"""Receives a generation's text piece by piece, as the model writes it."""
+
+
 async def ask(
     llm: LLM, purpose: ModelCallPurpose, requests: Sequence[GenerationRequest], *,
-    passages: Sequence[Sequence[Passage]] = (), on_text: Callable[[str], None] | None = None,
+    passages: Sequence[Sequence[Passage]] = (), on_text: OnText | Sequence[OnText | None] | None = None,
 ) -> list[Reply]:
     """Every model call of the run goes through here: `requests` to `llm` as one batch
-    (`generate_async`), each generation with the record of what it was for (`purpose`), what it
+    (`generate_async`; `on_text` streams the one request's text, or each request's to its own
+    callback), each generation with the record of what it was for (`purpose`), what it
     saw (its request, and `passages[i]` retrieved for it) and what it cost. Within a run with a
     token budget, a call that could pass it (its prompts, as `count_tokens` gives them, and all
     the new tokens it may write) raises `TokenBudgetSpent` instead of being made."""
@@ -178,18 +183,27 @@ def stop_generation(llm: object, requests: Collection[GenerationRequest]) -> Non
 
 
 async def generate_async(
-    llm: LLM, requests: Sequence[GenerationRequest], on_text: Callable[[str], None] | None = None
+    llm: LLM, requests: Sequence[GenerationRequest], on_text: OnText | Sequence[OnText | None] | None = None
 ) -> list[Generation]:
     """`llm.generate(requests)` on a model thread (or, for an `AsyncLLM`, its own coroutine),
     awaited from the event loop. Cancelling the awaiting task stops these generations, and only
     these: concurrent runs batched with them go on. With `on_text` and a streaming backend, the
-    one request's text is handed over as it grows."""
+    one request's text is handed over as it grows; given one callback per request, each
+    request's text goes to its own, the requests going to the model at once (the local
+    backend's batch queue still batches them)."""
+    streams = [on_text] if callable(on_text) else list(on_text or [])
+    streamed = any(streams) and isinstance(llm, (AsyncLLM, StreamingLLM))
     try:
+        if streamed and len(requests) > 1:
+            each = await asyncio.gather(*(
+                generate_async(llm, [request], stream) for request, stream in zip(requests, streams, strict=True)))
+            return [generation for [generation] in each]
+        stream = streams[0] if streamed else None
         if isinstance(llm, AsyncLLM):
-            return await llm.agenerate(requests, on_text)
-        if on_text is not None and isinstance(llm, StreamingLLM):
+            return await llm.agenerate(requests, stream)
+        if stream is not None and isinstance(llm, StreamingLLM):
             [request] = requests
-            return [await off_loop(MODEL_THREADS, llm.generate_streaming, request, on_text)]
+            return [await off_loop(MODEL_THREADS, llm.generate_streaming, request, stream)]
         return await off_loop(MODEL_THREADS, llm.generate, list(requests))
     except asyncio.CancelledError:
         stop_generation(llm, requests)
