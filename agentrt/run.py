@@ -55,10 +55,12 @@ class _Quoted:
     def __call__(self, piece: str) -> str:
         if not self.begun:
             piece = piece.lstrip()
-            self.begun = bool(piece)
-        text = self.held + piece if self.begun else ""
+            if not piece:
+                return ""
+            self.begun = True
+        text = self.held + piece
         shown = text.rstrip()
-        self.held = text[len(shown):] if self.begun else self.held
+        self.held = text[len(shown):]
         return shown
 
 

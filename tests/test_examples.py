@@ -13,6 +13,7 @@ EXPECTED = {
     "custom_tool.py": (["lookup_price({'item': 'bread'}) -> 2.25"], 1),
     "typed_answer.py": (["euros=4.0)"], 1),
     "conversation.py": (["get_weather({'city': 'Paris'})", "get_weather({'city': 'London'})"], 2),
+    "live_answer.py": (["model calls", "cost 0.0"], 2),
     "agents_as_tools.py": (["to_euros({'amount': 40, 'currency': 'USD'}) -> 36.8", "get_weather({'city': 'Paris'})",
                             "get_weather({'city': 'Tokyo'})"], 2),
     "travel_assistant.py": (["get_weather({'city': 'Paris'}) -> light rain",

@@ -194,7 +194,8 @@ def test_stream_yields_typed_events_with_each_step_started_before_it_finishes():
     events = list(Agent(model=llm).stream("1+1?"))
     kinds = [e.kind for e in events]
     assert sorted(kinds) == sorted(["run_started", "plan", "model_call", "step_started", "step_finished",
-                                    "step_started", "step_finished", "answer"])
+                                    "step_started", "step_finished", "text_delta", "answer"])
+    assert kinds[-2:] == ["text_delta", "answer"] and events[-2].text == "2"  # the answer, then the end
     assert kinds[0] == "run_started" and events[0].run_id == events[-1].result.run_id
     steps = [e for e in events if isinstance(e, (StepStarted, StepFinished))]
     assert [type(e) for e in steps] == [StepStarted, StepFinished, StepStarted, StepFinished]
