@@ -8,11 +8,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
     from .schema import ModelCall
+
+Table = TypeVar("Table", bound=BaseModel)
 
 
 class AgentrtWarning(UserWarning):
@@ -107,3 +111,17 @@ class UnsafeResume(RunError):
 class RetryTool(Exception):
     """Raise inside a tool to tell the model what to correct: the message becomes the step's
     observation, and the run replans (within its budget) with it in view."""
+
+
+def checked_tables(kind: type[Table], tables: Mapping[str, Table | Mapping[str, Any]],
+                   complaint: Callable[[str, str], str]) -> dict[str, Table]:
+    """Each of `tables` (by name: a `kind` already, or a plain table of its fields) as a `kind`;
+    the first that does not validate is a `ConfigError` saying `complaint(name, problems)`."""
+    checked = {}
+    for name, table in tables.items():
+        try:
+            checked[name] = table if isinstance(table, kind) else kind.model_validate(table)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'table'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(complaint(name, problems)) from None
+    return checked

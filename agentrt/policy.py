@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from .errors import ConfigError
+from .errors import ConfigError, checked_tables
 from .schema import ToolPolicy
 
 
@@ -42,12 +40,5 @@ def load_policies(path: str | Path) -> dict[str, ToolPolicy]:
 
 def check_policies(policies: Mapping[str, ToolPolicy | Mapping[str, Any]], *, where: str = "") -> dict[str, ToolPolicy]:
     """`ToolPolicy` objects from policies or plain tables of their fields; `where` prefixes errors."""
-    checked = {}
-    for name, table in policies.items():
-        try:
-            checked[name] = table if isinstance(table, ToolPolicy) else ToolPolicy.model_validate(table)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'table'}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{where}[tools.{name}]: {problems} (keys: permission = "
-                              '"allow" | "ask" | "deny", timeout_s, retries)') from None
-    return checked
+    return checked_tables(ToolPolicy, policies, lambda name, problems: (
+        f'{where}[tools.{name}]: {problems} (keys: permission = "allow" | "ask" | "deny", timeout_s, retries)'))

@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import ConfigError
+from .errors import ConfigError, checked_tables
 from .schema import ModelCall, Spent, StepResult, Usage
 
 
@@ -53,15 +53,8 @@ def load_prices(prices: Prices | str | Path, models: Sequence[str]) -> dict[str,
     if unknown:
         raise ConfigError(f"{where}{unknown} named, but this agent's model is {list(models)}: "
                           "name each model as LLM.name gives it")
-    checked = {}
-    for name, price in prices.items():
-        try:
-            checked[name] = price if isinstance(price, Price) else Price.model_validate(price)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'table'}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{where}the price of {name!r} is wrong: {problems} (write prompt = X and "
-                              "completion = Y, per million tokens)") from None
-    return checked
+    return checked_tables(Price, prices, lambda name, problems: (
+        f"{where}the price of {name!r} is wrong: {problems} (write prompt = X and completion = Y, per million tokens)"))
 
 
 def usage_of(calls: Sequence[ModelCall], steps: Sequence[StepResult], prices: Mapping[str, Price]) -> Usage:
