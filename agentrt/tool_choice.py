@@ -19,7 +19,8 @@ answer; the model writes how their results flow into each other and into the ans
 request reaches `min_fit`, none of these tools is shown, so a question no tool answers is not
 forced into one: the planner plans it as it would without a chooser, among the tools it always
 shows (`Planner._shown`). Showing `top_k` tools, not all, also keeps the prompt and the constraint the same size with
-500 tools as with 5.
+500 tools as with 5. In a conversation, a first request no tool fits that follows up the turn
+before ("and in London?", `follow_up`) calls again the tool that turn called last.
 """
 
 from __future__ import annotations
