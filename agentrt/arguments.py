@@ -11,9 +11,15 @@ the task (a run of its words) and a number one of the task's numbers, or else th
 gave (which carries what the task implies but does not say, like "AAPL" for "apple"), unless
 that is the value the tool's worked example showed, which the model copies. The same goes for
 what the task's words decide without the model: a choice the task names takes that value ("make it
-cooler": mode "cool", but not a choice two parameters share, like from and to), a flag the task
-names is on unless negated ("nonstop", "don't shuffle"), and a value whose described example has
-a telling shape ("e.g. ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one.
+cooler": mode "cool"; "into German": "de", by the standard names of codes, `choice_names`), a
+choice two parameters share as the two sides of a conversion (from and to currencies) takes, on
+each side, what the task names on that side ("250 euros in US dollars": the amount's currency,
+then the one after "in"), a flag the task names is on unless negated ("nonstop", "don't shuffle"),
+a number the task states in the unit a parameter is named for takes that number ("1 min 30 sec":
+minutes 1, seconds 30), and a value whose described example has a telling shape ("e.g.
+ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one. An optional
+parameter the plan left out is asked for only when the task's words decide it that way ("in the
+last 2 days", "somewhere cheap"): otherwise a small model makes one up.
 
 So the plan decides which tools run and how their results flow (`$N`), and then its calls get
 their arguments rewritten here, all of them in one batch. A call the plan opened with for one
@@ -30,10 +36,11 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from .choice_names import standard_names
 from .llm import LLM, GenerationRequest, ask, prompt_request
 from .plan import references
 from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
@@ -43,6 +50,18 @@ from .schema import ModelCall, PlanSpec, StepSpec
 from .tool_choice import NUMBER, Call, described_example, example_arguments, signature
 
 _NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
+Side = Literal["source", "target"]
+_SIDES: tuple[Side, Side] = ("source", "target")
+# the words of a parameter's name that make it one side of a conversion (from_currency, to_currency)
+_SIDE_NAMES: dict[Side, set[str]] = {
+    "source": {"from", "source", "src", "origin", "base", "original", "input"},
+    "target": {"to", "target", "dest", "destination", "into", "output", "quote"},
+}
+# the word just before a value that puts it on the target side: "to euros", "in yen", "into German",
+# "how many Canadian dollars"; on the source side are "from" and a number ("250 euros")
+_TARGET_CUES = {"to", "into", "in", "as", "many", "much"}
+# a number and the word after it: "30 sec", "2 days", "1 sentence"
+_QUANTITY = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*([^\W\d_]+)")
 # a described example's pieces: digits, letters, and anything else as itself
 _SHAPE_PIECES = re.compile(r"\d+|[^\W\d_]+|.")
 
@@ -86,11 +105,18 @@ class ArgumentWriter:
         stated = _task_values(part or instruction, instruction)
         shown = example_arguments(tool)
         shared = _shared_choices(declared)
+        sides = _sides(declared, shared)
+        required = arguments.setdefault("required", [])
         for name in list(properties):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
-            elif name not in step.args and name not in carried and name not in arguments.get("required", []):
-                del properties[name]  # asked for an optional argument, a small model makes one up
+            elif name not in step.args and name not in carried and name not in required:
+                decided = stated.decided(name, declared[name], side=sides.get(name), shared=name in shared)
+                if decided is None:
+                    del properties[name]  # asked for an optional argument, a small model makes one up
+                else:  # "somewhere cheap": the task's words give it, so it is written
+                    properties[name] = decided
+                    required.append(name)
             else:
                 # a value the plan copied from the tool's worked example is no evidence
                 copied = step.args.get(name) == shown.get(name)
@@ -100,7 +126,7 @@ class ArgumentWriter:
                         planned = None
                 else:
                     planned = None if repeated or copied else step.args.get(name)
-                narrowed = stated.narrow(name, declared[name], planned, shared=name in shared)
+                narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name))
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
                 properties[name] = narrowed or properties[name]
@@ -153,21 +179,26 @@ class _TaskValues:
             self.phrases = list(dict.fromkeys(r for r in runs if r and "$" not in r and len(r) <= MAX_STRING_CHARS))
         numbers = NUMBER.findall(text) or NUMBER.findall(whole)
         self.numbers = list(dict.fromkeys(float(n) for n in numbers))
-        self.words = re.findall(r"[^\W_]+", text.lower().replace("'", "").replace("\u2019", ""))
+        self.quantities = [(float(n), unit.lower()) for n, unit in _QUANTITY.findall(text)]
+        self.words = _words(text)
         self.tokens = [token.strip(self._EDGES) for token in text.split()]
+        self.whole = whole if whole != text else None
 
-    def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False) -> dict[str, Any] | None:
+    def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
+               side: Side | None = None) -> dict[str, Any] | None:
         """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
         plan's value), or None where that does not apply (a format, an object, nothing to choose
-        from): a choice to those the instruction names, unless another parameter `shared` it;
-        a flag to what the instruction says of it; text with a telling example to the words of
-        its shape, else to the instruction's phrases; a number to its numbers."""
+        from): a choice to those the instruction names (on its `side`, for one side of a
+        conversion; not at all if another parameter `shared` it otherwise); a flag to what the
+        instruction says of it; text with a telling example to the words of its shape, else to
+        the instruction's phrases; a number to those stated in the unit `name` speaks of, else to
+        all its numbers."""
         options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
         if len(options) != 1:
             return None
         option, kind = options[0], options[0].get("type")
         if "enum" in option:
-            named = [] if shared else [v for v in option["enum"] if isinstance(v, str) and self._names(v)]
+            named = self._chosen(option["enum"], side) if side or not shared else []
             return {"enum": named} if named else None
         if any(k in option for k in ("const", "format", "pattern")):
             return None
@@ -189,20 +220,122 @@ class _TaskValues:
                 return {"enum": list(dict.fromkeys(shaped))}
             values = [*self.phrases, *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
         elif kind in ("number", "integer"):
-            values = [int(n) if n.is_integer() else n for n in self.numbers if kind == "number" or n.is_integer()]
-            if isinstance(planned, (int, float)) and not isinstance(planned, bool) and planned not in values:
+            counted = self._counted(name)
+            values = [int(n) if n.is_integer() else n for n in counted or self.numbers
+                      if kind == "number" or n.is_integer()]
+            if not counted and isinstance(planned, (int, float)) and not isinstance(planned, bool) \
+                    and planned not in values:
                 values.append(planned)
         else:
             return None
         return {"enum": values} if values else None
 
-    def _names(self, value: str) -> bool:
-        """Whether the text names choice `value`: each of its words is a word of the text, or
-        (from 4 letters) begins one ("cool" in "cooler"); a value under 3 letters is too often
-        a word of another sense ("it" for Italian)."""
-        wanted = re.findall(r"[^\W_]+", value.lower())
-        return len(value) >= 3 and bool(wanted) and all(
-            any(w == x or (len(x) >= 4 and w.startswith(x)) for w in self.words) for x in wanted)
+    def decided(self, name: str, prop: dict[str, Any], *, shared: bool = False,
+                side: Side | None = None) -> dict[str, Any] | None:
+        """What the text's words alone say of optional parameter `name` (`prop`), as `narrow`
+        puts it, or None if they say nothing of it: a choice it names (on `side`), a flag it
+        mentions, a number it states in the unit `name` speaks of."""
+        options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        if len(options) != 1:
+            return None
+        option, kind = options[0], options[0].get("type")
+        if "enum" in option:  # named for sure: "38 dollars" does not say which dollars
+            choices = option["enum"]
+            named = self._sided(choices, sure=True)[side] if side else [] if shared else self._named(choices, sure=True)
+            return {"enum": named} if named else None
+        if kind == "boolean" or (kind in ("number", "integer") and self._counted(name)):
+            return self.narrow(name, prop, None)
+        return None
+
+    def _chosen(self, choices: list[Any], side: Side | None) -> list[Any]:
+        """The `choices` the text names, on `side` if given: those it names there, or where it
+        names none there but some on the other side, all the others ("to celsius": the source
+        is any scale but celsius); on a side the text leaves open, the whole task's."""
+        if side is None:
+            return self._named(choices)
+        other: Side = "target" if side == "source" else "source"
+        named = self._sided(choices)
+        if not named[side] and self.whole is not None:
+            whole = _task_values(self.whole, self.whole)._sided(choices)
+            named[side] = [c for c in whole[side] if c not in named[other]]
+        if named[side]:
+            return named[side]
+        return [c for c in choices if c not in named[other]] if named[other] else []
+
+    def _named(self, choices: list[Any], *, sure: bool = False) -> list[Any]:
+        """The `choices` the text names, in the order it names them (if `sure`, only those it
+        names as one choice: not "dollars")."""
+        return list(dict.fromkeys(c for _, named in self._mentions(choices, sure=sure) for c in named))
+
+    def _sided(self, choices: list[Any], *, sure: bool = False) -> dict[Side, list[Any]]:
+        """The `choices` the text names on each side of a conversion: by the word before each
+        mention ("to", "in", "into", "how many" for the target; "from" or a number for the
+        source), and a mention without one on the first side still without any, in reading
+        order ("USD to EUR", "how many euros is 500 dollars")."""
+        sides: dict[Side, list[Any]] = {"source": [], "target": []}
+        loose = []
+        for position, named in self._mentions(choices, sure=sure):
+            side = self._side_at(position)
+            if side is None:
+                loose.append(named)
+            else:
+                sides[side].extend(named)
+        for named in loose:
+            open_side = next((side for side in _SIDES if not sides[side]), None)
+            if open_side is not None:
+                sides[open_side].extend(named)
+        return {side: list(dict.fromkeys(named)) for side, named in sides.items()}
+
+    def _side_at(self, position: int) -> Side | None:
+        """Which side the one or two words before word `position` put a value on, if any."""
+        for word in reversed(self.words[max(0, position - 2) : position]):
+            if word in _TARGET_CUES:
+                return "target"
+            if word == "from" or word.isdigit():
+                return "source"
+        return None
+
+    def _mentions(self, choices: list[Any], *, sure: bool = False) -> list[tuple[int, list[Any]]]:
+        """Where the text names `choices`, in order: each mention's first word and the choices it
+        may be. A choice is named by its own words (from 3 letters: "it" is more often a pronoun
+        than Italian) or by a standard name of its code ("German" for "de", "US dollars" for
+        "USD"; `choice_names`), each of its words a word of the text or (from 4 letters) the
+        start of one ("cool" in "cooler"); the last word of a standard name alone ("dollars")
+        names every choice whose name ends so (with `sure`, such mentions are left out)."""
+        texts = tuple(c for c in choices if isinstance(c, str))
+        standard = standard_names(texts)
+        found: dict[int, tuple[int, list[Any]]] = {}  # first word -> (words covered, choices)
+        for choice in texts:
+            for name in ([choice] if len(choice) >= 3 else []) + list(standard.get(choice, ())):
+                wanted = _words(name)
+                for position in self._places(wanted):
+                    covered, named = found.setdefault(position, (len(wanted), []))
+                    found[position] = (max(covered, len(wanted)), [*named, choice] if choice not in named else named)
+        heads: dict[str, list[str]] = defaultdict(list)
+        for choice, names in standard.items():
+            for name in names:
+                if choice not in heads[_words(name)[-1]]:
+                    heads[_words(name)[-1]].append(choice)
+        spans = {p + k for p, (covered, _) in found.items() for k in range(covered)}
+        for head, named in heads.items():
+            for position in self._places([head]):
+                if position not in spans:
+                    found.setdefault(position, (1, named))
+        return [(position, named) for position, (_, named) in sorted(found.items()) if not sure or len(named) == 1]
+
+    def _places(self, wanted: list[str]) -> list[int]:
+        """Where the words `wanted` follow each other in the text."""
+        return [i for i in range(len(self.words) - len(wanted) + 1) if wanted and all(
+            w == x or (len(x) >= 4 and w.startswith(x)) for w, x in zip(self.words[i:], wanted, strict=False))]
+
+    def _counted(self, name: str) -> list[float]:
+        """The numbers the text states in the unit parameter `name` speaks of: "30 sec" for
+        seconds, "2 days" for days, "1 sentence" for max_sentences (a unit and a word of the
+        name agree when the shorter, from 3 letters and without a plural s, begins the longer)."""
+        keys = [key.rstrip("s") for key in name.lower().split("_") if len(key) >= 3]
+        return list(dict.fromkeys(number for number, unit in self.quantities if any(
+            min(len(unit.rstrip("s")), len(key)) >= 3 and (key.startswith(unit.rstrip("s")) or unit.startswith(key))
+            for key in keys)))
 
     def _switch(self, name: str) -> bool | None:
         """What the text says of flag `name`, by its first word of 4 letters or more
@@ -218,6 +351,11 @@ class _TaskValues:
         return None
 
 
+def _words(text: str) -> list[str]:
+    """A text's words, lowercased, without apostrophes ("don't" is "dont")."""
+    return re.findall(r"[^\W_]+", text.lower().replace("'", "").replace("\u2019", ""))
+
+
 def _shape(example: str | None) -> re.Pattern[str] | None:
     """The shape of a telling example (one word with digits or - / : @ .): "ORD-58213" gives
     letters-dash-digits, which "ORD-58377" has and "order" has not; None for other examples."""
@@ -225,6 +363,22 @@ def _shape(example: str | None) -> re.Pattern[str] | None:
         return None
     return re.compile("".join(r"\d+" if piece[0].isdigit() else r"[^\W\d_]+" if piece[0].isalpha()
                               else re.escape(piece) for piece in _SHAPE_PIECES.findall(example)))
+
+
+def _sides(properties: dict[str, Any], shared: set[str]) -> dict[str, Side]:
+    """The two parameters that share a choice as the sides of a conversion, by their names
+    (from_currency and to_currency, base and target, source_language and target_language)."""
+    by_choices: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for name in shared:
+        prop = properties[name]
+        by_choices[next(tuple(o["enum"]) for o in prop.get("anyOf", [prop]) if "enum" in o)].append(name)
+    sides: dict[str, Side] = {}
+    for names in by_choices.values():
+        named = {name: side for name in names for side, words in _SIDE_NAMES.items()
+                 if words & set(name.lower().split("_"))}
+        if len(names) == 2 and sorted(named.values()) == ["source", "target"]:
+            sides.update(named)
+    return sides
 
 
 def _shared_choices(properties: dict[str, Any]) -> set[str]:

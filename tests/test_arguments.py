@@ -104,7 +104,7 @@ def test_free_text_and_numbers_are_narrowed_to_the_tasks_own_or_the_plans():
     properties = arguments.request("Convert 38.5 'US dollars', then $5 more, for order ORD-1.", step).json_schema[
         "properties"]
     assert properties["amount"] == {"enum": [38.5, 5, 1, 7]}  # the task's numbers, then the plan's
-    assert properties["source"]["enum"] == ["USD", "EUR"]  # a choice stays the tool's
+    assert properties["source"] == {"enum": ["USD"]}  # "US dollars" is the standard name of USD
     assert {"US dollars", "Convert 38.5 'US dollars", "ORD-1", "order ORD-1", "AAPL"} <= set(properties["note"]["enum"])
     assert not any("$" in phrase for phrase in properties["note"]["enum"])  # "$5" would read as step 5's result
     assert properties["tags"] == {"type": "array", "items": {"enum": properties["note"]["enum"][:-1] + ["x"]},
@@ -164,12 +164,66 @@ def test_the_tasks_words_settle_a_named_choice_a_flag_and_a_value_of_a_telling_s
     properties = arguments.request(task, step).json_schema["properties"]
     assert properties["order_id"] == {"enum": ["ORD-58377"]}  # the word shaped like the example
     assert properties["mode"] == {"enum": ["cool"]} and properties["account"] == {"enum": ["savings"]}
-    assert properties["source"]["enum"] == properties["target"]["enum"] == ["USD", "EUR"]  # shared: the model orders
+    assert properties["source"] == {"enum": ["USD"]} and properties["target"] == {"enum": ["EUR"]}  # "USD to EUR"
     assert properties["language"]["enum"] == ["it", "de"]  # "it" is a pronoun here
     assert properties["permanently"] == {"enum": [True]} and properties["shuffle"] == {"enum": [False]}
     assert properties["notify_attendees"]["type"] == "boolean"  # not mentioned: the model decides
     plain = arguments.request("cancel my sneakers order", step).json_schema["properties"]
     assert "sneakers order" in plain["order_id"]["enum"]  # no word of the shape: the task's phrases
+
+
+def test_codes_are_known_by_their_names_and_the_sides_of_a_conversion_by_the_words_around_them():
+    money = Literal["USD", "EUR", "JPY", "CAD"]
+    language = Literal["en", "de", "fr", "es"]
+
+    @tool
+    def convert(amount: float, from_currency: money, to_currency: money) -> str:
+        """Convert money between currencies."""
+        return "converted"
+
+    @tool
+    def translate(text: str, target_language: language, source_language: language | None = None) -> str:
+        """Translate a text."""
+        return "translated"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([convert, translate]), PromptLibrary())
+    step = StepSpec(id=1, tool="convert", args={"amount": 1, "from_currency": "USD", "to_currency": "EUR"})
+
+    def sides(task):
+        properties = arguments.request(task, step).json_schema["properties"]
+        return properties["from_currency"]["enum"], properties["to_currency"]["enum"]
+
+    assert sides("how much is 250 euros in US dollars") == (["EUR"], ["USD"])  # the amount's, then after "in"
+    assert sides("how many euros is 500 dollars") == (["USD", "CAD"], ["EUR"])  # which dollars: the model's choice
+    assert sides("convert 72 to yen") == (["USD", "EUR", "CAD"], ["JPY"])  # the source is any other
+    assert sides("USD or EUR?") == (["USD"], ["EUR"])  # no telling word: in reading order
+    into = StepSpec(id=1, tool="translate", args={"text": "hello", "target_language": "en"})
+    properties = arguments.request("put 'hello' into German", into).json_schema["properties"]
+    assert properties["target_language"] == {"enum": ["de"]} and "source_language" not in properties
+    properties = arguments.request("put 'hola' from Spanish into German", into).json_schema
+    assert properties["properties"]["source_language"] == {"enum": ["es"]} and "source_language" in properties["required"]
+
+
+def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
+    @tool
+    def set_timer(minutes: int, seconds: int = 0, label: str | None = None) -> str:
+        """Set a timer."""
+        return "set"
+
+    @tool
+    def find_food(place: str, price: Literal["any", "cheap"] = "any", open_now: bool = False,
+                  currency: Literal["USD", "CAD"] = "USD") -> str:
+        """Find somewhere to eat."""
+        return "found"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([set_timer, find_food]), PromptLibrary())
+    schema = arguments.request("timer 1 min 30 sec", StepSpec(id=1, tool="set_timer", args={"minutes": 2})).json_schema
+    assert schema["properties"]["minutes"] == {"enum": [1]} and schema["properties"]["seconds"] == {"enum": [30]}
+    assert schema["required"] == ["minutes", "seconds"] and "label" not in schema["properties"]
+    schema = arguments.request("somewhere cheap under 20 dollars, open now",
+                               StepSpec(id=1, tool="find_food", args={"place": "x"})).json_schema
+    assert schema["properties"]["price"] == {"enum": ["cheap"]} and schema["properties"]["open_now"] == {"enum": [True]}
+    assert "currency" not in schema["properties"]  # "dollars" does not say which
 
 
 def test_a_follow_up_offers_the_call_before_and_keeps_what_it_does_not_restate():
