@@ -22,7 +22,7 @@ from ..jsonl import read_records
 from ..llm import LLM
 from ..plugins import installed_tools
 from ..registry import Tool
-from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
+from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult, ToolPolicy
 from . import scoring
 
 
@@ -32,10 +32,12 @@ def eval_config(mode: Mode, constrained: bool) -> AgentConfig:
     return AgentConfig(mode=mode, constrained=constrained, store=":memory:")
 
 
-def only_final_answer() -> dict[str, dict[str, str]]:
+def only_final_answer() -> dict[str, ToolPolicy]:
     """Tool policies that hide the installed tools (the calculator...) from the planner, as in
     BFCL: an item's tools are all it may call; only final_answer stays, to answer with."""
-    return {t.name: {"permission": "deny"} for t in installed_tools().tools if t.name != FINAL_ANSWER_TOOL}
+    # subtle: policies, not dicts: model_copy(update=...) does not validate, and a dict where the
+    # configuration holds a ToolPolicy makes pydantic warn on the terminal when it is dumped
+    return {t.name: ToolPolicy(permission="deny") for t in installed_tools().tools if t.name != FINAL_ANSWER_TOOL}
 """Eval items are not kept in the user's run store: the report's records file is what resumes an eval."""
 
 Split = Literal["dev", "test"]

@@ -38,7 +38,7 @@ from ..jsonl import read_records
 from ..llm import LLM
 from ..plan_schema import inline_refs
 from ..registry import Tool
-from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult
+from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult, ToolPolicy
 from . import scoring
 from .suites import Item, Split, Suite, half, only_final_answer
 from .tool_use_tools import TOOLS
@@ -74,7 +74,7 @@ class ToolUse(Suite):
         ]
 
     @cached_property
-    def hidden(self) -> dict[str, dict[str, str]]:
+    def hidden(self) -> dict[str, ToolPolicy]:
         """`only_final_answer()`, looked up once for the whole suite."""
         return only_final_answer()
 
