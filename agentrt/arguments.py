@@ -19,13 +19,18 @@ a number the task states in the unit a parameter is named for takes that number 
 minutes 1, seconds 30), and a value whose described example has a telling shape ("e.g.
 ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one. An optional
 parameter the plan left out is asked for only when the task's words decide it that way ("in the
-last 2 days", "somewhere cheap"): otherwise a small model makes one up.
+last 2 days", "somewhere cheap"): otherwise a small model makes one up. One word of the task
+fills one argument: free text leaves out the words another argument's value took ("dim the living
+room lights": the action's "dim") and those of the tool's name ("delete" in "delete old.txt"). A
+percentage is offered as a fraction too ("5%": 0.05), or only as the parameter's description asks.
 
 So the plan decides which tools run and how their results flow (`$N`), and then its calls get
 their arguments rewritten here, all of them in one batch. A call the plan opened with for one
 part of the instruction (`tool_choice.Call`: "set two timers, 10 and 25 minutes" is two) is
 asked about that part, and its values come from it first, so the two timers get 10 and 25;
-any other call of a tool the plan calls once is asked about the whole instruction. Arguments that
+any other call of a tool the plan calls once is asked about the whole instruction. A part that
+refers back to the call before it ("text it to Sam", "convert that to won") is asked about with
+that word written as the call's result (`$1`), which its values may then take. Arguments that
 take an earlier step's result keep the plan's reference; any other call of a tool the plan calls
 several times keeps the plan's arguments, since a prompt that sees one call cannot tell which of
 the task's values that call is for.
@@ -47,7 +52,7 @@ from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import ModelCall, PlanSpec, StepSpec
-from .tool_choice import NUMBER, Call, described_example, example_arguments, signature
+from .tool_choice import NUMBER, QUOTED, Call, described_example, example_arguments, number, signature
 
 _NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
 Side = Literal["source", "target"]
@@ -60,8 +65,12 @@ _SIDE_NAMES: dict[Side, set[str]] = {
 # the word just before a value that puts it on the target side: "to euros", "in yen", "into German",
 # "how many Canadian dollars"; on the source side are "from" and a number ("250 euros")
 _TARGET_CUES = {"to", "into", "in", "as", "many", "much"}
+# a word that refers back to what the call before gave, where it stands for a value: "text it to
+# Sam", "convert that to won", "set the thermostat to that" (not "remind me that the bins...")
+_BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
+                   r"(?=\s*$|\s*[,.;?!]|\s+(?:to|in|into|as|with|between|for|on|at|from|by)\b)", re.IGNORECASE)
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
-_QUANTITY = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s*([^\W\d_]+)")
+_QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
 # a described example's pieces: digits, letters, and anything else as itself
 _SHAPE_PIECES = re.compile(r"\d+|[^\W\d_]+|.")
 
@@ -102,12 +111,15 @@ class ArgumentWriter:
         declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
         part = call.part if call is not None else None
         carried = call.carried if call is not None else {}
-        stated = _task_values(part or instruction, instruction)
+        stated = _task_values(part or instruction, instruction, call.refers_to if call is not None else None)
         shown = example_arguments(tool)
         shared = _shared_choices(declared)
         sides = _sides(declared, shared)
         required = arguments.setdefault("required", [])
-        for name in list(properties):
+        # one word of the task fills one argument, and the words naming the tool fill none: free
+        # text ("the living room") comes last, without the words the other values took ("dim")
+        taken = {word for word in tool.name.lower().split("_") if len(word) >= 3}
+        for name in sorted(properties, key=lambda name: _free_text(declared[name])):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
             elif name not in step.args and name not in carried and name not in required:
@@ -126,10 +138,12 @@ class ArgumentWriter:
                         planned = None
                 else:
                     planned = None if repeated or copied else step.args.get(name)
-                narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name))
+                narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name),
+                                         taken=frozenset(taken))
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
                 properties[name] = narrowed or properties[name]
+            taken |= stated.spelled(name, declared[name], properties.get(name))
         prompt = self.prompts.render(
             "arguments", instruction=instruction, part=part if part != instruction else None,
             tool={"name": tool.name, "signature": signature(tool), "description": tool.description},
@@ -146,7 +160,9 @@ class ArgumentWriter:
         chosen = self.rewritable(spec.steps, len(opening))
         if not chosen:
             return spec, []
-        served = {step.id: call for step, call in zip(spec.steps, opening, strict=False)}
+        served: dict[int, Call] = {}
+        for position, (step, call) in enumerate(zip(spec.steps, opening, strict=False)):
+            served[step.id] = _referring_back(call, spec.steps[position - 1].id) if position else call
         counts = Counter(step.tool for step in spec.steps)
         requests = [self.request(instruction, step, served.get(step.id), repeated=counts[step.tool] > 1)
                     for step in chosen]
@@ -162,37 +178,46 @@ class ArgumentWriter:
 
 class _TaskValues:
     """What a text states: its phrases (every run of its words, trimmed of quotes and punctuation
-    at the ends) and its numbers, or where it has none, those of the `whole` task it is part of
-    ("set a timer for 20 minutes and name it tea": the second part's minutes are the task's), and
-    its words (`narrow` says what they decide)."""
+    at the ends), the earlier results it refers to (`$N`), and its numbers, or where it has
+    neither, those of the `whole` task it is part of ("set a timer for 20 minutes and name it
+    tea": the second part's minutes are the task's), and its words (`narrow` says what they
+    decide)."""
 
     MAX_WORDS = 80  # past this many words, phrases are too many to list: free text stays free
     _EDGES = "\"'`,.;:?!()[]{}"
 
-    def __init__(self, text: str, whole: str) -> None:
+    def __init__(self, text: str, whole: str, refers_to: int | None = None) -> None:
+        # "$1" that `_referring_back` wrote is a reference; any other "$5" is the user's money
+        reference = f"${refers_to}" if refers_to is not None else None
         words = text.split()
         self.phrases: list[str] = []
         if len(words) <= self.MAX_WORDS:
             spans = ((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1))
             runs = (" ".join(words[i:j]).strip(self._EDGES) for i, j in spans)
-            # subtle: no `$` in a value: the executor would read "$50" as the result of step 50
-            self.phrases = list(dict.fromkeys(r for r in runs if r and "$" not in r and len(r) <= MAX_STRING_CHARS))
-        numbers = NUMBER.findall(text) or NUMBER.findall(whole)
-        self.numbers = list(dict.fromkeys(float(n) for n in numbers))
-        self.quantities = [(float(n), unit.lower()) for n, unit in _QUANTITY.findall(text)]
+            # subtle: no `$` in a value, unless it is the reference: the executor reads "$50" as
+            # the result of step 50 (which is what "$1" stands for in "text $1 to Sam")
+            self.phrases = list(dict.fromkeys(r for r in runs if r and ("$" not in r or r == reference)
+                                              and len(r) <= MAX_STRING_CHARS))
+        self.references = [reference] if reference is not None and reference in text else []
+        plain = text.replace(reference, " ") if reference is not None else text
+        numbers = NUMBER.findall(plain) or ([] if self.references else NUMBER.findall(whole))
+        self.numbers = list(dict.fromkeys(number(n) for n in numbers))
+        self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
         self.words = _words(text)
         self.tokens = [token.strip(self._EDGES) for token in text.split()]
+        self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         self.whole = whole if whole != text else None
 
     def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
-               side: Side | None = None) -> dict[str, Any] | None:
+               side: Side | None = None, taken: frozenset[str] = frozenset()) -> dict[str, Any] | None:
         """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
         plan's value), or None where that does not apply (a format, an object, nothing to choose
         from): a choice to those the instruction names (on its `side`, for one side of a
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
         instruction says of it; text with a telling example to the words of its shape, else to
-        the instruction's phrases; a number to those stated in the unit `name` speaks of, else to
-        all its numbers."""
+        the instruction's phrases (those without a word `taken` by another value, unless quoted
+        or none is left); a number to those stated in the unit `name` speaks of, else to all
+        its numbers."""
         options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
         if len(options) != 1:
             return None
@@ -207,7 +232,8 @@ class _TaskValues:
             return None if said is None else {"enum": [said]}
         if kind == "array":
             planned_items = planned if isinstance(planned, list) else []
-            items = self.narrow(name, option.get("items", {}), planned_items[0] if len(planned_items) == 1 else None)
+            items = self.narrow(name, option.get("items", {}), planned_items[0] if len(planned_items) == 1 else None,
+                                taken=taken)
             # subtle: at least one item: a small model otherwise closes the list at once
             return {"type": "array", "items": items, "minItems": 1} if items is not None else None
         values: list[Any]
@@ -218,17 +244,37 @@ class _TaskValues:
                 if isinstance(planned, str) and shape.fullmatch(planned):
                     shaped.append(planned)
                 return {"enum": list(dict.fromkeys(shaped))}
-            values = [*self.phrases, *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
+            free = [p for p in self.phrases if p in self.quoted or not taken.intersection(_words(p))]
+            values = [*(free or self.phrases),
+                      *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
         elif kind in ("number", "integer"):
             counted = self._counted(name)
-            values = [int(n) if n.is_integer() else n for n in counted or self.numbers
+            described = f"{prop.get('description', '')} {option.get('description', '')}".lower()
+            values = [int(n) if n.is_integer() else n for n in counted or self._amounts(described)
                       if kind == "number" or n.is_integer()]
-            if not counted and isinstance(planned, (int, float)) and not isinstance(planned, bool) \
+            if not counted and self.references:  # "set it to $1": the plan's number is a guess
+                values.extend(self.references)
+            elif not counted and isinstance(planned, (int, float)) and not isinstance(planned, bool) \
                     and planned not in values:
                 values.append(planned)
         else:
             return None
         return {"enum": values} if values else None
+
+    def _amounts(self, described: str) -> list[float]:
+        """The text's numbers, a percentage ("5%", "5 percent") also or only as a fraction (0.05),
+        by what the parameter's description asks for: a decimal or fraction, a percentage, or
+        either when it does not say."""
+        percents = {n for n, unit in self.quantities if unit in ("%", "percent")}
+        as_fraction = any(word in described for word in ("decimal", "fraction"))
+        as_percent = not as_fraction and any(word in described for word in ("percent", "%"))
+        amounts: list[float] = []
+        for n in self.numbers:
+            if n not in percents or not as_fraction:
+                amounts.append(n)
+            if n in percents and not as_percent:
+                amounts.append(round(n / 100, 10))
+        return list(dict.fromkeys(amounts))
 
     def decided(self, name: str, prop: dict[str, Any], *, shared: bool = False,
                 side: Side | None = None) -> dict[str, Any] | None:
@@ -246,6 +292,23 @@ class _TaskValues:
         if kind == "boolean" or (kind in ("number", "integer") and self._counted(name)):
             return self.narrow(name, prop, None)
         return None
+
+    def spelled(self, name: str, prop: dict[str, Any], narrowed: dict[str, Any] | None) -> set[str]:
+        """The words of the text that the value settled for parameter `name` (`prop`) takes,
+        when `narrowed` leaves it one: a choice's mention ("dim", "US dollars"), a number and
+        the unit `name` counts it in ("30 sec"), a word of a telling shape ("ORD-58377")."""
+        values = (narrowed or {}).get("enum", [])
+        if len(values) != 1 or isinstance(values[0], bool):
+            return set()
+        value = values[0]
+        if isinstance(value, (int, float)):
+            units = {unit for number, unit in self.quantities if number == value} if self._counted(name) else set()
+            return {*_words(f"{value:g}"), *units}
+        choices = next((o["enum"] for o in prop.get("anyOf", [prop]) if "enum" in o), None)
+        if choices is not None:
+            return {word for position, covered, named in self._mentions(choices) if named == [value]
+                    for word in self.words[position : position + covered]}
+        return set(_words(value)) if value in self.tokens else set()
 
     def _chosen(self, choices: list[Any], side: Side | None) -> list[Any]:
         """The `choices` the text names, on `side` if given: those it names there, or where it
@@ -265,7 +328,7 @@ class _TaskValues:
     def _named(self, choices: list[Any], *, sure: bool = False) -> list[Any]:
         """The `choices` the text names, in the order it names them (if `sure`, only those it
         names as one choice: not "dollars")."""
-        return list(dict.fromkeys(c for _, named in self._mentions(choices, sure=sure) for c in named))
+        return list(dict.fromkeys(c for _, _, named in self._mentions(choices, sure=sure) for c in named))
 
     def _sided(self, choices: list[Any], *, sure: bool = False) -> dict[Side, list[Any]]:
         """The `choices` the text names on each side of a conversion: by the word before each
@@ -274,7 +337,7 @@ class _TaskValues:
         order ("USD to EUR", "how many euros is 500 dollars")."""
         sides: dict[Side, list[Any]] = {"source": [], "target": []}
         loose = []
-        for position, named in self._mentions(choices, sure=sure):
+        for position, _, named in self._mentions(choices, sure=sure):
             side = self._side_at(position)
             if side is None:
                 loose.append(named)
@@ -295,22 +358,24 @@ class _TaskValues:
                 return "source"
         return None
 
-    def _mentions(self, choices: list[Any], *, sure: bool = False) -> list[tuple[int, list[Any]]]:
-        """Where the text names `choices`, in order: each mention's first word and the choices it
-        may be. A choice is named by its own words (from 3 letters: "it" is more often a pronoun
-        than Italian) or by a standard name of its code ("German" for "de", "US dollars" for
-        "USD"; `choice_names`), each of its words a word of the text or (from 4 letters) the
-        start of one ("cool" in "cooler"); the last word of a standard name alone ("dollars")
-        names every choice whose name ends so (with `sure`, such mentions are left out)."""
+    def _mentions(self, choices: list[Any], *, sure: bool = False) -> list[tuple[int, int, list[Any]]]:
+        """Where the text names `choices`, in order: each mention's first word, how many words it
+        spans and the choices it may be. A choice is named by its own words, anywhere (from 3
+        letters: "it" is more often a pronoun than Italian), or by a standard name of its code,
+        its words in a row ("German" for "de", "US dollars" for "USD"; `choice_names`), each
+        word a word of the text or (from 4 letters) the start of one ("cool" in "cooler"). The
+        last word of a standard name alone ("dollars") names every choice whose name ends so
+        (with `sure`, such mentions are left out)."""
         texts = tuple(c for c in choices if isinstance(c, str))
         standard = standard_names(texts)
         found: dict[int, tuple[int, list[Any]]] = {}  # first word -> (words covered, choices)
         for choice in texts:
-            for name in ([choice] if len(choice) >= 3 else []) + list(standard.get(choice, ())):
-                wanted = _words(name)
-                for position in self._places(wanted):
-                    covered, named = found.setdefault(position, (len(wanted), []))
-                    found[position] = (max(covered, len(wanted)), [*named, choice] if choice not in named else named)
+            own = [(self._scattered(_words(choice)), 1)] if len(choice) >= 3 else []
+            spelled = [(self._places(_words(name)), len(_words(name))) for name in standard.get(choice, ())]
+            for places, length in own + spelled:
+                for position in places:
+                    covered, named = found.setdefault(position, (length, []))
+                    found[position] = (max(covered, length), [*named, choice] if choice not in named else named)
         heads: dict[str, list[str]] = defaultdict(list)
         for choice, names in standard.items():
             for name in names:
@@ -321,12 +386,19 @@ class _TaskValues:
             for position in self._places([head]):
                 if position not in spans:
                     found.setdefault(position, (1, named))
-        return [(position, named) for position, (_, named) in sorted(found.items()) if not sure or len(named) == 1]
+        return [(position, covered, named) for position, (covered, named) in sorted(found.items())
+                if not sure or len(named) == 1]
+
+    def _scattered(self, wanted: list[str]) -> list[int]:
+        """Where the text has all the words `wanted`, in any order and apart ("changed my mind"
+        for changed_mind): the place of the first, once; nowhere if one is missing."""
+        places = [next((i for i, w in enumerate(self.words) if _same_word(w, x)), -1) for x in wanted]
+        return [places[0]] if places and min(places) >= 0 else []
 
     def _places(self, wanted: list[str]) -> list[int]:
         """Where the words `wanted` follow each other in the text."""
         return [i for i in range(len(self.words) - len(wanted) + 1) if wanted and all(
-            w == x or (len(x) >= 4 and w.startswith(x)) for w, x in zip(self.words[i:], wanted, strict=False))]
+            _same_word(w, x) for w, x in zip(self.words[i:], wanted, strict=False))]
 
     def _counted(self, name: str) -> list[float]:
         """The numbers the text states in the unit parameter `name` speaks of: "30 sec" for
@@ -351,6 +423,11 @@ class _TaskValues:
         return None
 
 
+def _same_word(word: str, wanted: str) -> bool:
+    """Whether a word of the text is `wanted`, or (from 4 letters) begins with it ("cooler")."""
+    return word == wanted or (len(wanted) >= 4 and word.startswith(wanted))
+
+
 def _words(text: str) -> list[str]:
     """A text's words, lowercased, without apostrophes ("don't" is "dont")."""
     return re.findall(r"[^\W_]+", text.lower().replace("'", "").replace("\u2019", ""))
@@ -363,6 +440,23 @@ def _shape(example: str | None) -> re.Pattern[str] | None:
         return None
     return re.compile("".join(r"\d+" if piece[0].isdigit() else r"[^\W\d_]+" if piece[0].isalpha()
                               else re.escape(piece) for piece in _SHAPE_PIECES.findall(example)))
+
+
+def _referring_back(call: Call, step_id: int) -> Call:
+    """`call` with the word of its part that refers back to the call before it, if any, written as
+    that call's result: "text it to Sam" after a translation in step 1 is "text $1 to Sam", so the
+    message can be the translation, and "convert that to won" takes its amount from step 1."""
+    part = _BACK.sub(f"${step_id}", call.part, count=1)
+    return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
+
+
+def _free_text(prop: dict[str, Any]) -> bool:
+    """Whether a parameter takes free text (or a list of it): no choice, format or pattern."""
+    options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+    option = options[0] if len(options) == 1 else {}
+    if option.get("type") == "array":
+        option = option.get("items", {})
+    return option.get("type") == "string" and not any(k in option for k in ("enum", "const", "format", "pattern"))
 
 
 def _sides(properties: dict[str, Any], shared: set[str]) -> dict[str, Side]:
@@ -390,9 +484,9 @@ def _shared_choices(properties: dict[str, Any]) -> set[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _task_values(text: str, whole: str) -> _TaskValues:
+def _task_values(text: str, whole: str, refers_to: int | None = None) -> _TaskValues:
     """A text's values, listed once for all the calls of its plan (O(words²) phrases)."""
-    return _TaskValues(text, whole)
+    return _TaskValues(text, whole, refers_to)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -14,13 +14,15 @@ the thermostat to that"), and each request that some tool fits calls the tool th
 a request no tool fits but which follows one that does and reads as a value ("define ubiquitous
 and serendipity") is one more call of the same tool, unless either lacks the numbers that tool
 needs, when they are pieces of one call ("the gcd of 40 and 50"); one that reads as more
-("..., then give all three results") calls nothing. The plan is those calls, in order, and then the
-answer; the model writes how their results flow into each other and into the answer. When no
-request reaches `min_fit`, none of these tools is shown, so a question no tool answers is not
-forced into one: the planner plans it as it would without a chooser, among the tools it always
-shows (`Planner._shown`). Showing `top_k` tools, not all, also keeps the prompt and the constraint the same size with
-500 tools as with 5. In a conversation, a first request no tool fits that follows up the turn
-before ("and in London?", `follow_up`) calls again the tool that turn called last.
+("..., then give all three results") calls nothing; one that lists values ("the factorial of 5,
+10 and 15") is a call for each, unless its tool takes a list or needs them all. The plan is
+those calls, in order, and then the answer; the model writes how their results flow into each
+other and into the answer. When no request reaches `min_fit`, none of these tools is shown, so a
+question no tool answers is not forced into one: the planner plans it as it would without a
+chooser, among the tools it always shows (`Planner._shown`). Showing `top_k` tools, not all, also
+keeps the prompt and the constraint the same size with 500 tools as with 5. In a conversation, a
+first request no tool fits that follows up the turn before ("and in London?", `follow_up`) calls
+again the tool that turn called last.
 """
 
 from __future__ import annotations
@@ -44,23 +46,38 @@ _EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
 # or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
 _BETWEEN_REQUESTS = re.compile(
     r"\s*(?:[;?!]\s+|\.\s+|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
-NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
-"""A number as an instruction states it: 38.5, -4, 2025 (not the 1 of "ORD-1" or "v1.2")."""
+NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+"""A number as an instruction states it: 38.5, -4, 2025, 400,000 (not the 1 of "ORD-1" or "v1.2";
+"5,10 and 15" are three), read by `number`."""
+
+
+# one value of a listed series: a number, with a unit after it or not ("5", "100F", "200 euros")
+_ITEM = rf"{NUMBER.pattern}%?(?:\s?(?!(?:and|or)\b)[^\W\d_]+)?"
+_VALUE_LIST = re.compile(rf"{_ITEM}(?:\s*,\s*{_ITEM})+,?\s+(?:and|or)\s+{_ITEM}", re.IGNORECASE)
+"""A list of three or more values, the last after "and": "5,10 and 15", "10, 20 and 30 years"."""
+
+
+def number(text: str) -> float:
+    """The value of a number `NUMBER` found: "400,000" is 400000."""
+    return float(text.replace(",", ""))
 # how a follow-up opens: "and in London?", "what about 200 euros?", "same for Tokyo"
 _FOLLOW_UP = re.compile(r"(?:and|or|also|now|then|same for|what about|how about)\b,?\s*(.*)", re.IGNORECASE | re.DOTALL)
-# quoted text ('...' or "..."), which is a value, never cut: the quote opens after no letter
-_QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
+QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
+"""Quoted text ('...' or "...") in an instruction, which is a value, never cut or matched as what
+to do: the quote opens after no letter (not the apostrophe of "Kenji's")."""
 
 
 @dataclass
 class Call:
     """A call the plan must make: `tool`, for `part` of the instruction (one of its requests);
     `carried` are the arguments of the call it follows up, in a conversation ("And in London?"
-    after the weather in Paris), for those the part does not restate."""
+    after the weather in Paris), for those the part does not restate; `refers_to` is the step
+    whose result the part names as `$N` ("text $1 to Sam", `arguments.py`), if any."""
 
     tool: Tool
     part: str
     carried: dict[str, Any] = field(default_factory=dict)
+    refers_to: int | None = None
 
 
 @dataclass
@@ -137,6 +154,7 @@ class ToolChooser:
                 calls.append(Call(tool, part))
         if not calls:
             calls = [Call(self.tools[int(picks[:, 0].argmax())], instruction)]
+        calls = [each for call in calls for each in _fanned_out(call)]
         ranked = [self.tools[i] for i in fits[:, 0].argsort()[::-1][: self.top_k]]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
@@ -156,7 +174,7 @@ def follow_up(part: str) -> str | None:
 def _a_value(part: str) -> bool:
     """Whether a part no tool fits reads as one more value for the call before it ("... and
     serendipity", "and in Tokyo", "and 25 minutes"): a number, quoted text, or a few words."""
-    return bool(NUMBER.search(part) or _QUOTED.search(part)) or len(part.split()) <= 3
+    return bool(NUMBER.search(part) or QUOTED.search(part)) or len(part.split()) <= 3
 
 
 def _stands_alone(part: str, tool: Tool) -> bool:
@@ -169,22 +187,41 @@ def _stands_alone(part: str, tool: Tool) -> bool:
     return len(NUMBER.findall(part)) >= len(numeric)
 
 
+def _fanned_out(call: Call) -> list[Call]:
+    """`call` made once for each value its part lists ("the factorial of 5, 10 and 15": three
+    calls, "... of 5" and so on), when its tool takes no list and each such part names all the
+    numbers the tool needs; else `call` alone ("a triangle with sides 3, 4 and 5" is one)."""
+    found = _VALUE_LIST.search(call.part)
+    if found is None or any(_takes_list(prop) for prop in _schema(call.tool).get("properties", {}).values()):
+        return [call]
+    items = re.findall(_ITEM, found.group(0), re.IGNORECASE)
+    parts = [call.part[: found.start()] + item + call.part[found.end() :] for item in items]
+    if not all(_stands_alone(part, call.tool) for part in parts):
+        return [call]
+    return [Call(call.tool, part, call.carried) for part in parts]
+
+
+def _takes_list(prop: dict[str, Any]) -> bool:
+    return any(option.get("type") == "array" for option in prop.get("anyOf", [prop]))
+
+
 def _asked(text: str) -> str:
     """What `text` asks for, to match against the tools: without its quoted text, which is a
     value ("translate 'where is the station' into German"), not what to do with it."""
-    return " ".join(_QUOTED.sub(" ", text).split()) or text
+    return " ".join(QUOTED.sub(" ", text).split()) or text
 
 
 def parts_of(instruction: str) -> list[str]:
     """The parts of an instruction, each a request of its own, in order: "turn off the lights and
-    set a timer" has two. Quoted text stays whole; an instruction with one request is its part."""
+    set a timer" has two. Quoted text and lists of values ("of 5, 10 and 15") stay whole; an
+    instruction with one request is its part."""
     quoted: list[str] = []
 
     def hide(match: re.Match[str]) -> str:
         quoted.append(match.group(0))
         return f"\x00{len(quoted) - 1}\x00"
 
-    masked = _QUOTED.sub(hide, instruction)
+    masked = _VALUE_LIST.sub(hide, QUOTED.sub(hide, instruction))
     pieces = (piece.strip(" ,") for piece in _BETWEEN_REQUESTS.split(masked))
     parts = [re.sub(r"\x00(\d+)\x00", lambda m: quoted[int(m.group(1))], piece) for piece in pieces if piece]
     return parts or [instruction]

@@ -5,7 +5,7 @@ import asyncio
 from typing import Literal
 
 from agentrt import tool
-from agentrt.arguments import ArgumentWriter
+from agentrt.arguments import ArgumentWriter, _referring_back
 from agentrt.prompts import PromptLibrary
 from agentrt.registry import ToolRegistry
 from agentrt.schema import PlanSpec, StepSpec
@@ -105,7 +105,8 @@ def test_free_text_and_numbers_are_narrowed_to_the_tasks_own_or_the_plans():
         "properties"]
     assert properties["amount"] == {"enum": [38.5, 5, 1, 7]}  # the task's numbers, then the plan's
     assert properties["source"] == {"enum": ["USD"]}  # "US dollars" is the standard name of USD
-    assert {"US dollars", "Convert 38.5 'US dollars", "ORD-1", "order ORD-1", "AAPL"} <= set(properties["note"]["enum"])
+    assert {"US dollars", "ORD-1", "order ORD-1", "AAPL"} <= set(properties["note"]["enum"])
+    assert not any("Convert" in phrase for phrase in properties["note"]["enum"])  # the words naming the tool
     assert not any("$" in phrase for phrase in properties["note"]["enum"])  # "$5" would read as step 5's result
     assert properties["tags"] == {"type": "array", "items": {"enum": properties["note"]["enum"][:-1] + ["x"]},
                                   "minItems": 1}
@@ -200,8 +201,8 @@ def test_codes_are_known_by_their_names_and_the_sides_of_a_conversion_by_the_wor
     into = StepSpec(id=1, tool="translate", args={"text": "hello", "target_language": "en"})
     properties = arguments.request("put 'hello' into German", into).json_schema["properties"]
     assert properties["target_language"] == {"enum": ["de"]} and "source_language" not in properties
-    properties = arguments.request("put 'hola' from Spanish into German", into).json_schema
-    assert properties["properties"]["source_language"] == {"enum": ["es"]} and "source_language" in properties["required"]
+    schema = arguments.request("put 'hola' from Spanish into German", into).json_schema
+    assert schema["properties"]["source_language"] == {"enum": ["es"]} and "source_language" in schema["required"]
 
 
 def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
@@ -242,3 +243,52 @@ def test_a_follow_up_offers_the_call_before_and_keeps_what_it_does_not_restate()
     properties = arguments.request("And in London?", weather, Call(get_weather, "And in London?", {
         "city": "Paris", "units": "imperial"})).json_schema["properties"]
     assert "London" in properties["city"]["enum"] and properties["units"] == {"const": "imperial"}
+
+
+def test_a_request_that_refers_back_takes_the_result_of_the_call_before():
+    @tool
+    def translate(text: str, target_language: Literal["de", "fr"]) -> str:
+        """Translate a text."""
+        return "Guten Morgen"
+
+    @tool
+    def set_thermostat(temperature: float) -> str:
+        """Set the thermostat."""
+        return "set"
+
+    arguments, llm = writer('{"text":"good morning","target_language":"de"}', '{"to":"Sam","text":"$1"}',
+                            '{"temperature":"$2"}')
+    arguments.registry = ToolRegistry([translate, send_message, set_thermostat])
+    spec = steps(("translate", {"text": "x", "target_language": "fr"}), ("send_message", {"to": "x", "text": "x"}),
+                 ("set_thermostat", {"temperature": 20}), ("final_answer", {"answer": "$2"}))
+    task = "translate 'good morning' to german, text it to Sam and set the thermostat to that"
+    opening = [Call(translate, "translate 'good morning' to german"), Call(send_message, "text it to Sam"),
+               Call(set_thermostat, "set the thermostat to that")]
+    written, _ = asyncio.run(arguments.rewrite(task, spec, opening))
+    text_to_sam, thermostat = (request.json_schema["properties"] for request in llm.history[1:])
+    assert "$1" in text_to_sam["text"]["enum"] and "Sam" in text_to_sam["to"]["enum"]  # "text $1 to Sam"
+    assert thermostat["temperature"] == {"enum": ["$2"]}  # no number of its own: the result before
+    assert "This step: text $1 to Sam" in llm.prompts()[1]
+    assert written.steps[1].depends_on == [1] and written.steps[2].depends_on == [2]
+    clause = arguments.request(task, spec.steps[1], _referring_back(Call(send_message, "say that it rains"), 1))
+    assert not any("$" in phrase for phrase in clause.json_schema["properties"]["text"]["enum"])  # no value
+
+
+def test_numbers_are_read_with_thousands_separators_and_percentages_as_the_parameter_asks():
+    @tool
+    def mortgage(loan_amount: float, rate: float, years: int, fee_percent: float = 0.0) -> str:
+        """Monthly payment of a loan.
+
+        Args:
+            rate: the annual interest rate as a decimal
+            fee_percent: the fee in percent
+        """
+        return "paid"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([mortgage]), PromptLibrary())
+    step = StepSpec(id=1, tool="mortgage", args={"loan_amount": 1, "rate": 1, "years": 1, "fee_percent": 1})
+    properties = arguments.request("a loan of $400,000 at 4% over 15 years, fee 2%", step).json_schema["properties"]
+    assert properties["loan_amount"]["enum"][:4] == [400000, 4, 0.04, 15]  # not 400 and 0; 4% either way
+    assert 4 not in properties["rate"]["enum"] and 0.04 in properties["rate"]["enum"]
+    assert 0.02 not in properties["fee_percent"]["enum"] and 2 in properties["fee_percent"]["enum"]
+    assert properties["years"] == {"enum": [15]}  # counted in its unit

@@ -117,6 +117,7 @@ def test_an_instruction_is_cut_into_its_requests_but_not_inside_quotes_or_lists(
     assert parts_of("summarize 'Sales rose. Costs were flat and margins improved.' and post it") == [
         "summarize 'Sales rose. Costs were flat and margins improved.'", "post it"]
     assert parts_of("convert 200 euros, 150 pounds to dollars") == ["convert 200 euros, 150 pounds to dollars"]
+    assert parts_of("the factorial of 5,10 and 15, and set a timer") == ["the factorial of 5,10 and 15", "set a timer"]
     assert parts_of("what's Alex's email") == ["what's Alex's email"]
 
 
@@ -179,6 +180,30 @@ def test_pieces_of_one_call_stay_one_call():
     two = chooser.choose("greatest common divisor of 40 and 50, and greatest common divisor of 12 and 18")
     assert [c.part for c in two.calls] == ["greatest common divisor of 40 and 50",
                                            "greatest common divisor of 12 and 18"]
+
+
+def test_a_list_of_values_is_one_call_each_unless_the_tool_takes_the_list_or_needs_them_all():
+    @tool
+    def factorial(number: int) -> int:
+        """Factorial of a number."""
+        return 1
+
+    @tool
+    def mean_of(numbers: list[float]) -> float:
+        """Mean of numbers."""
+        return 1.0
+
+    @tool
+    def triangle_area(a: float, b: float, c: float) -> float:
+        """Area of a triangle from its sides."""
+        return 1.0
+
+    chooser = ToolChooser([factorial, mean_of, triangle_area], WordEmbedder())
+    assert [c.part for c in chooser.choose("factorial of 5,10 and 15").calls] == [
+        "factorial of 5", "factorial of 10", "factorial of 15"]
+    assert [c.part for c in chooser.choose("mean of numbers 3, 5 and 7").calls] == ["mean of numbers 3, 5 and 7"]
+    assert [c.part for c in chooser.choose("area of a triangle with sides 3, 4 and 5").calls] == [
+        "area of a triangle with sides 3, 4 and 5"]
 
 
 def test_the_answer_gives_the_result_of_each_chosen_call(monkeypatch):
