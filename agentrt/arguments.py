@@ -69,6 +69,8 @@ _TARGET_CUES = {"to", "into", "in", "as", "many", "much"}
 # Sam", "convert that to won", "set the thermostat to that" (not "remind me that the bins...")
 _BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
                    r"(?=\s*$|\s*[,.;?!]|\s+(?:to|in|into|as|with|between|for|on|at|from|by)\b)", re.IGNORECASE)
+# words that join a value to the rest of a sentence and are never one end of it: "to Sam" is "Sam"
+_LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "and", "or", "as", "than", "then"}
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
 _QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
 # a described example's pieces: digits, letters, and anything else as itself
@@ -117,9 +119,10 @@ class ArgumentWriter:
         sides = _sides(declared, shared)
         required = arguments.setdefault("required", [])
         # one word of the task fills one argument, and the words naming the tool fill none: free
-        # text ("the living room") comes last, without the words the other values took ("dim")
+        # text ("the living room") comes last, without the words the other values took ("dim"),
+        # and a side of free text ("to") before the rest ("message")
         taken = {word for word in tool.name.lower().split("_") if len(word) >= 3}
-        for name in sorted(properties, key=lambda name: _free_text(declared[name])):
+        for name in sorted(properties, key=lambda name: (_free_text(declared[name]), name not in sides)):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
             elif name not in step.args and name not in carried and name not in required:
@@ -191,13 +194,18 @@ class _TaskValues:
         reference = f"${refers_to}" if refers_to is not None else None
         words = text.split()
         self.phrases: list[str] = []
+        self._before: dict[str, list[str]] = {}  # each phrase: the two words before it, where it first is
         if len(words) <= self.MAX_WORDS:
-            spans = ((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1))
-            runs = (" ".join(words[i:j]).strip(self._EDGES) for i, j in spans)
-            # subtle: no `$` in a value, unless it is the reference: the executor reads "$50" as
-            # the result of step 50 (which is what "$1" stands for in "text $1 to Sam")
-            self.phrases = list(dict.fromkeys(r for r in runs if r and ("$" not in r or r == reference)
-                                              and len(r) <= MAX_STRING_CHARS))
+            lowered = [word.lower().strip(self._EDGES) for word in words]
+            for i in range(len(words)):
+                for j in range(i + 1, len(words) + 1):
+                    run = " ".join(words[i:j]).strip(self._EDGES)
+                    # subtle: no `$` in a value, unless it is the reference: the executor reads
+                    # "$50" as the result of step 50 (which is what "$1" is in "text $1 to Sam")
+                    if run and run not in self._before and ("$" not in run or run == reference) \
+                            and len(run) <= MAX_STRING_CHARS:
+                        self.phrases.append(run)
+                        self._before[run] = lowered[max(0, i - 2) : i]
         self.references = [reference] if reference is not None and reference in text else []
         plain = text.replace(reference, " ") if reference is not None else text
         numbers = NUMBER.findall(plain) or ([] if self.references else NUMBER.findall(whole))
@@ -215,8 +223,8 @@ class _TaskValues:
         from): a choice to those the instruction names (on its `side`, for one side of a
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
         instruction says of it; text with a telling example to the words of its shape, else to
-        the instruction's phrases (those without a word `taken` by another value, unless quoted
-        or none is left); a number to those stated in the unit `name` speaks of, else to all
+        the instruction's phrases (those that can be a value, `_a_value`, unless quoted or none
+        is left); a number to those stated in the unit `name` speaks of, else to all
         its numbers."""
         options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
         if len(options) != 1:
@@ -244,7 +252,9 @@ class _TaskValues:
                 if isinstance(planned, str) and shape.fullmatch(planned):
                     shaped.append(planned)
                 return {"enum": list(dict.fromkeys(shaped))}
-            free = [p for p in self.phrases if p in self.quoted or not taken.intersection(_words(p))]
+            free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken)]
+            if side is not None:  # "text it to Sam": a recipient is what follows "to"
+                free = [p for p in free if _side_after(self._before.get(p, [])) == side] or free
             values = [*(free or self.phrases),
                       *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
         elif kind in ("number", "integer"):
@@ -351,12 +361,7 @@ class _TaskValues:
 
     def _side_at(self, position: int) -> Side | None:
         """Which side the one or two words before word `position` put a value on, if any."""
-        for word in reversed(self.words[max(0, position - 2) : position]):
-            if word in _TARGET_CUES:
-                return "target"
-            if word == "from" or word.isdigit():
-                return "source"
-        return None
+        return _side_after(self.words[max(0, position - 2) : position])
 
     def _mentions(self, choices: list[Any], *, sure: bool = False) -> list[tuple[int, int, list[Any]]]:
         """Where the text names `choices`, in order: each mention's first word, how many words it
@@ -423,6 +428,24 @@ class _TaskValues:
         return None
 
 
+def _side_after(before: list[str]) -> Side | None:
+    """Which side of a conversion the words `before` a value put it on ("to euros", "250 euros",
+    "from Boston"), by the nearest that tells, if any."""
+    for word in reversed(before):
+        if word in _TARGET_CUES:
+            return "target"
+        if word == "from" or NUMBER.fullmatch(word):
+            return "source"
+    return None
+
+
+def _a_value(phrase: str, taken: frozenset[str]) -> bool:
+    """Whether `phrase` can be a value of free text: none of its words `taken` by another value
+    or the tool's name, and neither end a linking word ("to Sam", "lights to")."""
+    words = _words(phrase)
+    return bool(words) and not taken.intersection(words) and words[0] not in _LINKS and words[-1] not in _LINKS
+
+
 def _same_word(word: str, wanted: str) -> bool:
     """Whether a word of the text is `wanted`, or (from 4 letters) begins with it ("cooler")."""
     return word == wanted or (len(wanted) >= 4 and word.startswith(wanted))
@@ -460,8 +483,9 @@ def _free_text(prop: dict[str, Any]) -> bool:
 
 
 def _sides(properties: dict[str, Any], shared: set[str]) -> dict[str, Side]:
-    """The two parameters that share a choice as the sides of a conversion, by their names
-    (from_currency and to_currency, base and target, source_language and target_language)."""
+    """The parameters that are one side of a conversion, by their names: two that share a choice
+    (from_currency and to_currency, base and target, source_language and target_language), and
+    any of free text (origin, destination, to)."""
     by_choices: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for name in shared:
         prop = properties[name]
@@ -472,6 +496,11 @@ def _sides(properties: dict[str, Any], shared: set[str]) -> dict[str, Side]:
                  if words & set(name.lower().split("_"))}
         if len(names) == 2 and sorted(named.values()) == ["source", "target"]:
             sides.update(named)
+    for name, prop in properties.items():
+        words = set(name.lower().split("_"))
+        side = next((side for side in _SIDES if _SIDE_NAMES[side] & words), None)
+        if side is not None and _free_text(prop):
+            sides[name] = side
     return sides
 
 

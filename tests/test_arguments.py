@@ -4,7 +4,9 @@ asked and under which constraint, and how the answers replace the plan's."""
 import asyncio
 from typing import Literal
 
-from agentrt import tool
+import pytest
+
+from agentrt import Agent, tool
 from agentrt.arguments import ArgumentWriter, _referring_back
 from agentrt.prompts import PromptLibrary
 from agentrt.registry import ToolRegistry
@@ -292,3 +294,59 @@ def test_numbers_are_read_with_thousands_separators_and_percentages_as_the_param
     assert 4 not in properties["rate"]["enum"] and 0.04 in properties["rate"]["enum"]
     assert 0.02 not in properties["fee_percent"]["enum"] and 2 in properties["fee_percent"]["enum"]
     assert properties["years"] == {"enum": [15]}  # counted in its unit
+
+
+Money = Literal["USD", "EUR", "GBP", "JPY", "CAD"]
+
+
+@tool
+def convert_money(amount: float, from_currency: Money, to_currency: Money) -> float:
+    """Convert an amount of money from one currency to another.
+
+    Args:
+        amount: how much money
+        from_currency: currency code of the amount, e.g. USD
+        to_currency: currency code to convert into
+    """
+    per_usd = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "CAD": 0.73}
+    return round(amount * per_usd[from_currency] / per_usd[to_currency], 2)
+
+
+@tool
+def translate_text(text: str, target_language: Literal["en", "de", "fr", "es"]) -> str:
+    """Translate a text into another language.
+
+    Args:
+        text: the text to translate
+        target_language: language code to translate into
+    """
+    return {"de": "Danke", "fr": "Merci", "es": "Gracias"}.get(target_language, text)
+
+
+@tool
+def start_timer(minutes: int, seconds: int = 0) -> str:
+    """Start a countdown timer."""
+    return f"timer set for {minutes} min {seconds} s"
+
+
+@tool
+def send_text(to: str, message: str) -> str:
+    """Send a text message to a contact."""
+    return f"sent to {to}"
+
+
+@pytest.mark.model
+def test_on_the_default_model_codes_sides_units_and_a_result_referred_back_reach_the_calls(default_llm):
+    agent = Agent(model=default_llm, tools=[convert_money, translate_text, start_timer, send_text], store=":memory:")
+
+    def calls(instruction):
+        mine = {"convert_money", "translate_text", "start_timer", "send_text"}
+        return [(step.tool, step.resolved_args) for step in agent.run(instruction).steps if step.tool in mine]
+
+    [(tool_name, args)] = calls("how much is 250 euros in US dollars?")
+    assert tool_name == "convert_money" and args == {"amount": 250, "from_currency": "EUR", "to_currency": "USD"}
+    [(tool_name, args)] = calls("set a timer: 1 min 30 sec")
+    assert tool_name == "start_timer" and args == {"minutes": 1, "seconds": 30}
+    made = calls("translate 'thank you' into German and text it to Sam")
+    assert made[0][0] == "translate_text" and made[0][1]["target_language"] == "de"
+    assert made[1] == ("send_text", {"to": "Sam", "message": "Danke"})  # the translation, not the task's words
