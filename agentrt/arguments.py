@@ -71,6 +71,13 @@ _BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
                    r"(?=\s*$|\s*[,.;?!]|\s+(?:to|in|into|as|with|between|for|on|at|from|by)\b)", re.IGNORECASE)
 # words that join a value to the rest of a sentence and are never one end of it: "to Sam" is "Sam"
 _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "and", "or", "as", "than", "then"}
+# a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
+_AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
+# numbers people write as words: "in one sentence", "the three great schisms", "for two people"
+_NUMBER_WORDS = {word: float(n) for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())} | {
+    "twenty": 20.0, "thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0, "dozen": 12.0}
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
 _QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
 # a described example's pieces: digits, letters, and anything else as itself
@@ -208,10 +215,15 @@ class _TaskValues:
                         self._before[run] = lowered[max(0, i - 2) : i]
         self.references = [reference] if reference is not None and reference in text else []
         plain = text.replace(reference, " ") if reference is not None else text
-        numbers = NUMBER.findall(plain) or ([] if self.references else NUMBER.findall(whole))
-        self.numbers = list(dict.fromkeys(number(n) for n in numbers))
-        self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
         self.words = _words(text)
+        numbers = [_amount(found) for found in _AMOUNT.finditer(plain)]
+        numbers += [_NUMBER_WORDS[word] for word in self.words if word in _NUMBER_WORDS]
+        if not numbers and not self.references:
+            numbers = [_amount(found) for found in _AMOUNT.finditer(whole)]
+        self.numbers = list(dict.fromkeys(numbers))
+        self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
+        self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
+                            if word in _NUMBER_WORDS]
         self.tokens = [token.strip(self._EDGES) for token in text.split()]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         self.whole = whole if whole != text else None
@@ -426,6 +438,12 @@ class _TaskValues:
             if word.startswith(stem):
                 return not _NEGATIONS & set(self.words[max(0, position - 2) : position])
         return None
+
+
+def _amount(found: re.Match[str]) -> float:
+    """The value of an `_AMOUNT`: "1.2M" is 1200000."""
+    digits, word, letter = found.groups()
+    return number(digits) * _SCALES.get((word or letter or "").lower(), 1.0)
 
 
 def _side_after(before: list[str]) -> Side | None:

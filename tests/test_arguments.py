@@ -276,7 +276,7 @@ def test_a_request_that_refers_back_takes_the_result_of_the_call_before():
     assert not any("$" in phrase for phrase in clause.json_schema["properties"]["text"]["enum"])  # no value
 
 
-def test_numbers_are_read_with_thousands_separators_and_percentages_as_the_parameter_asks():
+def test_numbers_are_read_with_separators_magnitudes_and_words_and_percentages_as_the_parameter_asks():
     @tool
     def mortgage(loan_amount: float, rate: float, years: int, fee_percent: float = 0.0) -> str:
         """Monthly payment of a loan.
@@ -294,6 +294,8 @@ def test_numbers_are_read_with_thousands_separators_and_percentages_as_the_param
     assert 4 not in properties["rate"]["enum"] and 0.04 in properties["rate"]["enum"]
     assert 0.02 not in properties["fee_percent"]["enum"] and 2 in properties["fee_percent"]["enum"]
     assert properties["years"] == {"enum": [15]}  # counted in its unit
+    properties = arguments.request("$1.2M over twenty years", step).json_schema["properties"]
+    assert properties["loan_amount"]["enum"][:2] == [1200000, 20] and properties["years"] == {"enum": [20]}
 
 
 Money = Literal["USD", "EUR", "GBP", "JPY", "CAD"]
