@@ -71,6 +71,7 @@ _BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
                    r"(?=\s*$|\s*[,.;?!]|\s+(?:to|in|into|as|with|between|for|on|at|from|by)\b)", re.IGNORECASE)
 # words that join a value to the rest of a sentence and are never one end of it: "to Sam" is "Sam"
 _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "and", "or", "as", "than", "then"}
+_OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its"}  # nor does it end so
 # a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
 _AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
@@ -459,9 +460,10 @@ def _side_after(before: list[str]) -> Side | None:
 
 def _a_value(phrase: str, taken: frozenset[str]) -> bool:
     """Whether `phrase` can be a value of free text: none of its words `taken` by another value
-    or the tool's name, and neither end a linking word ("to Sam", "lights to")."""
+    or the tool's name, and neither end a linking word ("to Sam", "lights to"), nor its last
+    word one that opens a phrase ("beats in the")."""
     words = _words(phrase)
-    return bool(words) and not taken.intersection(words) and words[0] not in _LINKS and words[-1] not in _LINKS
+    return bool(words) and not taken.intersection(words) and words[0] not in _LINKS and words[-1] not in _OPENERS
 
 
 def _same_word(word: str, wanted: str) -> bool:
