@@ -126,11 +126,15 @@ class ArgumentWriter:
         shared = _shared_choices(declared)
         sides = _sides(declared, shared)
         required = arguments.setdefault("required", [])
-        # one word of the task fills one argument, and the words naming the tool fill none: free
-        # text ("the living room") comes last, without the words the other values took ("dim"),
-        # and a side of free text ("to") before the rest ("message")
+        # one word of the task fills one argument, and the words naming the tool fill none: plain
+        # free text ("the living room") comes last, without the words the other values took
+        # ("dim", "tomorrow" for an optional date), a side of it ("to") before the rest
         taken = {word for word in tool.name.lower().split("_") if len(word) >= 3}
-        for name in sorted(properties, key=lambda name: (_free_text(declared[name]), name not in sides)):
+        def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
+            given = name in step.args or name in carried or name in required
+            return _plain_text(declared[name]), given, name not in sides
+
+        for name in sorted(properties, key=order):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
             elif name not in step.args and name not in carried and name not in required:
@@ -265,7 +269,7 @@ class _TaskValues:
                 if isinstance(planned, str) and shape.fullmatch(planned):
                     shaped.append(planned)
                 return {"enum": list(dict.fromkeys(shaped))}
-            free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken)]
+            free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken, name)]
             if side is not None:  # "text it to Sam": a recipient is what follows "to"
                 free = [p for p in free if _side_after(self._before.get(p, [])) == side] or free
             values = [*(free or self.phrases),
@@ -303,7 +307,9 @@ class _TaskValues:
                 side: Side | None = None) -> dict[str, Any] | None:
         """What the text's words alone say of optional parameter `name` (`prop`), as `narrow`
         puts it, or None if they say nothing of it: a choice it names (on `side`), a flag it
-        mentions, a number it states in the unit `name` speaks of."""
+        mentions, a number it states in the unit `name` speaks of, or free text it gives as
+        one of the values the parameter's description quotes ("tomorrow" for a date described
+        as '"today", "tomorrow", a weekday, ...')."""
         options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
         if len(options) != 1:
             return None
@@ -314,6 +320,10 @@ class _TaskValues:
             return {"enum": named} if named else None
         if kind == "boolean" or (kind in ("number", "integer") and self._counted(name)):
             return self.narrow(name, prop, None)
+        if kind == "string":
+            quoted = [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
+            named = self._named(quoted, sure=True)
+            return {"enum": named} if named else None
         return None
 
     def spelled(self, name: str, prop: dict[str, Any], narrowed: dict[str, Any] | None) -> set[str]:
@@ -421,11 +431,15 @@ class _TaskValues:
     def _counted(self, name: str) -> list[float]:
         """The numbers the text states in the unit parameter `name` speaks of: "30 sec" for
         seconds, "2 days" for days, "1 sentence" for max_sentences (a unit and a word of the
-        name agree when the shorter, from 3 letters and without a plural s, begins the longer)."""
+        name agree when the shorter, from 3 letters and without a plural s, begins the longer;
+        "%" is "percent")."""
         keys = [key.rstrip("s") for key in name.lower().split("_") if len(key) >= 3]
-        return list(dict.fromkeys(number for number, unit in self.quantities if any(
-            min(len(unit.rstrip("s")), len(key)) >= 3 and (key.startswith(unit.rstrip("s")) or unit.startswith(key))
-            for key in keys)))
+
+        def agrees(unit: str) -> bool:
+            unit = "percent" if unit == "%" else unit.rstrip("s")
+            return any(min(len(unit), len(key)) >= 3 and (key.startswith(unit) or unit.startswith(key)) for key in keys)
+
+        return list(dict.fromkeys(number for number, unit in self.quantities if agrees(unit)))
 
     def _switch(self, name: str) -> bool | None:
         """What the text says of flag `name`, by its first word of 4 letters or more
@@ -458,12 +472,14 @@ def _side_after(before: list[str]) -> Side | None:
     return None
 
 
-def _a_value(phrase: str, taken: frozenset[str]) -> bool:
-    """Whether `phrase` can be a value of free text: none of its words `taken` by another value
-    or the tool's name, and neither end a linking word ("to Sam", "lights to"), nor its last
-    word one that opens a phrase ("beats in the")."""
+def _a_value(phrase: str, taken: frozenset[str], name: str) -> bool:
+    """Whether `phrase` can be a value of free text for parameter `name`: none of its words
+    `taken` by another value or the tool's name, not the parameter's name itself ("room" is no
+    room), neither end a linking word ("to Sam", "lights to"), nor its last word one that opens
+    a phrase ("beats in the")."""
     words = _words(phrase)
-    return bool(words) and not taken.intersection(words) and words[0] not in _LINKS and words[-1] not in _OPENERS
+    return (bool(words) and not taken.intersection(words) and words != _words(name)
+            and words[0] not in _LINKS and words[-1] not in _OPENERS)
 
 
 def _same_word(word: str, wanted: str) -> bool:
@@ -491,6 +507,11 @@ def _referring_back(call: Call, step_id: int) -> Call:
     message can be the translation, and "convert that to won" takes its amount from step 1."""
     part = _BACK.sub(f"${step_id}", call.part, count=1)
     return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
+
+
+def _plain_text(prop: dict[str, Any]) -> bool:
+    """Whether a parameter takes free text of no telling shape (as "e.g. 08:15" is one)."""
+    return _free_text(prop) and _shape(described_example(prop)) is None
 
 
 def _free_text(prop: dict[str, Any]) -> bool:

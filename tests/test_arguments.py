@@ -228,6 +228,36 @@ def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
     assert schema["properties"]["price"] == {"enum": ["cheap"]} and schema["properties"]["open_now"] == {"enum": [True]}
     assert "currency" not in schema["properties"]  # "dollars" does not say which
 
+    @tool
+    def remind(message: str, time: str, date: str = "today", room: str | None = None, volume_percent: int = 50) -> str:
+        """Set a reminder.
+
+        Args:
+            time: when, e.g. 18:00
+            date: "today", "tomorrow" or a date
+        """
+        return "set"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([remind]), PromptLibrary())
+    schema = arguments.request("remind me tomorrow 8:15 to take the bins out, 30% loud",
+                               StepSpec(id=1, tool="remind", args={"message": "x", "time": "x"})).json_schema
+    properties = schema["properties"]
+    assert properties["date"] == {"enum": ["tomorrow"]} and properties["volume_percent"] == {"enum": [30]}
+    assert properties["time"] == {"enum": ["8:15"]} and "room" not in properties  # no room is named
+    assert "take the bins out" in properties["message"]["enum"]
+    assert not any(word in phrase for phrase in properties["message"]["enum"] for word in ("tomorrow", "8:15", "remind"))
+
+    @tool
+    def control_lights(room: str, action: Literal["on", "off", "dim"]) -> str:
+        """Switch or dim the lights of a room."""
+        return "done"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([control_lights]), PromptLibrary())
+    properties = arguments.request("dim the living room lights", StepSpec(
+        id=1, tool="control_lights", args={"room": "room", "action": "on"})).json_schema["properties"]
+    assert properties["action"] == {"enum": ["dim"]}
+    assert properties["room"] == {"enum": ["the living", "the living room", "living", "living room"]}  # no "dim", "room"
+
 
 def test_a_follow_up_offers_the_call_before_and_keeps_what_it_does_not_restate():
     @tool
