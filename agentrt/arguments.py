@@ -18,8 +18,9 @@ then the one after "in"), a flag the task names is on unless negated ("nonstop",
 a number the task states in the unit a parameter is named for takes that number ("1 min 30 sec":
 minutes 1, seconds 30), and a value whose described example has a telling shape ("e.g.
 ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one. An optional
-parameter the plan left out is asked for only when the task's words decide it that way ("in the
-last 2 days", "somewhere cheap"): otherwise a small model makes one up. One word of the task
+parameter is asked for only when the task's words decide it that way ("in the last 2 days",
+"somewhere cheap"), or the plan gave it text or a number, narrowed as above: otherwise a small
+model makes one up ("mode": "heat" for "set the thermostat to 22"). One word of the task
 fills one argument: free text leaves out the words another argument's value took ("dim the living
 room lights": the action's "dim") and those of the tool's name ("delete" in "delete old.txt"). A
 percentage is offered as a fraction too ("5%": 0.05), or only as the parameter's description asks.
@@ -69,6 +70,8 @@ _TARGET_CUES = {"to", "into", "in", "as", "many", "much"}
 # Sam", "convert that to won", "set the thermostat to that" (not "remind me that the bins...")
 _BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
                    r"(?=\s*$|\s*[,.;?!]|\s+(?:to|in|into|as|with|between|for|on|at|from|by)\b)", re.IGNORECASE)
+# a quotation mark, not an apostrophe ("it's"): a phrase holding one runs into or out of a quote
+_QUOTE_MARK = re.compile(r"""(?<![^\W\d_])['"\u2018\u2019\u201c\u201d]|['"\u2018\u2019\u201c\u201d](?![^\W\d_])""")
 # words that join a value to the rest of a sentence and are never one end of it: "to Sam" is "Sam"
 _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "and", "or", "as", "than", "then"}
 _OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its"}  # nor does it end so
@@ -130,14 +133,20 @@ class ArgumentWriter:
         # free text ("the living room") comes last, without the words the other values took
         # ("dim", "tomorrow" for an optional date), a side of it ("to") before the rest
         taken = {word for word in tool.name.lower().split("_") if len(word) >= 3}
+
+        def left_to_the_words(name: str) -> bool:
+            """An optional parameter the plan left out, or a choice or flag: the plan's value for it
+            is the model's guess ("mode": "heat" for "set the thermostat to 22")."""
+            optional = name not in carried and name not in required
+            return optional and (name not in step.args or _a_choice(declared[name]))
+
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
-            given = name in step.args or name in carried or name in required
-            return _plain_text(declared[name]), given, name not in sides
+            return _plain_text(declared[name]), not left_to_the_words(name), name not in sides
 
         for name in sorted(properties, key=order):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
-            elif name not in step.args and name not in carried and name not in required:
+            elif left_to_the_words(name):
                 decided = stated.decided(name, declared[name], side=sides.get(name), shared=name in shared)
                 if decided is None:
                     del properties[name]  # asked for an optional argument, a small model makes one up
@@ -193,10 +202,10 @@ class ArgumentWriter:
 
 class _TaskValues:
     """What a text states: its phrases (every run of its words, trimmed of quotes and punctuation
-    at the ends), the earlier results it refers to (`$N`), and its numbers, or where it has
-    neither, those of the `whole` task it is part of ("set a timer for 20 minutes and name it
-    tea": the second part's minutes are the task's), and its words (`narrow` says what they
-    decide)."""
+    at the ends, that does not run into or out of a quote), the earlier results it refers to
+    (`$N`), and its numbers, or where it has neither, those of the `whole` task it is part of
+    ("set a timer for 20 minutes and name it tea": the second part's minutes are the task's),
+    and its words (`narrow` says what they decide)."""
 
     MAX_WORDS = 80  # past this many words, phrases are too many to list: free text stays free
     _EDGES = "\"'`,.;:?!()[]{}"
@@ -215,7 +224,7 @@ class _TaskValues:
                     # subtle: no `$` in a value, unless it is the reference: the executor reads
                     # "$50" as the result of step 50 (which is what "$1" is in "text $1 to Sam")
                     if run and run not in self._before and ("$" not in run or run == reference) \
-                            and len(run) <= MAX_STRING_CHARS:
+                            and len(run) <= MAX_STRING_CHARS and not _QUOTE_MARK.search(run):
                         self.phrases.append(run)
                         self._before[run] = lowered[max(0, i - 2) : i]
         self.references = [reference] if reference is not None and reference in text else []
@@ -232,6 +241,7 @@ class _TaskValues:
         self.tokens = [token.strip(self._EDGES) for token in text.split()]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         self.whole = whole if whole != text else None
+        self.length = len(text)
 
     def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
                side: Side | None = None, taken: frozenset[str] = frozenset()) -> dict[str, Any] | None:
@@ -272,8 +282,12 @@ class _TaskValues:
             free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken, name)]
             if side is not None:  # "text it to Sam": a recipient is what follows "to"
                 free = [p for p in free if _side_after(self._before.get(p, [])) == side] or free
-            values = [*(free or self.phrases),
-                      *([planned] if isinstance(planned, str) and planned not in self.phrases else [])]
+            # the plan's own text, unless it is longer than the request (a copy run on: "Dinner is
+            # cancelled. Our flight... Dinner is cancelled.") or the request refers back to an
+            # earlier result (then it is a copy of the earlier request's words)
+            offered = isinstance(planned, str) and planned not in self.phrases and not self.references \
+                and len(planned) <= self.length
+            values = [*(free or self.phrases), *([planned] if offered else [])]
         elif kind in ("number", "integer"):
             counted = self._counted(name)
             described = f"{prop.get('description', '')} {option.get('description', '')}".lower()
@@ -507,6 +521,11 @@ def _referring_back(call: Call, step_id: int) -> Call:
     message can be the translation, and "convert that to won" takes its amount from step 1."""
     part = _BACK.sub(f"${step_id}", call.part, count=1)
     return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
+
+
+def _a_choice(prop: dict[str, Any]) -> bool:
+    """Whether a parameter is a choice or a flag."""
+    return any("enum" in option or option.get("type") == "boolean" for option in prop.get("anyOf", [prop]))
 
 
 def _plain_text(prop: dict[str, Any]) -> bool:

@@ -79,13 +79,23 @@ def test_a_rewrite_cut_off_by_its_token_budget_keeps_the_plans_arguments():
     assert written == spec and len(calls) == 1
 
 
-def test_an_optional_argument_is_written_only_when_the_plan_gave_one():
-    arguments, llm = writer()
-    left_out = arguments.request("Weather in Paris", StepSpec(id=1, tool="get_weather", args={"city": "x"}))
-    given = arguments.request("Weather in Paris in F", StepSpec(id=1, tool="get_weather",
-                                                                args={"city": "x", "units": "metric"}))
-    assert set(left_out.json_schema["properties"]) == {"city"}
-    assert set(given.json_schema["properties"]) == {"city", "units"}
+def test_an_optional_argument_is_written_only_when_the_task_says_it_or_the_plan_gives_its_text():
+    @tool
+    def find_places(query: str, near: str | None = None, units: Literal["metric", "imperial"] = "metric") -> str:
+        """Find places."""
+        return "found"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([find_places]), PromptLibrary())
+
+    def written(task, **args):
+        return arguments.request(task, StepSpec(id=1, tool="find_places", args={"query": "x", **args})).json_schema
+
+    assert set(written("cafes")["properties"]) == {"query"}
+    # the plan's free text is narrowed to the task's; its choice of units is a guess, left out
+    assert set(written("cafes near the station", near="the station", units="imperial")["properties"]) == {
+        "query", "near"}
+    named = written("cafes, in imperial units")
+    assert named["properties"]["units"] == {"enum": ["imperial"]} and "units" in named["required"]
 
 
 def test_a_reply_that_is_no_json_object_keeps_the_plans_arguments():
@@ -170,7 +180,7 @@ def test_the_tasks_words_settle_a_named_choice_a_flag_and_a_value_of_a_telling_s
     assert properties["source"] == {"enum": ["USD"]} and properties["target"] == {"enum": ["EUR"]}  # "USD to EUR"
     assert properties["language"]["enum"] == ["it", "de"]  # "it" is a pronoun here
     assert properties["permanently"] == {"enum": [True]} and properties["shuffle"] == {"enum": [False]}
-    assert properties["notify_attendees"]["type"] == "boolean"  # not mentioned: the model decides
+    assert "notify_attendees" not in properties  # not mentioned: the plan's value is a guess, left out
     plain = arguments.request("cancel my sneakers order", step).json_schema["properties"]
     assert "sneakers order" in plain["order_id"]["enum"]  # no word of the shape: the task's phrases
 
