@@ -143,6 +143,9 @@ class ArgumentWriter:
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(declared[name]), not left_to_the_words(name), name not in sides
 
+        numbers = [name for name in properties if _a_number(declared[name])]
+        in_turn = stated.in_turn([name for name in numbers if not left_to_the_words(name) and name not in carried
+                                  and not references(step.args.get(name))], numbers)
         for name in sorted(properties, key=order):
             if references(step.args.get(name)):
                 properties[name] = {"const": step.args[name]}
@@ -163,7 +166,7 @@ class ArgumentWriter:
                 else:
                     planned = None if repeated or copied else step.args.get(name)
                 narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name),
-                                         taken=frozenset(taken))
+                                         taken=frozenset(taken), in_turn=in_turn.get(name))
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
                 properties[name] = narrowed or properties[name]
@@ -244,15 +247,16 @@ class _TaskValues:
         self.length = len(text)
 
     def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
-               side: Side | None = None, taken: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+               side: Side | None = None, taken: frozenset[str] = frozenset(),
+               in_turn: float | None = None) -> dict[str, Any] | None:
         """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
         plan's value), or None where that does not apply (a format, an object, nothing to choose
         from): a choice to those the instruction names (on its `side`, for one side of a
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
         instruction says of it; text with a telling example to the words of its shape, else to
         the instruction's phrases (those that can be a value, `_a_value`, unless quoted or none
-        is left); a number to those stated in the unit `name` speaks of, else to all
-        its numbers."""
+        is left); a number to those stated in the unit `name` speaks of, else to the one it
+        takes `in_turn`, else to all its numbers."""
         options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
         if len(options) != 1:
             return None
@@ -291,26 +295,38 @@ class _TaskValues:
         elif kind in ("number", "integer"):
             counted = self._counted(name)
             described = f"{prop.get('description', '')} {option.get('description', '')}".lower()
-            values = [int(n) if n.is_integer() else n for n in counted or self._amounts(described)
-                      if kind == "number" or n.is_integer()]
-            if not counted and self.references:  # "set it to $1": the plan's number is a guess
-                values.extend(self.references)
-            elif not counted and isinstance(planned, (int, float)) and not isinstance(planned, bool) \
-                    and planned not in values:
-                values.append(planned)
+            stated = counted or self._amounts(described, [in_turn] if in_turn is not None else self.numbers)
+            values = [int(n) if n.is_integer() else n for n in stated if kind == "number" or n.is_integer()]
+            if not counted and in_turn is None:
+                if self.references:  # "set it to $1": the plan's number is a guess
+                    values.extend(self.references)
+                elif isinstance(planned, (int, float)) and not isinstance(planned, bool) and planned not in values:
+                    values.append(planned)
         else:
             return None
         return {"enum": values} if values else None
 
-    def _amounts(self, described: str) -> list[float]:
-        """The text's numbers, a percentage ("5%", "5 percent") also or only as a fraction (0.05),
-        by what the parameter's description asks for: a decimal or fraction, a percentage, or
-        either when it does not say."""
+    def in_turn(self, names: list[str], others: list[str]) -> dict[str, float]:
+        """The number each of the number parameters `names` takes by its place, when the text
+        states just as many besides those counted in a unit, for them or `others` ("a triangle
+        with sides 5, 4 and 3": side1 5, side2 4, side3 3; "15% tip on 80 for 4 people": total
+        80 beside people 4 and tip_percent 15); {} otherwise."""
+        counted = {name: self._counted(name) for name in [*names, *others]}
+        left = [name for name in names if not counted[name]]
+        pool = [n for n in self.numbers if not any(n in numbers for numbers in counted.values())]
+        if not left or len(pool) != len(left) or self.references:
+            return {}
+        return dict(zip(left, pool, strict=True))
+
+    def _amounts(self, described: str, numbers: list[float]) -> list[float]:
+        """`numbers` of the text, a percentage ("5%", "5 percent") also or only as a fraction
+        (0.05), by what the parameter's description asks for: a decimal or fraction, a
+        percentage, or either when it does not say."""
         percents = {n for n, unit in self.quantities if unit in ("%", "percent")}
         as_fraction = any(word in described for word in ("decimal", "fraction"))
         as_percent = not as_fraction and any(word in described for word in ("percent", "%"))
         amounts: list[float] = []
-        for n in self.numbers:
+        for n in numbers:
             if n not in percents or not as_fraction:
                 amounts.append(n)
             if n in percents and not as_percent:
@@ -521,6 +537,12 @@ def _referring_back(call: Call, step_id: int) -> Call:
     message can be the translation, and "convert that to won" takes its amount from step 1."""
     part = _BACK.sub(f"${step_id}", call.part, count=1)
     return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
+
+
+def _a_number(prop: dict[str, Any]) -> bool:
+    """Whether a parameter takes a number of its own choosing (not one of a list of choices)."""
+    options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+    return len(options) == 1 and options[0].get("type") in ("number", "integer") and "enum" not in options[0]
 
 
 def _a_choice(prop: dict[str, Any]) -> bool:

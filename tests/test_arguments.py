@@ -153,7 +153,7 @@ def test_a_request_without_numbers_takes_the_whole_tasks():
     step = StepSpec(id=2, tool="set_timer", args={"minutes": 1, "label": "x"})
     properties = arguments.request("set a timer for 20 minutes and name it tea", step,
                                    Call(set_timer, "name it tea")).json_schema["properties"]
-    assert properties["minutes"] == {"enum": [20, 1]}
+    assert properties["minutes"] == {"enum": [20]}  # the whole task's one number, for the one number parameter
     assert "20 minutes" not in properties["label"]["enum"] and "tea" in properties["label"]["enum"]
 
 
@@ -267,6 +267,29 @@ def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
         id=1, tool="control_lights", args={"room": "room", "action": "on"})).json_schema["properties"]
     assert properties["action"] == {"enum": ["dim"]}
     assert properties["room"] == {"enum": ["the living", "the living room", "living", "living room"]}  # no "dim", "room"
+
+
+def test_numbers_go_to_their_parameters_in_turn_when_the_task_states_as_many():
+    @tool
+    def triangle(side1: float, side2: float, side3: float) -> float:
+        """Area of a triangle."""
+        return 6.0
+
+    @tool
+    def split_bill(total: float, people: int, tip_percent: float = 0) -> float:
+        """Split a bill."""
+        return 1.0
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([triangle, split_bill]), PromptLibrary())
+    sides = arguments.request("a triangle whose sides are 5 units, 4 units and 3 units", StepSpec(
+        id=1, tool="triangle", args={"side1": 1, "side2": 1, "side3": 1})).json_schema["properties"]
+    assert [sides[name] for name in ("side1", "side2", "side3")] == [{"enum": [5]}, {"enum": [4]}, {"enum": [3]}]
+    bill = arguments.request("15% tip on 80 for 4 people", StepSpec(
+        id=1, tool="split_bill", args={"total": 1, "people": 1})).json_schema["properties"]
+    assert bill["total"] == {"enum": [80]} and bill["people"] == {"enum": [4]} and bill["tip_percent"] == {"enum": [15]}
+    unsure = arguments.request("a triangle with sides 5 and 4", StepSpec(
+        id=1, tool="triangle", args={"side1": 1, "side2": 1, "side3": 1})).json_schema["properties"]
+    assert unsure["side1"]["enum"][:2] == [5, 4]  # fewer numbers than sides: the model's pick
 
 
 def test_a_follow_up_offers_the_call_before_and_keeps_what_it_does_not_restate():
