@@ -169,6 +169,8 @@ class ArgumentWriter:
                                          taken=frozenset(taken), in_turn=in_turn.get(name))
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
+                elif narrowed is not None and name not in required:
+                    required.append(name)  # the plan wrote it and the task has its value: not to be dropped
                 properties[name] = narrowed or properties[name]
             taken |= stated.spelled(name, declared[name], properties.get(name))
         prompt = self.prompts.render(
@@ -284,13 +286,14 @@ class _TaskValues:
                     shaped.append(planned)
                 return {"enum": list(dict.fromkeys(shaped))}
             free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken, name)]
-            if side is not None:  # "text it to Sam": a recipient is what follows "to"
-                free = [p for p in free if _side_after(self._before.get(p, [])) == side] or free
-            # the plan's own text, unless it is longer than the request (a copy run on: "Dinner is
+            sided = [p for p in free if side is not None and _side_after(self._before.get(p, [])) == side]
+            free = sided or free  # "text it to Sam": a recipient is what follows "to"
+            # the plan's own text, unless the words put a value on this side ("11 stone": not the
+            # plan's "kilogram"), it is longer than the request (a copy run on: "Dinner is
             # cancelled. Our flight... Dinner is cancelled.") or the request refers back to an
             # earlier result (then it is a copy of the earlier request's words)
             offered = isinstance(planned, str) and planned not in self.phrases and not self.references \
-                and len(planned) <= self.length
+                and not sided and len(planned) <= self.length
             values = [*(free or self.phrases), *([planned] if offered else [])]
         elif kind in ("number", "integer"):
             counted = self._counted(name)
