@@ -219,10 +219,11 @@ class _TaskValues:
         # "$1" that `_referring_back` wrote is a reference; any other "$5" is the user's money
         reference = f"${refers_to}" if refers_to is not None else None
         words = text.split()
+        self.tokens = [token.strip(self._EDGES) for token in words]
         self.phrases: list[str] = []
         self._before: dict[str, list[str]] = {}  # each phrase: the two words before it, where it first is
         if len(words) <= self.MAX_WORDS:
-            lowered = [word.lower().strip(self._EDGES) for word in words]
+            lowered = [token.lower() for token in self.tokens]
             for i in range(len(words)):
                 for j in range(i + 1, len(words) + 1):
                     run = " ".join(words[i:j]).strip(self._EDGES)
@@ -243,7 +244,6 @@ class _TaskValues:
         self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
         self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
                             if word in _NUMBER_WORDS]
-        self.tokens = [token.strip(self._EDGES) for token in text.split()]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         self.whole = whole if whole != text else None
         self.length = len(text)
@@ -259,7 +259,7 @@ class _TaskValues:
         the instruction's phrases (those that can be a value, `_a_value`, unless quoted or none
         is left); a number to those stated in the unit `name` speaks of, else to the one it
         takes `in_turn`, else to all its numbers."""
-        options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        options = _options(prop)
         if len(options) != 1:
             return None
         option, kind = options[0], options[0].get("type")
@@ -343,7 +343,7 @@ class _TaskValues:
         mentions, a number it states in the unit `name` speaks of, or free text it gives as
         one of the values the parameter's description quotes ("tomorrow" for a date described
         as '"today", "tomorrow", a weekday, ...')."""
-        options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        options = _options(prop)
         if len(options) != 1:
             return None
         option, kind = options[0], options[0].get("type")
@@ -542,9 +542,14 @@ def _referring_back(call: Call, step_id: int) -> Call:
     return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
 
 
+def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The types a parameter takes, but null: one for `x: T` and `x: T | None` alike."""
+    return [option for option in prop.get("anyOf", [prop]) if option.get("type") != "null"]
+
+
 def _a_number(prop: dict[str, Any]) -> bool:
     """Whether a parameter takes a number of its own choosing (not one of a list of choices)."""
-    options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+    options = _options(prop)
     return len(options) == 1 and options[0].get("type") in ("number", "integer") and "enum" not in options[0]
 
 
@@ -560,7 +565,7 @@ def _plain_text(prop: dict[str, Any]) -> bool:
 
 def _free_text(prop: dict[str, Any]) -> bool:
     """Whether a parameter takes free text (or a list of it): no choice, format or pattern."""
-    options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+    options = _options(prop)
     option = options[0] if len(options) == 1 else {}
     if option.get("type") == "array":
         option = option.get("items", {})
