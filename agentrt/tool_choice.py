@@ -46,9 +46,9 @@ _EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
 # or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
 _BETWEEN_REQUESTS = re.compile(
     r"\s*(?:[;?!]\s+|\.\s+|,?\s+(?:and|then|also|plus)\s+)(?:(?:and|then|also|plus)\s+)*", re.IGNORECASE)
-NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-"""A number as an instruction states it: 38.5, -4, 2025, 400,000 (not the 1 of "ORD-1" or "v1.2";
-"5,10 and 15" are three), read by `number`."""
+NUMBER = re.compile(r"(?<![\w.:])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!:?\d)")
+"""A number as an instruction states it: 38.5, -4, 2025, 400,000 (not the 1 of "ORD-1" or "v1.2",
+nor the 19 or 30 of a time, "19:30"; "5,10 and 15" are three), read by `number`."""
 
 
 # one value of a listed series: a number, with a unit after it or not ("5", "100F", "200 euros")

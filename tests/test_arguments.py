@@ -357,7 +357,7 @@ def test_numbers_are_read_with_separators_magnitudes_and_words_and_percentages_a
     assert 4 not in properties["rate"]["enum"] and 0.04 in properties["rate"]["enum"]
     assert 0.02 not in properties["fee_percent"]["enum"] and 2 in properties["fee_percent"]["enum"]
     assert properties["years"] == {"enum": [15]}  # counted in its unit
-    properties = arguments.request("$1.2M over twenty years", step).json_schema["properties"]
+    properties = arguments.request("$1.2M at 09:30 over twenty years", step).json_schema["properties"]
     assert properties["loan_amount"]["enum"][:2] == [1200000, 20] and properties["years"] == {"enum": [20]}
 
 
