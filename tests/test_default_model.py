@@ -141,6 +141,24 @@ def test_the_default_packs_the_4bit_gguf_to_int4_when_the_cpu_has_bf16(default_l
         assert default_llm.quantize == "none" and not packed
 
 
+def test_a_second_int4_start_loads_the_packed_copy_and_decodes_the_same(default_llm, monkeypatch):
+    import transformers
+
+    from agentrt.llm.transformers_llm import TransformersLLM
+
+    if default_llm.quantize != "int4":
+        pytest.skip("this CPU does not compute bf16, so the default model is not packed")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("read the float weights instead of the packed copy")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", refuse)
+    second = TransformersLLM()
+    request = GenerationRequest(messages=[Message(role="user", content="What is 17 times 23, plus 4?")],
+                                max_new_tokens=24)
+    assert second.generate([request])[0].text == default_llm.generate([request])[0].text
+
+
 def test_concurrent_callers_share_batches_and_get_their_own_greedy_outputs(exact_llm):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -5,6 +5,7 @@ per row. CUDA + bf16 when a GPU is present; on the CPU int4 weights with bf16 ac
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 import weakref
@@ -52,7 +53,7 @@ class TransformersLLM:
                 f"The local backend needs torch and transformers ({exc}); run `make setup` "
                 "or `pip install torch==2.13.0 transformers`"
             ) from exc
-        from . import adapters
+        from . import adapters, int4_cache
         from .constrained import TokenizerGrammar
         from .quantize import cpu_has_bf16, quantize_int4
 
@@ -81,12 +82,16 @@ class TransformersLLM:
         torch_dtype = getattr(torch, dtype) if dtype else (
             torch.bfloat16 if not on_cpu or quantize == "int4" else torch.float32
         )
+        # the packed copy is kept beside weights agentrt converted itself, never in a user's folder
+        packed = (int4_cache.packed_file(Path(location), torch_dtype)
+                  if quantize == "int4" and gguf_file is not None and self.adapter is None else None)
         try:
             # subtle: never download at run time; a hub id must already be in the local HF cache.
             self.tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+            loaded = int4_cache.load(location, packed, torch_dtype) if packed is not None and packed.is_file() else None
             # subtle: merge an adapter in fp32: a LoRA update is small next to the weights it adds
             # to, and bf16's 8-bit mantissa would round much of it away
-            self.model = AutoModelForCausalLM.from_pretrained(
+            self.model = loaded if loaded is not None else AutoModelForCausalLM.from_pretrained(
                 location, dtype=torch.float32 if merge else torch_dtype, local_files_only=True
             )
         except OSError as exc:
@@ -104,8 +109,12 @@ class TransformersLLM:
         # transformers decorates `to` with functools.wraps(nn.Module.to), whose stub type does not bind
         # `self` on a method: it takes the device for the model
         self.model.to(self.device).eval()  # type: ignore[arg-type]
-        if quantize == "int4":
+        if quantize == "int4" and loaded is None:
             quantize_int4(self.model, keep=("lm_head", adapters.ADAPTER_NAME))
+            if packed is not None:
+                # subtle: the packed copy only saves time; a cache that cannot take it packs again next start
+                with contextlib.suppress(OSError):
+                    int4_cache.save(self.model, packed)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
