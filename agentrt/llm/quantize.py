@@ -21,7 +21,14 @@ class Int4Linear(nn.Module):
 
     def __init__(self, linear: nn.Linear, group_size: int = GROUP_SIZE, dtype: torch.dtype = torch.bfloat16) -> None:
         super().__init__()
-        levels, scale, low = int4_groups(linear.weight.detach(), group_size)
+        if linear.weight.is_meta:
+            # subtle: a layer whose tensors are loaded next (int4_cache) needs only their shapes,
+            # and finding the groups on the meta device still costs ~2 ms a layer
+            groups = (linear.out_features, linear.in_features // group_size)
+            levels = torch.empty(*groups, group_size, device="meta")
+            scale, low = torch.empty(groups, device="meta"), torch.empty(groups, device="meta")
+        else:
+            levels, scale, low = int4_groups(linear.weight.detach(), group_size)
         # the kernel computes (q - 8) * scale + zero, so the offset is stored as the group's middle
         zero = low + 8 * scale
         self.register_buffer("scales_and_zeros", torch.stack([scale, zero], -1).transpose(0, 1).contiguous().to(dtype))
