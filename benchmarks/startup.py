@@ -8,8 +8,9 @@
    kernel's high-water mark for that process, from `os.wait4`).
 
 Targets (benchmarks/README.md): the cached start is >= 3x faster than the first, both ways
-(claimed); the whole run takes <= 4 s and peaks at <= 800 MiB resident. Exits 1 if a claimed
-one misses.
+(claimed); the whole run peaks at <= 800 MiB resident (claimed where the CPU computes bf16, so
+the default model runs packed to int4; its fp32 weights alone are 540 MB) and takes <= 4 s (not
+claimed). Exits 1 if a claimed one misses.
 
     .venv/bin/python benchmarks/startup.py
 """
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentrt.llm.quantize import cpu_has_bf16
 from targets import Targets
 
 PROBE = """
@@ -42,7 +44,6 @@ AGENTRT = "import sys; from agentrt.cli import main; sys.exit(main())"
 RUNS = 3
 RUN_TARGET_S = 4  # the whole `agentrt run` process, cached model
 PEAK_TARGET_MIB = 800
-CLAIMED = {"run": False, "peak": False}  # as benchmarks/README.md states them
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -90,9 +91,9 @@ def main() -> None:
         targets.check(f"{label}, first / second start", first[i] / second[i], f">= {RATIO_TARGET}", unit="x",
                       fmt=".1f")
     targets.check(f"agentrt run, median of {RUNS}", statistics.median(w for w, _ in runs), f"<= {RUN_TARGET_S}",
-                  unit=" s", fmt=".1f", claimed=CLAIMED["run"])
+                  unit=" s", fmt=".1f", claimed=False)
     targets.check(f"agentrt run, peak resident, median of {RUNS}", statistics.median(p for _, p in runs),
-                  f"<= {PEAK_TARGET_MIB}", unit=" MiB", fmt=".0f", claimed=CLAIMED["peak"])
+                  f"<= {PEAK_TARGET_MIB}", unit=" MiB", fmt=".0f", claimed=cpu_has_bf16())
     targets.exit()
 
 
