@@ -31,10 +31,11 @@ part of the instruction (`tool_choice.Call`: "set two timers, 10 and 25 minutes"
 asked about that part, and its values come from it first, so the two timers get 10 and 25;
 any other call of a tool the plan calls once is asked about the whole instruction. A part that
 refers back to the call before it ("text it to Sam", "convert that to won") is asked about with
-that word written as the call's result (`$1`), which its values may then take. Arguments that
-take an earlier step's result keep the plan's reference; any other call of a tool the plan calls
-several times keeps the plan's arguments, since a prompt that sees one call cannot tell which of
-the task's values that call is for.
+that word written as the call's result (`$1`), which its values may then take. An argument
+that a lookup serves (`Call.inputs`: the order id `find_order` returns) is that lookup's result,
+whatever the plan wrote; arguments that take an earlier step's result keep the plan's
+reference; any other call of a tool the plan calls several times keeps the plan's arguments,
+since a prompt that sees one call cannot tell which of the task's values that call is for.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ from typing import Any, Literal
 
 from .choice_names import standard_names
 from .llm import LLM, GenerationRequest, ask, prompt_request
+from .parameters import described_example, shape
 from .plan import references
 from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import ModelCall, PlanSpec, StepSpec
-from .tool_choice import NUMBER, QUOTED, Call, described_example, example_arguments, number, signature
+from .tool_choice import NUMBER, QUOTED, Call, example_arguments, number, signature
 
 _NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
 Side = Literal["source", "target"]
@@ -84,8 +86,6 @@ _NUMBER_WORDS = {word: float(n) for n, word in enumerate(
     "twenty": 20.0, "thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0, "dozen": 12.0}
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
 _QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
-# a described example's pieces: digits, letters, and anything else as itself
-_SHAPE_PIECES = re.compile(r"\d+|[^\W\d_]+|.")
 
 
 class ArgumentWriter:
@@ -186,6 +186,7 @@ class ArgumentWriter:
         that wrote them; its first steps are the chosen calls `opening`, one each. A step whose
         rewrite did not finish, or is no JSON object (a backend that does not enforce the
         schema), keeps the plan's arguments."""
+        spec = _taking_inputs(spec, opening)
         chosen = self.rewritable(spec.steps, len(opening))
         if not chosen:
             return spec, []
@@ -279,10 +280,10 @@ class _TaskValues:
             return {"type": "array", "items": items, "minItems": 1} if items is not None else None
         values: list[Any]
         if kind == "string":
-            shape = _shape(described_example(prop) or described_example(option))
-            shaped = [t for t in self.tokens if shape.fullmatch(t)] if shape else []
-            if shape and shaped:
-                if isinstance(planned, str) and shape.fullmatch(planned):
+            telling = shape(described_example(prop) or described_example(option))
+            shaped = [t for t in self.tokens if telling.fullmatch(t)] if telling else []
+            if telling and shaped:
+                if isinstance(planned, str) and telling.fullmatch(planned):
                     shaped.append(planned)
                 return {"enum": list(dict.fromkeys(shaped))}
             free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken, name)]
@@ -525,15 +526,6 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text.lower().replace("'", "").replace("\u2019", ""))
 
 
-def _shape(example: str | None) -> re.Pattern[str] | None:
-    """The shape of a telling example (one word with digits or - / : @ .): "ORD-58213" gives
-    letters-dash-digits, which "ORD-58377" has and "order" has not; None for other examples."""
-    if not example or " " in example or not re.search(r"[\d\-/:@.]", example):
-        return None
-    return re.compile("".join(r"\d+" if piece[0].isdigit() else r"[^\W\d_]+" if piece[0].isalpha()
-                              else re.escape(piece) for piece in _SHAPE_PIECES.findall(example)))
-
-
 def _referring_back(call: Call, step_id: int) -> Call:
     """`call` with the word of its part that refers back to the call before it, if any, written as
     that call's result: "text it to Sam" after a translation in step 1 is "text $1 to Sam", so the
@@ -560,7 +552,7 @@ def _a_choice(prop: dict[str, Any]) -> bool:
 
 def _plain_text(prop: dict[str, Any]) -> bool:
     """Whether a parameter takes free text of no telling shape (as "e.g. 08:15" is one)."""
-    return _free_text(prop) and _shape(described_example(prop)) is None
+    return _free_text(prop) and shape(described_example(prop)) is None
 
 
 def _free_text(prop: dict[str, Any]) -> bool:
@@ -614,6 +606,18 @@ def _json_object(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _taking_inputs(spec: PlanSpec, opening: Sequence[Call]) -> PlanSpec:
+    """`spec` with each argument that a chosen call in `opening` takes from an earlier one
+    (`Call.inputs`, by position) written as that step's result, `$N`, whatever the plan wrote:
+    "share my resume with john" shares `$1`, the path `search_files` returns, not "resume"."""
+    steps = list(spec.steps)
+    for position, call in enumerate(opening[: len(steps)]):
+        if call.inputs:
+            taken = {name: f"${steps[earlier].id}" for name, earlier in call.inputs.items()}
+            steps[position] = _with_arguments(steps[position], {**steps[position].args, **taken})
+    return PlanSpec(steps=steps)
 
 
 def _with_arguments(step: StepSpec, arguments: dict[str, Any]) -> StepSpec:

@@ -15,11 +15,13 @@ a request no tool fits but which follows one that does and reads as a value ("de
 and serendipity") is one more call of the same tool, unless either lacks the numbers that tool
 needs, when they are pieces of one call ("the gcd of 40 and 50"); one that reads as more
 ("..., then give all three results") calls nothing; one that lists values ("the factorial of 5,
-10 and 15") is a call for each, unless its tool takes a list or needs them all. The plan is
-those calls, in order, and then the answer; the model writes how their results flow into each
-other and into the answer. When no request reaches `min_fit`, none of these tools is shown, so a
-question no tool answers is not forced into one: the planner plans it as it would without a
-chooser, among the tools it always shows (`Planner._shown`). Showing `top_k` tools, not all, also
+10 and 15") is a call for each, unless its tool takes a list or needs them all. A call that
+needs an identifier its request only names ("cancel my sneakers order": no order id) comes after
+the call that looks it up (`lookups.py`: `find_order`). The plan is those calls, in order, and
+then the answer; the model writes how their results flow into each other and into the answer.
+When no request reaches `min_fit`, none of these tools is shown, so a question no tool answers is
+not forced into one: the planner plans it as it would without a chooser, among the tools it
+always shows (`Planner._shown`). Showing `top_k` tools, not all, also
 keeps the prompt and the constraint the same size with 500 tools as with 5. In a conversation, a
 first request no tool fits that follows up the turn before ("and in London?", `follow_up`) calls
 again the tool that turn called last.
@@ -33,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .lookups import with_lookups
+from .parameters import described_example
 from .plan_schema import inline_refs
 from .registry import Tool
 from .schema import StepResult
@@ -40,8 +44,6 @@ from .schema import StepResult
 if TYPE_CHECKING:
     from .embeddings import Embedder  # which imports numpy: loaded with the embedder itself
 
-# the value after "e.g." in a parameter's description: quoted, or up to the next space or comma
-_EXAMPLE = re.compile(r"""e\.g\.,?\s*("[^"]+"|'[^']+'|[^\s,;)]+)""")
 # where one request of an instruction may end and the next begin: a sentence's end, a semicolon,
 # or "and"/"then"/"also"/"plus" (with a comma or not); a bare comma more often lists values
 _BETWEEN_REQUESTS = re.compile(
@@ -72,12 +74,16 @@ class Call:
     """A call the plan must make: `tool`, for `part` of the instruction (one of its requests);
     `carried` are the arguments of the call it follows up, in a conversation ("And in London?"
     after the weather in Paris), for those the part does not restate; `refers_to` is the step
-    whose result the part names as `$N` ("text $1 to Sam", `arguments.py`), if any."""
+    whose result the part names as `$N` ("text $1 to Sam", `arguments.py`), if any; `inputs`
+    are the parameters that take the result of an earlier call of the plan, each by that call's
+    position among the plan's calls (`lookups.py`: "share my resume with john" shares what
+    `search_files` found with whom `find_contact` found)."""
 
     tool: Tool
     part: str
     carried: dict[str, Any] = field(default_factory=dict)
     refers_to: int | None = None
+    inputs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -154,8 +160,9 @@ class ToolChooser:
                 calls.append(Call(tool, part))
         if not calls:
             calls = [Call(self.tools[int(picks[:, 0].argmax())], instruction)]
-        calls = [each for call in calls for each in _fanned_out(call)]
-        ranked = [self.tools[i] for i in fits[:, 0].argsort()[::-1][: self.top_k]]
+        by_fit = [self.tools[i] for i in fits[:, 0].argsort()[::-1]]
+        calls = with_lookups([each for call in calls for each in _fanned_out(call)], by_fit)
+        ranked = by_fit[: self.top_k]
         called = {call.tool.name: call.tool for call in calls}
         return Choice([t for t in ranked if t.name not in called] + list(called.values())[::-1], calls)
 
@@ -281,12 +288,6 @@ def example_task(tool: Tool, arguments: dict[str, Any]) -> str:
     summary = tool.description.split(". ")[0].split("; ")[0].rstrip(".")
     values = ", ".join(str(v) for v in arguments.values() if not isinstance(v, (dict, list)))
     return f"{summary}: {values}" if values else summary
-
-
-def described_example(prop: dict[str, Any]) -> str | None:
-    """The example a parameter's description gives ("the order's id, e.g. ORD-58213"), if any."""
-    found = _EXAMPLE.search(prop.get("description", ""))
-    return found.group(1).strip().strip("\"'") if found else None
 
 
 def _example_value(name: str, prop: dict[str, Any], position: int = 0) -> Any:

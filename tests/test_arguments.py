@@ -339,6 +339,28 @@ def test_a_request_that_refers_back_takes_the_result_of_the_call_before():
     assert not any("$" in phrase for phrase in clause.json_schema["properties"]["text"]["enum"])  # no value
 
 
+def test_an_argument_a_lookup_serves_takes_its_result_whatever_the_plan_wrote():
+    @tool
+    def find_contact(name: str) -> str:
+        """Look up a contact; returns their email address."""
+        return "ann@example.com"
+
+    @tool
+    def email_file(path: str, email: str) -> str:
+        """Email a file to someone."""
+        return "sent"
+
+    arguments, llm = writer('{"name":"Ann"}', '{"path":"/cv.pdf","email":"$1"}')
+    arguments.registry = ToolRegistry([find_contact, email_file])
+    spec = steps(("find_contact", {"name": "x"}), ("email_file", {"path": "/cv.pdf", "email": "Ann"}),
+                 ("final_answer", {"answer": "$2"}))
+    task = "email /cv.pdf to Ann"
+    opening = [Call(find_contact, task), Call(email_file, task, inputs={"email": 0})]
+    written, _ = asyncio.run(arguments.rewrite(task, spec, opening))
+    assert llm.history[1].json_schema["properties"]["email"] == {"const": "$1"}  # not the plan's "Ann"
+    assert written.steps[1].args == {"path": "/cv.pdf", "email": "$1"} and written.steps[1].depends_on == [1]
+
+
 def test_numbers_are_read_with_separators_magnitudes_and_words_and_percentages_as_the_parameter_asks():
     @tool
     def mortgage(loan_amount: float, rate: float, years: int, fee_percent: float = 0.0) -> str:
@@ -415,3 +437,30 @@ def test_on_the_default_model_codes_sides_units_and_a_result_referred_back_reach
     made = calls("translate 'thank you' into German and text it to Sam")
     assert made[0][0] == "translate_text" and made[0][1]["target_language"] == "de"
     assert made[1] == ("send_text", {"to": "Sam", "message": "Danke"})  # the translation, not the task's words
+
+
+@tool
+def find_parcel(description: str) -> str:
+    """Find the user's parcel whose contents match a description; returns the parcel id."""
+    return "PCL-4471" if "lamp" in description.lower() else "PCL-1000"
+
+
+@tool
+def redirect_parcel(parcel_id: str, pickup_point: str) -> str:
+    """Have a parcel held at a pickup point instead of delivered.
+
+    Args:
+        parcel_id: the parcel's id, e.g. PCL-2093
+        pickup_point: where to hold it, e.g. "Main Street post office"
+    """
+    return f"{parcel_id} held at {pickup_point}"
+
+
+@pytest.mark.model
+def test_on_the_default_model_an_id_the_task_does_not_state_is_looked_up_first(default_llm):
+    agent = Agent(model=default_llm, tools=[find_parcel, redirect_parcel], store=":memory:")
+    result = agent.run("send my lamp parcel to the pickup point on Elm Street instead")
+    made = [(step.tool, step.resolved_args) for step in result.steps if step.tool in ("find_parcel", "redirect_parcel")]
+    assert [name for name, _ in made] == ["find_parcel", "redirect_parcel"]
+    assert "lamp" in made[0][1]["description"].lower()
+    assert made[1][1]["parcel_id"] == "PCL-4471"  # what the lookup returned, not a made-up id

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from agentrt import Agent, tool
 from agentrt.planner import Planner
 from agentrt.prompts import PromptLibrary
+from agentrt.parameters import identifier
 from agentrt.registry import ToolRegistry
 from agentrt.testing import ScriptedLLM
 from agentrt.tool_choice import ToolChooser, example_arguments, example_task, parts_of, signature
@@ -249,3 +250,44 @@ def test_a_part_no_tool_fits_repeats_the_call_before_only_when_it_reads_as_a_val
                                                            ("get_weather", "Tokyo")]
     one = chooser.choose("current weather in a city Paris, then tell me what you found out")
     assert [(c.tool.name, c.part) for c in one.calls] == [("get_weather", "current weather in a city Paris")]
+
+
+def test_an_identifier_a_request_names_but_does_not_state_is_looked_up_first():
+    @tool
+    def find_order(item: str) -> str:
+        """Find the user's latest order of an item; returns the order id."""
+        return "ORD-11111"
+
+    @tool
+    def cancel_order(order_id: str) -> str:
+        """Cancel an order.
+
+        Args:
+            order_id: the order's id, e.g. ORD-58213
+        """
+        return "cancelled"
+
+    @tool
+    def reorder(order_id: str) -> str:
+        """Place an order again; returns the new order id."""  # needs an id itself: never a lookup
+        return "ORD-22222"
+
+    chooser = ToolChooser([reorder, find_order, cancel_order], WordEmbedder())
+    looked_up = chooser.choose("cancel my sneakers order").calls
+    assert [(c.tool.name, c.inputs) for c in looked_up] == [("find_order", {}), ("cancel_order", {"order_id": 0})]
+    assert looked_up[0].part == "cancel my sneakers order"  # the lookup serves the same request
+    assert [(c.tool.name, c.inputs) for c in chooser.choose("cancel order ORD-12345").calls] == [
+        ("cancel_order", {})]  # stated: nothing to look up
+    assert [(c.tool.name, c.inputs) for c in chooser.choose("find my sneakers order and cancel order").calls] == [
+        ("find_order", {}), ("cancel_order", {"order_id": 0})]  # an earlier call already returns it
+
+
+def test_an_identifier_is_known_by_its_name_or_format_and_looks_like_its_kind_or_its_example():
+    order_id = identifier("order_id", {"type": "string", "description": "the order's id, e.g. ORD-58213"})
+    assert order_id is not None and order_id.search("cancel ORD-58377") and not order_id.search("cancel order 3")
+    path = identifier("file_path", {"type": "string", "description": "e.g. /Documents/report.pdf"})
+    assert path is not None and path.search("share /Documents/Work/contract_signed.pdf") and not path.search("my cv")
+    email = identifier("to", {"type": "string", "format": "email"})
+    assert email is not None and email.search("mail dana.k@example.com") and not email.search("mail Dana")
+    assert identifier("city", {"type": "string"}) is None
+    assert identifier("link_id", {"type": "string", "enum": ["a1", "b2"]}) is None  # a choice, not an identifier
