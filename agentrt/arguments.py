@@ -17,7 +17,8 @@ each side, what the task names on that side ("250 euros in US dollars": the amou
 then the one after "in"), a flag the task names is on unless negated ("nonstop", "don't shuffle"),
 a number the task states in the unit a parameter is named for takes that number ("1 min 30 sec":
 minutes 1, seconds 30), and a value whose described example has a telling shape ("e.g.
-ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one. An optional
+ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one, as one that
+takes an identifier takes a word that is one (a path, an email address: `parameters.py`). An optional
 parameter is asked for only when the task's words decide it that way ("in the last 2 days",
 "somewhere cheap"), or the plan gave it text or a number, narrowed as above: otherwise a small
 model makes one up ("mode": "heat" for "set the thermostat to 22"). One word of the task
@@ -49,7 +50,7 @@ from typing import Any, Literal
 
 from .choice_names import standard_names
 from .llm import LLM, GenerationRequest, ask, prompt_request
-from .parameters import described_example, shape
+from .parameters import described_example, identifier, shape, spaced
 from .plan import references
 from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
 from .prompts import PromptLibrary
@@ -141,7 +142,7 @@ class ArgumentWriter:
             return optional and (name not in step.args or _a_choice(declared[name]))
 
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
-            return _plain_text(declared[name]), not left_to_the_words(name), name not in sides
+            return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides
 
         numbers = [name for name in properties if _a_number(declared[name])]
         in_turn = stated.in_turn([name for name in numbers if not left_to_the_words(name) and name not in carried
@@ -223,6 +224,7 @@ class _TaskValues:
         self.tokens = [token.strip(self._EDGES) for token in words]
         self.phrases: list[str] = []
         self._before: dict[str, list[str]] = {}  # each phrase: the two words before it, where it first is
+        self._after: dict[str, str] = {}  # ... and the word after it, there
         if len(words) <= self.MAX_WORDS:
             lowered = [token.lower() for token in self.tokens]
             for i in range(len(words)):
@@ -234,6 +236,7 @@ class _TaskValues:
                             and len(run) <= MAX_STRING_CHARS and not _QUOTE_MARK.search(run):
                         self.phrases.append(run)
                         self._before[run] = lowered[max(0, i - 2) : i]
+                        self._after[run] = lowered[j] if j < len(lowered) else ""
         self.references = [reference] if reference is not None and reference in text else []
         plain = text.replace(reference, " ") if reference is not None else text
         self.words = _words(text)
@@ -256,10 +259,10 @@ class _TaskValues:
         plan's value), or None where that does not apply (a format, an object, nothing to choose
         from): a choice to those the instruction names (on its `side`, for one side of a
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
-        instruction says of it; text with a telling example to the words of its shape, else to
-        the instruction's phrases (those that can be a value, `_a_value`, unless quoted or none
-        is left); a number to those stated in the unit `name` speaks of, else to the one it
-        takes `in_turn`, else to all its numbers."""
+        instruction says of it; text that takes an identifier or has a telling example to the
+        words of that shape, else to the instruction's phrases (those that can be a value,
+        `_a_value`, unless quoted or none is left); a number to those stated in the unit
+        `name` speaks of, else to the one it takes `in_turn`, else to all its numbers."""
         options = _options(prop)
         if len(options) != 1:
             return None
@@ -280,14 +283,18 @@ class _TaskValues:
             return {"type": "array", "items": items, "minItems": 1} if items is not None else None
         values: list[Any]
         if kind == "string":
-            telling = shape(described_example(prop) or described_example(option))
+            documented = {**option, "description": prop.get("description", option.get("description", ""))}
+            telling = identifier(name, documented) or shape(described_example(documented))
             shaped = [t for t in self.tokens if telling.fullmatch(t)] if telling else []
+            if telling and shaped and spaced(name, documented):  # and the words after, up to a linking one
+                shaped = [p for p in self.phrases if telling.fullmatch(p.split()[0])
+                          and not set(_words(" ".join(p.split()[1:]))) & _OPENERS]
             if telling and shaped:
                 if isinstance(planned, str) and telling.fullmatch(planned):
                     shaped.append(planned)
                 return {"enum": list(dict.fromkeys(shaped))}
             free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken, name)]
-            sided = [p for p in free if side is not None and _side_after(self._before.get(p, [])) == side]
+            sided = [p for p in free if side is not None and self._side_of(p) == side]
             free = sided or free  # "text it to Sam": a recipient is what follows "to"
             # the plan's own text, unless the words put a value on this side ("11 stone": not the
             # plan's "kilogram"), it is longer than the request (a copy run on: "Dinner is
@@ -309,6 +316,11 @@ class _TaskValues:
         else:
             return None
         return {"enum": values} if values else None
+
+    def _side_of(self, phrase: str) -> Side | None:
+        """Which side of a conversion the words around `phrase` put it on: those before it ("to
+        Boston", "from NYC"), else "to" right after it ("NYC to London": NYC is the source)."""
+        return _side_after(self._before.get(phrase, [])) or ("source" if self._after.get(phrase) == "to" else None)
 
     def in_turn(self, names: list[str], others: list[str]) -> dict[str, float]:
         """The number each of the number parameters `names` takes by its place, when the text
@@ -550,9 +562,9 @@ def _a_choice(prop: dict[str, Any]) -> bool:
     return any("enum" in option or option.get("type") == "boolean" for option in prop.get("anyOf", [prop]))
 
 
-def _plain_text(prop: dict[str, Any]) -> bool:
-    """Whether a parameter takes free text of no telling shape (as "e.g. 08:15" is one)."""
-    return _free_text(prop) and shape(described_example(prop)) is None
+def _plain_text(name: str, prop: dict[str, Any]) -> bool:
+    """Whether a parameter takes free text of no telling shape (as "e.g. 08:15" and a path are)."""
+    return _free_text(prop) and identifier(name, prop) is None and shape(described_example(prop)) is None
 
 
 def _free_text(prop: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ _IDENTIFIERS = {
     "phone": re.compile(r"\+?\d[\d ().-]{6,}\d"),
     "id": re.compile(r"\b[\w-]*\d[\w-]*\b"),
 }
+_SPACED = {"path"}  # kinds whose values may hold spaces: "/Desktop/untitled folder copy"
 _IDENTIFIER_WORDS = {"link": "url", "uri": "url", "email": "email", "path": "path", "url": "url",
                      "phone": "phone", "id": "id", "ids": "id"}
 _FORMATS = {"email": "email", "uri": "url", "uri-reference": "url"}
@@ -44,6 +45,12 @@ def shape(example: str | None) -> re.Pattern[str] | None:
                               else re.escape(piece) for piece in _SHAPE_PIECES.findall(example)))
 
 
+def spaced(name: str, prop: dict[str, Any]) -> bool:
+    """Whether parameter `name` takes an identifier that may hold spaces (a path), so that its
+    value may run on past the word `identifier` matches: "/Desktop/untitled folder copy"."""
+    return identifier(name, prop) is not None and _kind(name, prop) in _SPACED
+
+
 def identifier(name: str, prop: dict[str, Any]) -> re.Pattern[str] | None:
     """What a value of parameter `name` looks like in a text, if it takes an identifier (an email
     address, a path, a URL, a phone number, an id), known by its format or the last word of its
@@ -54,7 +61,11 @@ def identifier(name: str, prop: dict[str, Any]) -> re.Pattern[str] | None:
     the example was "/Documents/report.pdf")."""
     if prop.get("type") != "string" or "enum" in prop:
         return None
-    kind = _FORMATS.get(prop.get("format", "")) or _IDENTIFIER_WORDS.get(name.lower().split("_")[-1])
+    kind = _kind(name, prop)
     if kind is None:
         return None
     return (shape(described_example(prop)) if kind == "id" else None) or _IDENTIFIERS[kind]
+
+
+def _kind(name: str, prop: dict[str, Any]) -> str | None:
+    return _FORMATS.get(prop.get("format", "")) or _IDENTIFIER_WORDS.get(name.lower().split("_")[-1])

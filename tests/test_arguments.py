@@ -217,6 +217,24 @@ def test_codes_are_known_by_their_names_and_the_sides_of_a_conversion_by_the_wor
     assert schema["properties"]["source_language"] == {"enum": ["es"]} and "source_language" in schema["required"]
 
 
+def test_free_text_on_one_side_is_what_the_words_around_it_put_there():
+    @tool
+    def directions(origin: str, destination: str) -> str:
+        """Directions between two places."""
+        return "turn left"
+
+    arguments = ArgumentWriter(ScriptedLLM(), ToolRegistry([directions]), PromptLibrary())
+    step = StepSpec(id=1, tool="directions", args={"origin": "x", "destination": "y"})
+
+    def sides(task):
+        properties = arguments.request(task, step).json_schema["properties"]
+        return properties["origin"]["enum"], properties["destination"]["enum"]
+
+    for task in ("directions from Lyon to Nice", "directions to Nice from Lyon", "directions Lyon to Nice"):
+        origins, destinations = sides(task)  # the last: the place before "to" is the source
+        assert "Lyon" in origins and "Nice" not in origins and destinations == ["Nice"], task
+
+
 def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
     @tool
     def set_timer(minutes: int, seconds: int = 0, label: str | None = None) -> str:
@@ -337,6 +355,28 @@ def test_a_request_that_refers_back_takes_the_result_of_the_call_before():
     assert written.steps[1].depends_on == [1] and written.steps[2].depends_on == [2]
     clause = arguments.request(task, spec.steps[1], _referring_back(Call(send_message, "say that it rains"), 1))
     assert not any("$" in phrase for phrase in clause.json_schema["properties"]["text"]["enum"])  # no value
+
+
+def test_an_identifier_takes_a_word_of_its_kind_and_a_path_the_words_after_it():
+    @tool
+    def share(file_path: str, email: str) -> str:
+        """Share a file.
+
+        Args:
+            file_path: the file, e.g. /Documents/report.pdf
+            email: whom to share it with
+        """
+        return "shared"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([share])
+    step = StepSpec(id=1, tool="share", args={"file_path": "x", "email": "x"})
+    schema = arguments.request("share /Documents/Work/contract_signed.pdf with tom.h@example.com", step).json_schema
+    assert schema["properties"]["file_path"]["enum"] == ["/Documents/Work/contract_signed.pdf"]  # deeper than e.g.
+    assert schema["properties"]["email"]["enum"] == ["tom.h@example.com"]
+    schema = arguments.request("share /Desktop/untitled folder copy with tom.h@example.com", step).json_schema
+    assert schema["properties"]["file_path"]["enum"] == [  # a path may hold spaces, up to a linking word
+        "/Desktop/untitled", "/Desktop/untitled folder", "/Desktop/untitled folder copy"]
 
 
 def test_an_argument_a_lookup_serves_takes_its_result_whatever_the_plan_wrote():
