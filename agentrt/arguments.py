@@ -120,7 +120,10 @@ class ArgumentWriter:
         instead of the plan's (but not a number where the part states one), and keeps its
         choices, numbers and flags where the part states none ("and 250?": the same currencies)."""
         tool = self.registry.get(step.tool)
-        arguments = arguments_schema(tool, step.id)
+        # as the first step's: no `$N` of its own making, since which results flow where is the
+        # plan's (its references are kept below) or the chooser's (`Call.refers_to`, `inputs`);
+        # else the model makes one up ("address": "$1", the order id the lookup returned)
+        arguments = arguments_schema(tool, 1)
         properties = arguments.get("properties", {})
         declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
         part = call.part if call is not None else None
@@ -623,12 +626,16 @@ def _json_object(text: str) -> dict[str, Any] | None:
 def _taking_inputs(spec: PlanSpec, opening: Sequence[Call]) -> PlanSpec:
     """`spec` with each argument that a chosen call in `opening` takes from an earlier one
     (`Call.inputs`, by position) written as that step's result, `$N`, whatever the plan wrote:
-    "share my resume with john" shares `$1`, the path `search_files` returns, not "resume"."""
+    "share my resume with john" shares `$1`, the path `search_files` returns, not "resume". An
+    argument the plan wrote as such a result but the call does not take from it is dropped, to
+    be written anew: the plan gave `find_order`'s order id as the new address too."""
     steps = list(spec.steps)
     for position, call in enumerate(opening[: len(steps)]):
         if call.inputs:
             taken = {name: f"${steps[earlier].id}" for name, earlier in call.inputs.items()}
-            steps[position] = _with_arguments(steps[position], {**steps[position].args, **taken})
+            kept = {name: value for name, value in steps[position].args.items()
+                    if not references(value) & {steps[earlier].id for earlier in call.inputs.values()}}
+            steps[position] = _with_arguments(steps[position], {**kept, **taken})
     return PlanSpec(steps=steps)
 
 

@@ -2,9 +2,11 @@
 asked and under which constraint, and how the answers replace the plan's."""
 
 import asyncio
+import json
 from typing import Literal
 
 import pytest
+from pydantic import BaseModel
 
 from agentrt import Agent, tool
 from agentrt.arguments import ArgumentWriter, _referring_back
@@ -56,6 +58,24 @@ def test_an_argument_that_takes_an_earlier_result_keeps_the_plans_reference():
     schema = arguments.request("Text Ann the weather", spec.steps[1]).json_schema
     assert schema["properties"]["text"] == {"const": "$1"}
     assert schema["additionalProperties"] is False
+
+
+def test_a_rewrite_makes_no_reference_of_its_own():
+    class Address(BaseModel):
+        street: str
+        city: str
+
+    @tool
+    def ship(order_id: str, address: Address) -> str:
+        """Ship an order to an address."""
+        return "shipping"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([ship])
+    step = StepSpec(id=2, tool="ship", args={"order_id": "$1", "address": {"street": "x", "city": "y"}})
+    properties = arguments.request("ship my order to 1 Elm St, Springfield", step).json_schema["properties"]
+    assert properties["order_id"] == {"const": "$1"}  # the plan's
+    assert "[$]" not in json.dumps(properties["address"])  # no "$1" for the address: the plan wrote none
 
 
 def test_a_tool_called_several_times_keeps_the_plans_arguments():
@@ -392,12 +412,14 @@ def test_an_argument_a_lookup_serves_takes_its_result_whatever_the_plan_wrote():
 
     arguments, llm = writer('{"name":"Ann"}', '{"path":"/cv.pdf","email":"$1"}')
     arguments.registry = ToolRegistry([find_contact, email_file])
-    spec = steps(("find_contact", {"name": "x"}), ("email_file", {"path": "/cv.pdf", "email": "Ann"}),
+    spec = steps(("find_contact", {"name": "x"}), ("email_file", {"path": "$1", "email": "Ann"}),
                  ("final_answer", {"answer": "$2"}))
     task = "email /cv.pdf to Ann"
     opening = [Call(find_contact, task), Call(email_file, task, inputs={"email": 0})]
     written, _ = asyncio.run(arguments.rewrite(task, spec, opening))
-    assert llm.history[1].json_schema["properties"]["email"] == {"const": "$1"}  # not the plan's "Ann"
+    properties = llm.history[1].json_schema["properties"]
+    assert properties["email"] == {"const": "$1"}  # not the plan's "Ann"
+    assert properties["path"] == {"enum": ["/cv.pdf"]}  # the plan's "$1" was the contact, not the file
     assert written.steps[1].args == {"path": "/cv.pdf", "email": "$1"} and written.steps[1].depends_on == [1]
 
 
