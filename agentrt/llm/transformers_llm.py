@@ -257,19 +257,31 @@ def _wind_down_all() -> None:
         llm.wind_down()
 
 
-def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """`text` up to the earliest of `stops`, and whether one was found."""
-    cut = min((i for i in (text.find(stop) for stop in stops if stop) if i >= 0), default=-1)
+def _cut_at_stop(text: str, stops: Sequence[str], start: int = 0) -> tuple[str, bool]:
+    """`text` up to the earliest of `stops` found at or after `start`, and whether one was found."""
+    cut = min((i for i in (text.find(stop, start) for stop in stops if stop) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 class _RowTexts:
     """Follows each row's new text as it is generated: hands it to the row's `on_text`, and ends
-    the row at its first stop string. It is both `generate`'s streamer and a stopping criterion."""
+    the row at its first stop string. It is both `generate`'s streamer and a stopping criterion.
+
+    Each token is decoded once, with what it completes (tokenizers' `DecodeStream`), so a step
+    costs the same at the 500th token as at the first; decoding each row's whole token list again
+    every step, as this once did, grew with the length of the text."""
 
     def __init__(self, tokenizer: Any, jobs: Sequence[Job]) -> None:
+        from tokenizers.decoders import DecodeStream
+
         self.tokenizer = tokenizer
-        self.rows = [_Row(job.on_text, [s for s in job.request.stop if s]) for job in jobs]
+        # a tokenizer without a Rust backend (transformers' Python and SentencePiece ones) has no DecodeStream
+        self.backend = getattr(tokenizer, "backend_tokenizer", None)
+        self.rows = [
+            _Row(job.on_text, [s for s in job.request.stop if s],
+                 DecodeStream(skip_special_tokens=True) if self.backend is not None else _WholeDecode(tokenizer))
+            for job in jobs
+        ]
         self.needed = any(row.on_text or row.stops for row in self.rows)
         self.prompt_seen = False
 
@@ -280,12 +292,17 @@ class _RowTexts:
         for row, token in zip(self.rows, value.view(-1).tolist(), strict=True):  # one new token per row
             if not row.stopped and (row.on_text or row.stops):
                 row.tokens.append(token)
-                row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True), final=False)
+                # None while the token ends inside a character that later tokens complete
+                piece = row.stream.step(self.backend, token)
+                if piece:
+                    row.advance(piece, final=False)
 
     def end(self) -> None:
         for row in self.rows:
             if row.tokens and not row.stopped:
-                row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True), final=True)
+                # subtle: the whole text, decoded once, ends the stream exactly as the generation's
+                # text ends, even where the budget cut a character in half (U+FFFD)
+                row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True)[len(row.text) :], final=True)
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
@@ -297,18 +314,38 @@ class _RowTexts:
 class _Row:
     on_text: Callable[[str], None] | None
     stops: list[str]
+    stream: Any  # tokenizers.decoders.DecodeStream or _WholeDecode
     tokens: list[int] = field(default_factory=list)
+    text: str = ""
     sent: int = 0
     stopped: bool = False
 
-    def advance(self, text: str, final: bool) -> None:
-        """Send what is new in `text`, holding back a tail that could still become a stop string."""
-        # subtle: a multi-byte character split across tokens decodes to U+FFFD until complete
-        if text.endswith("\ufffd") and not final:
-            return
-        text, self.stopped = _cut_at_stop(text, self.stops)
-        hold = 0 if self.stopped or final else max((len(s) - 1 for s in self.stops), default=0)
-        ready = max(len(text) - hold, self.sent)
+    def advance(self, piece: str, final: bool) -> None:
+        """Add `piece` to the text and send what is new, holding back a tail that could still
+        become a stop string."""
+        longest = max((len(s) for s in self.stops), default=0)
+        # a stop string absent from the text so far can only end inside the new piece
+        self.text, self.stopped = _cut_at_stop(self.text + piece, self.stops, max(len(self.text) - longest + 1, 0))
+        hold = 0 if self.stopped or final else max(longest - 1, 0)
+        ready = max(len(self.text) - hold, self.sent)
         if ready > self.sent and self.on_text is not None:
-            self.on_text(text[self.sent : ready])
+            self.on_text(self.text[self.sent : ready])
         self.sent = ready
+
+
+class _WholeDecode:
+    """`DecodeStream.step` for a tokenizer without a Rust backend: decodes the whole text again
+    at each token and returns what is new."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.tokens: list[int] = []
+        self.text = ""
+
+    def step(self, backend: None, token: int) -> str | None:
+        self.tokens.append(token)
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # a character split across tokens decodes to U+FFFD until complete
+            return None
+        piece, self.text = text[len(self.text) :], text
+        return piece
