@@ -632,10 +632,10 @@ def _taking_inputs(spec: PlanSpec, opening: Sequence[Call]) -> PlanSpec:
     steps = list(spec.steps)
     for position, call in enumerate(opening[: len(steps)]):
         if call.inputs:
-            taken = {name: f"${steps[earlier].id}" for name, earlier in call.inputs.items()}
+            served = {name: steps[earlier].id for name, earlier in call.inputs.items()}
             kept = {name: value for name, value in steps[position].args.items()
-                    if not references(value) & {steps[earlier].id for earlier in call.inputs.values()}}
-            steps[position] = _with_arguments(steps[position], {**kept, **taken})
+                    if not references(value) & set(served.values())}
+            steps[position] = _with_arguments(steps[position], {**kept, **{n: f"${i}" for n, i in served.items()}})
     return PlanSpec(steps=steps)
 
 
