@@ -1,7 +1,8 @@
 """Shared fixtures. The real default model is loaded once per session: it is the slow part.
 
 Markers say what a test needs beyond Python, so `make test-fast` can leave it out: `model` (the
-real default model), `llama_server` (llama.cpp's server), `browser` (Chromium). Tests that use the
+real default model), `llama_server` (llama.cpp's server), `browser` (Chromium). PostgreSQL needs no
+marker: `postgres_url` starts a real server from the `pgserver` wheel in about a second. Tests that use the
 fixtures for these get the marker here; a test that loads the real model another way (a CLI
 subprocess, say) carries `@pytest.mark.model` itself, and one that forgets fails (`_guard`).
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from typing import IO, NoReturn
 
@@ -94,6 +97,39 @@ def exact_llm() -> TransformersLLM:
     """The embedded model in fp32, unquantised: batches of different shapes give bit-identical
     greedy outputs only there, so output-equality tests of batching and prefix reuse use it."""
     return TransformersLLM(quantize="none")
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real PostgreSQL 16 server with pgvector, in a temporary directory, for this
+    test session; each test that wants a clean database makes its own (`fresh_database`).
+
+    The server is the `pgserver` wheel's (a test dependency): Debian bookworm packages no pgvector.
+    As root, pgserver runs it as an unprivileged user of its own, since PostgreSQL refuses root.
+    """
+    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set", for pgserver's lock file
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def fresh_database(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of an empty database of its own on the session's server, dropped after the test."""
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_url.replace("/postgres?", f"/{name}?", 1)
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
