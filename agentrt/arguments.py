@@ -52,7 +52,7 @@ from .choice_names import standard_names
 from .llm import LLM, GenerationRequest, ask, prompt_request
 from .parameters import described_example, identifier, shape, spaced
 from .plan import references
-from .plan_schema import MAX_STRING_CHARS, arguments_schema, inline_refs
+from .plan_schema import MAX_STRING_CHARS, arguments_schema
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import ModelCall, PlanSpec, StepSpec
@@ -125,7 +125,7 @@ class ArgumentWriter:
         # else the model makes one up ("address": "$1", the order id the lookup returned)
         arguments = arguments_schema(tool, 1)
         properties = arguments.get("properties", {})
-        declared = inline_refs(tool.json_schema(), tool.name).get("properties", {})
+        declared = tool.inlined_schema().get("properties", {})
         part = call.part if call is not None else None
         carried = call.carried if call is not None else {}
         stated = _task_values(part or instruction, instruction, call.refers_to if call is not None else None)

@@ -25,7 +25,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .parameters import identifier
-from .plan_schema import inline_refs
 from .registry import Tool
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ def with_lookups(calls: Sequence[Call], tools: Sequence[Tool]) -> list[Call]:
 
 def _unstated(tool: Tool, request: str) -> list[str]:
     """The required parameters of `tool` that take an identifier `request` does not state."""
-    schema = inline_refs(tool.json_schema(), tool.name)
+    schema = tool.inlined_schema()
     properties: dict[str, Any] = schema.get("properties", {})
     unstated = []
     for name in schema.get("required", []):

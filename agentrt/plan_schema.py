@@ -29,7 +29,7 @@ def plan_schema(
     if max_steps < len(opening) + 1:
         raise ValueError(f"max_steps={max_steps}: a planning round needs room for at least one step, "
                          f"and for the {len(opening)} calls it opens with and their answer")
-    tools = [(t.name, inline_refs(t.json_schema(), t.name)) for t in registry]
+    tools = [(t.name, t.inlined_schema()) for t in registry]
     tools.append((THINK_TOOL, _THINK_SCHEMA))
     allowed = [*opening, FINAL_ANSWER_TOOL] if opening else None
     positions = {
@@ -84,7 +84,7 @@ def inline_refs(schema: dict[str, Any], tool: str) -> dict[str, Any]:
 def arguments_schema(tool: Tool, position: int) -> dict[str, Any]:
     """The schema of `tool`'s arguments in step `position` of a plan: what the tool accepts, with
     references to the steps before it."""
-    return _arguments_schema(position, inline_refs(tool.json_schema(), tool.name))
+    return _arguments_schema(position, tool.inlined_schema())
 
 
 def _step_schema(position: int, tool: str, args_schema: dict[str, Any]) -> dict[str, Any]:

@@ -82,7 +82,8 @@ class Tool:
                     "types (str, int, float, bool, lists, dicts, enums, pydantic models)"
                 ) from exc
             self._check = _model_checker(args_model)
-        inline_refs(self._schema, self.name)  # refused now, not at the first plan: a recursive type
+        # computed now, not at the first plan: a recursive type is refused at registration
+        self._inlined = inline_refs(self._schema, self.name)
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, source={self.source!r})"
@@ -90,6 +91,11 @@ class Tool:
     def json_schema(self) -> dict[str, Any]:
         """JSON schema of the arguments object (computed once; do not mutate it)."""
         return self._schema
+
+    def inlined_schema(self) -> dict[str, Any]:
+        """`json_schema()` with every `$ref` replaced by its definition (computed once; do not
+        mutate it): what the plan schema nests, and what reading a parameter's type needs."""
+        return self._inlined
 
     def parameter_types(self) -> dict[str, list[str]]:
         """Each parameter's JSON type names (several for a union), for showing to people and models."""

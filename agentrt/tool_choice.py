@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from .lookups import with_lookups
 from .parameters import described_example
-from .plan_schema import inline_refs
 from .registry import Tool
 from .schema import StepResult
 
@@ -187,7 +186,7 @@ def _a_value(part: str) -> bool:
 def _stands_alone(part: str, tool: Tool) -> bool:
     """Whether `part` states as many numbers as `tool` requires, so that it can be a call of its
     own rather than a piece of one ("... and c=5")."""
-    schema = _schema(tool)
+    schema = tool.inlined_schema()
     properties = schema.get("properties", {})
     required = [properties[name] for name in schema.get("required", []) if name in properties]
     numeric = [p for p in required if {o.get("type") for o in p.get("anyOf", [p])} & {"number", "integer"}]
@@ -199,7 +198,7 @@ def _fanned_out(call: Call) -> list[Call]:
     calls, "... of 5" and so on), when its tool takes no list and each such part names all the
     numbers the tool needs; else `call` alone ("a triangle with sides 3, 4 and 5" is one)."""
     found = _VALUE_LIST.search(call.part)
-    if found is None or any(_takes_list(prop) for prop in _schema(call.tool).get("properties", {}).values()):
+    if found is None or any(_takes_list(prop) for prop in call.tool.inlined_schema().get("properties", {}).values()):
         return [call]
     items = re.findall(_ITEM, found.group(0), re.IGNORECASE)
     parts = [call.part[: found.start()] + item + call.part[found.end() :] for item in items]
@@ -244,7 +243,7 @@ def tool_text(tool: Tool) -> str:
 def signature(tool: Tool) -> str:
     """The parameters as the planner shows them: `name: type`, a choice as `"a"|"b"`, and
     `= default` or `= optional` for a parameter that may be left out."""
-    schema = _schema(tool)
+    schema = tool.inlined_schema()
     required = set(schema.get("required", []))
     shown = []
     for name, prop in schema.get("properties", {}).items():
@@ -253,10 +252,6 @@ def signature(tool: Tool) -> str:
             text += f" = {json.dumps(prop['default'])}" if prop.get("default") is not None else " = optional"
         shown.append(text)
     return ", ".join(shown)
-
-
-def _schema(tool: Tool) -> dict[str, Any]:
-    return inline_refs(tool.json_schema(), tool.name)
 
 
 def _type_text(prop: dict[str, Any]) -> str:
@@ -276,7 +271,7 @@ def _type_text(prop: dict[str, Any]) -> str:
 def example_arguments(tool: Tool) -> dict[str, Any]:
     """Arguments for a worked example of `tool`: each required parameter's example from its
     description ("e.g. Paris"), else its first choice, else a plain value of its type."""
-    schema = _schema(tool)
+    schema = tool.inlined_schema()
     properties = schema.get("properties", {})
     required = [name for name in schema.get("required", []) if name in properties]
     # subtle: the n-th parameter takes the n-th choice, so "from" and "to" get different currencies

@@ -36,7 +36,6 @@ from ..agent import Agent
 from ..config import AgentConfig
 from ..jsonl import read_records
 from ..llm import LLM
-from ..plan_schema import inline_refs
 from ..registry import Tool
 from ..schema import FINAL_ANSWER_TOOL, THINK_TOOL, RunResult, ToolPolicy
 from . import scoring
@@ -174,7 +173,7 @@ def _fits(value: Any, pattern: str) -> bool:
 def bfcl_function(t: Tool) -> dict[str, Any]:
     """A tool's parameters as a BFCL function doc, for BFCL's checker: JSON schema types in BFCL's
     names (`number` is `float`, `object` is `dict`), an optional parameter by its non-null type."""
-    schema = inline_refs(t.json_schema(), t.name)
+    schema = t.inlined_schema()
     return {"name": t.name, "parameters": {
         "type": "dict",
         "properties": {name: _bfcl_type(prop) for name, prop in schema.get("properties", {}).items()},
