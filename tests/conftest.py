@@ -132,6 +132,15 @@ def fresh_database(postgres_url: str, request: pytest.FixtureRequest) -> Iterato
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Where a test's new store goes, once in each backend: a SQLite file, then an empty
+    PostgreSQL database (`fresh_database`)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "runs.sqlite")
+    return request.getfixturevalue("fresh_database")
+
+
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """The URL of a real OpenAI-compatible server (llama-cpp-python's) serving the embedded GGUF.

@@ -80,8 +80,8 @@ def interrupted(agent: Agent, instruction: str) -> str:
     return asyncio.run(go())
 
 
-def test_every_run_is_stored_with_its_steps_and_result(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_every_run_is_stored_with_its_steps_and_result(store_location):
+    store = RunStore(store_location)
     llm = ScriptedLLM([plan(("calculator", {"expression": "6*7"}), ("final_answer", {"answer": "$1"}))])
     result = Agent(model=llm, store=store).run("6*7?")
     saved = store.load(result.run_id)
@@ -91,11 +91,13 @@ def test_every_run_is_stored_with_its_steps_and_result(tmp_path):
     assert Agent(model=ScriptedLLM(), store=store).resume(result.run_id) == result  # nothing to do
 
 
-def test_a_resumed_run_goes_on_from_its_last_finished_step_without_repeating_it(tmp_path):
-    store, effects, gate = RunStore(tmp_path / "runs.sqlite"), Effects(), asyncio.Event()
+def test_a_resumed_run_goes_on_from_its_last_finished_step_without_repeating_it(store_location):
+    store, effects, gate = RunStore(store_location), Effects(), asyncio.Event()
     steps = plan(("pay", {"amount": 5}), ("fetch", {"key": "k"}), ("final_answer", {"answer": "$1, $2"}))
     first = Agent(model=ScriptedLLM([steps]), tools=tools_for(effects, block=gate), store=store)
     run_id = interrupted(first, "pay and fetch")
+    store.close()
+    store = RunStore(store_location)  # what another process (a worker) opens to resume the run
     assert "pay 5" in effects.log and store.load(run_id).status == "failed"
     assert [s.id for s in store.load(run_id).interrupted] == [2]
 
@@ -107,8 +109,8 @@ def test_a_resumed_run_goes_on_from_its_last_finished_step_without_repeating_it(
     assert store.load(run_id).status == "finished"
 
 
-def test_an_interrupted_step_with_side_effects_is_not_rerun_unless_the_caller_says(tmp_path):
-    store, effects = RunStore(tmp_path / "runs.sqlite"), Effects()
+def test_an_interrupted_step_with_side_effects_is_not_rerun_unless_the_caller_says(store_location):
+    store, effects = RunStore(store_location), Effects()
     steps = plan(("slow_pay", {"amount": 9}), ("final_answer", {"answer": "$1"}))
     run_id = interrupted(Agent(model=ScriptedLLM([steps]), tools=tools_for(effects), store=store), "pay")
     again = Agent(model=ScriptedLLM(), tools=tools_for(effects), store=store)
@@ -133,8 +135,8 @@ def test_a_repeated_call_runs_again_unless_its_tool_is_idempotent(tmp_path):
     assert result.answer == "value of k" and result.steps[3].duration_s == 0.0
 
 
-def test_a_tool_runs_only_once_the_store_holds_that_its_step_started(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_a_tool_runs_only_once_the_store_holds_that_its_step_started(store_location):
+    store = RunStore(store_location)
     seen = []
 
     @tool(idempotent=False)
@@ -149,18 +151,18 @@ def test_a_tool_runs_only_once_the_store_holds_that_its_step_started(tmp_path):
     assert len(seen) == 2 and all(step in running for step, running in seen)  # a crash now would be known
 
 
-def test_journal_writes_happen_off_the_event_loop_and_a_failed_one_ends_the_run(tmp_path, monkeypatch):
+def test_journal_writes_happen_off_the_event_loop_and_a_failed_one_ends_the_run(store_location, monkeypatch):
     import threading
 
-    store = RunStore(tmp_path / "runs.sqlite")
+    store = RunStore(store_location)
     writers = set()
-    transaction = store._transaction
+    transaction = store._db.transaction
 
     def watched():
         writers.add(threading.current_thread().name)
         return transaction()
 
-    monkeypatch.setattr(store, "_transaction", watched)
+    monkeypatch.setattr(store._db, "transaction", watched)
     Agent(model=ScriptedLLM([plan(("calculator", {"expression": "6*7"})), answer("42")]), store=store).run("6*7?")
     assert writers - {threading.current_thread().name} == {"agentrt-store"}  # begin() alone runs on the caller's
 
