@@ -18,6 +18,7 @@ only grows: a change appends a migration, and a shipped one is never edited.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -47,13 +48,11 @@ def hide_password(url: str) -> str:
 
     `postgresql://ada:s3cret@db:5432/agents?sslmode=require` -> `postgresql://ada:***@db:5432/agents?sslmode=require`
     """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password:
+    netloc = urlsplit(url).netloc
+    if ":" in netloc.rpartition("@")[0]:
         user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/:")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+        url = url.replace(netloc, f"{user.partition(':')[0]}:***@{host}", 1)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 class Rows(Protocol):
@@ -223,7 +222,7 @@ class _PostgresDatabase(Database):
             self.migrate()
         except psycopg.Error as exc:
             self.close()
-            raise ConfigError(f"Could not set up the {schema.what}'s tables in {self.shown}: {self._reason(exc)}; "
+            raise ConfigError(f"Could not set up the {schema.what}'s tables in {self.shown} ({self._reason(exc)}); "
                               "the URL's user must be allowed to create tables in its database") from exc
 
     @property
@@ -246,7 +245,7 @@ class _PostgresDatabase(Database):
                 self._db = psycopg.connect(conninfo, autocommit=True)
             except psycopg.Error as exc:
                 raise ConfigError(
-                    f"Could not connect to the {self.schema.what} {self.shown}: {self._reason(exc)}. Is the server "
+                    f"Could not connect to the {self.schema.what} {self.shown} ({self._reason(exc)}). Is the server "
                     "running, and are the URL's host, port, user, password and database right "
                     f"(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)? Or point {self.schema.setting} elsewhere"
                 ) from exc

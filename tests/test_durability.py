@@ -11,6 +11,7 @@ import pytest
 
 from agentrt import Agent, ConfigError, UnsafeResume, tool
 from agentrt.context import idempotency_key
+from agentrt.memory import ExperienceMemory
 from agentrt.store import RunStore
 from agentrt.testing import ScriptedLLM
 
@@ -223,3 +224,18 @@ def test_a_run_of_the_default_model_is_stored_and_resumes_to_the_same_answer(def
     resumed = Agent(model=default_llm, store=store).resume(result.run_id)
     assert resumed.answer == result.answer and [s.value for s in resumed.steps] == [s.value for s in result.steps]
     assert [c.purpose for c in resumed.model_calls] == [c.purpose for c in result.model_calls]
+
+
+@pytest.mark.model
+def test_the_default_model_keeps_its_runs_and_memory_in_postgresql_and_resumes_there(default_llm, fresh_database):
+    with Agent(model=default_llm, store=fresh_database, memory=fresh_database) as agent:
+        result = agent.run("What is 17 times 23, plus 4?")
+    assert result.answer.strip().rstrip(".").endswith("395")
+    store = RunStore(fresh_database)
+    assert store.load(result.run_id).result == result and len(ExperienceMemory(fresh_database)) == 1
+    with store._db.transaction() as db:  # the last step unfinished, as a crash there would leave it
+        db.execute("UPDATE steps SET state = 'running', result = NULL WHERE id = (SELECT MAX(id) FROM steps)")
+        db.execute("UPDATE runs SET status = 'running', result = NULL")
+    resumed = Agent(model=default_llm, store=fresh_database).resume(result.run_id)  # a worker elsewhere, say
+    assert resumed.answer == result.answer and [s.value for s in resumed.steps] == [s.value for s in result.steps]
+    assert store.load(result.run_id).status == "finished"
