@@ -158,6 +158,9 @@ def open_database(location: str | Path, schema: Schema) -> Database:
     it cannot be opened."""
     if is_postgres_url(location):
         return _PostgresDatabase(str(location), schema)
+    if "://" in str(location):  # not a file name a user means: a URL of a database we do not speak
+        raise ConfigError(f"{hide_password(str(location))} is neither a SQLite file nor a postgresql:// URL; "
+                          f"give one of those as the {schema.what} ({schema.setting})")
     return _SQLiteDatabase(location, schema)
 
 

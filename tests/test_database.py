@@ -104,6 +104,8 @@ def test_a_database_the_server_does_not_have_or_a_malformed_url_is_a_clear_error
         RunStore(missing)
     with pytest.raises(ConfigError, match="Could not connect to the run store postgresql://ada:\\*\\*\\*@db:port/x"):
         RunStore("postgresql://ada:s3cret@db:port/x")
+    with pytest.raises(ConfigError, match=r"mysql://ada:\*\*\*@db/x is neither a SQLite file nor a postgresql://"):
+        RunStore("mysql://ada:s3cret@db/x")
 
 
 def test_a_postgresql_store_without_psycopg_says_what_to_install(monkeypatch):

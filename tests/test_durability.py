@@ -2,6 +2,7 @@
 finished tool call; the fault-injection benchmark kills real processes."""
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from agentrt.testing import ScriptedLLM
 from .conftest import answer, plan, replan
 
 ROOT = Path(__file__).resolve().parent.parent
+CHECKOUT = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+"""The environment in which a script run from benchmarks/ imports this checkout's agentrt."""
 
 
 class Effects:
@@ -208,9 +211,21 @@ def test_idempotency_key_outside_a_run_is_a_clear_error():
 def test_killed_runs_and_index_jobs_resume_with_every_side_effect_exactly_once():
     """The fault-injection benchmark, small: real processes, SIGKILL at random points."""
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "durability.py"), "--runs", "6",
-                           "--index-jobs", "4", "--seed", "1"], capture_output=True, text=True, timeout=600)
+                           "--index-jobs", "4", "--seed", "1"], capture_output=True, text=True, timeout=600,
+                          env=CHECKOUT)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "every side effect exactly once" in done.stdout and "opened and searched" in done.stdout
+
+
+def test_runs_killed_at_random_resume_from_a_postgresql_store_with_every_side_effect_once(fresh_database):
+    """The same, with every run's journal in one PostgreSQL database that each new process reopens."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "durability.py"), "--runs", "3",
+                           "--index-jobs", "0", "--seed", "2", "--store", fresh_database],
+                          capture_output=True, text=True, timeout=600, env=CHECKOUT)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "3 runs" in done.stdout and "every side effect exactly once" in done.stdout
+    # and the run that timed the kill window, unkilled
+    assert [run.status for run in RunStore(fresh_database).runs(10)] == ["finished"] * 4
 
 
 @pytest.mark.model
