@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -82,7 +82,7 @@ class Schema:
     what: str
     """What the store is, for messages: "run store"."""
     setting: str
-    """Where the user chose the location, for messages: "store= (AGENTRT_STORE)"."""
+    """Where the user chose the location, for messages: "AGENTRT_STORE (Agent(store=...), --store)"."""
     migrations: tuple[tuple[str, ...], ...]
 
 
@@ -144,7 +144,7 @@ class Database(ABC):
         """The open connection (called holding the lock)."""
 
     @abstractmethod
-    def _transaction(self, db: Connection) -> Any:
+    def _transaction(self, db: Connection) -> AbstractContextManager[Connection]:
         """A context manager: a write transaction on `db`."""
 
     @abstractmethod
@@ -219,12 +219,12 @@ class _PostgresDatabase(Database):
         except ImportError as exc:
             raise ConfigError(f"The {schema.what} {self.shown} is a PostgreSQL database, which needs psycopg: "
                               "pip install 'agentrt[postgres]'") from exc
-        with self._lock:
-            self._connection()
         try:
-            self.migrate()
-        except psycopg.Error as exc:
+            self.migrate()  # connects first: a connection that fails is a ConfigError already
+        except BaseException as exc:
             self.close()
+            if not isinstance(exc, psycopg.Error):
+                raise
             raise ConfigError(f"Could not set up the {schema.what}'s tables in {self.shown} ({self._reason(exc)}); "
                               "the URL's user must be allowed to create tables in its database") from exc
 
@@ -254,7 +254,7 @@ class _PostgresDatabase(Database):
                 ) from exc
         return _PostgresConnection(self._db)
 
-    def _transaction(self, db: Connection) -> Any:
+    def _transaction(self, db: Connection) -> AbstractContextManager[Connection]:
         assert isinstance(db, _PostgresConnection)
         return db.transaction()
 

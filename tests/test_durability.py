@@ -67,15 +67,18 @@ def tools_for(effects: Effects, *, block: asyncio.Event | None = None):
     return [pay, fetch, slow_pay]
 
 
-def interrupted(agent: Agent, instruction: str) -> str:
-    """Start a run and cancel it once its blocking steps have started, as a crash would stop it
-    (the store then holds them as running); returns the run id."""
+def interrupted(agent: Agent, instruction: str, finished: int = 0) -> str:
+    """Start a run and cancel it once a blocking step has started and `finished` other steps have
+    finished, as a crash would stop it (the store then holds the blocking one as running);
+    returns the run id."""
     async def go() -> str:
         events = agent.astream(instruction)
-        run_id = ""
+        run_id, blocked, done = "", False, 0
         async for event in events:
             run_id = getattr(event, "run_id", run_id)
-            if event.kind == "step_started" and event.step.tool in ("slow_pay", "fetch"):
+            blocked = blocked or (event.kind == "step_started" and event.step.tool in ("slow_pay", "fetch"))
+            done += event.kind == "step_finished"
+            if blocked and done >= finished:
                 await asyncio.sleep(0.05)
                 break
         await events.aclose()
@@ -99,7 +102,7 @@ def test_a_resumed_run_goes_on_from_its_last_finished_step_without_repeating_it(
     store, effects, gate = RunStore(store_location), Effects(), asyncio.Event()
     steps = plan(("pay", {"amount": 5}), ("fetch", {"key": "k"}), ("final_answer", {"answer": "$1, $2"}))
     first = Agent(model=ScriptedLLM([steps]), tools=tools_for(effects, block=gate), store=store)
-    run_id = interrupted(first, "pay and fetch")
+    run_id = interrupted(first, "pay and fetch", finished=1)
     store.close()
     store = RunStore(store_location)  # what another process (a worker) opens to resume the run
     assert "pay 5" in effects.log and store.load(run_id).status == "failed"
