@@ -131,8 +131,8 @@ class Agent:
     `approve()`/`deny()`, and other runs refuse the call).
     `workspace=DIR` adds `read_file`, `write_file`, `list_files` and a sandboxed `run_python`,
     none of which can reach outside DIR (see `workspace.py`, `sandbox.py`). With `memory` (an
-    `ExperienceMemory`, its SQLite path or its postgresql:// URL), runs that went well are remembered and the planner is
-    shown the plans of the most similar ones as examples.
+    `ExperienceMemory`, its SQLite path or its postgresql:// URL), runs that went well are
+    remembered and the planner is shown the plans of the most similar ones as examples.
 
     An agent opened from names and paths (the model, `store`, `knowledge`, `memory`) holds them
     open: `close()` or `with Agent(...) as agent:` releases them; objects passed in stay the

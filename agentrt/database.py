@@ -240,7 +240,7 @@ class _PostgresDatabase(Database):
     def _connection(self) -> _PostgresConnection:
         import psycopg
 
-        if self._db is None or self._db.closed or self._db.broken:
+        if self._db is None or self._db.broken:  # one `close` closed stays closed, as sqlite3's does
             try:
                 conninfo = self.location  # a timeout the URL does not set is ours: an unreachable host fails soon
                 if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):

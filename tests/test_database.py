@@ -42,6 +42,8 @@ def test_a_new_database_gets_every_migration_and_reopening_it_runs_none_again(st
     assert versions(store) == {"runs": len(RUNS.migrations), "memory": 1}
     store.close()
     memory.close()
+    with pytest.raises((sqlite3.ProgrammingError, psycopg.OperationalError), match="closed"):
+        store.runs()  # a closed store stays closed
     again = RunStore(store_location)
     assert versions(again) == {"runs": len(RUNS.migrations), "memory": 1}
     assert again.load(run_id).status == "finished" and len(ExperienceMemory(store_location)) == 0
