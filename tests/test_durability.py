@@ -236,7 +236,7 @@ def test_a_run_of_the_default_model_is_stored_and_resumes_to_the_same_answer(def
     store = RunStore(tmp_path / "runs.sqlite")
     result = Agent(model=default_llm, store=store).run("What is 17 * 23 + 4?")
     assert result.answer.strip().rstrip(".").endswith("395")
-    with sqlite3.connect(store.path) as db:  # mark the last step unfinished, as a crash there would
+    with sqlite3.connect(store.location) as db:  # mark the last step unfinished, as a crash there would
         db.execute("UPDATE steps SET state = 'running', result = NULL WHERE id = (SELECT MAX(id) FROM steps)")
         db.execute("UPDATE runs SET status = 'running', result = NULL")
     resumed = Agent(model=default_llm, store=store).resume(result.run_id)
