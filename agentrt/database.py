@@ -56,6 +56,8 @@ def hide_password(url: str) -> str:
 
 
 class Rows(Protocol):
+    """What a statement gives back: sqlite3's cursor or psycopg's, rows as tuples."""
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...

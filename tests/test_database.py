@@ -110,6 +110,20 @@ def test_a_database_the_server_does_not_have_or_a_malformed_url_is_a_clear_error
         RunStore("mysql://ada:s3cret@db/x")
 
 
+def test_a_user_who_may_not_create_the_tables_is_told_so(fresh_database):
+    with psycopg.connect(fresh_database, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS visitor")
+        admin.execute("CREATE ROLE visitor LOGIN")  # since PostgreSQL 15 no one else may create in public
+    visitor = fresh_database.replace("postgresql://postgres:@", "postgresql://visitor:@", 1)
+    try:
+        with pytest.raises(ConfigError, match=r"Could not set up the run store's tables in postgresql://visitor:.*"
+                                              r"permission denied for schema public.*allowed to create tables"):
+            RunStore(visitor)
+    finally:
+        with psycopg.connect(fresh_database, autocommit=True) as admin:
+            admin.execute("DROP ROLE visitor")
+
+
 def test_a_postgresql_store_without_psycopg_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"run store postgresql://ada:\*\*\*@.* needs psycopg: "
