@@ -178,16 +178,16 @@ class RunStore:
 
     def load(self, run_id: str) -> SavedRun:
         """The run whose id is `run_id`, or starts with it if no other does."""
+        columns = "SELECT id, instruction, status, created, rounds, replans_used, elapsed_s, result, error FROM runs"
         with self._db.read() as db:
-            rows = db.execute(
-                "SELECT id, instruction, status, created, rounds, replans_used, elapsed_s, result, error "
-                "FROM runs WHERE id LIKE ? ESCAPE '\\'", (_like_prefix(run_id),)).fetchall()
-            exact = [r for r in rows if r[0] == run_id]
-            if len(exact or rows) != 1:
+            # the whole id first: a lookup by key, where a prefix's LIKE reads every id on PostgreSQL
+            rows = (db.execute(f"{columns} WHERE id = ?", (run_id,)).fetchall()
+                    or db.execute(f"{columns} WHERE id LIKE ? ESCAPE '\\'", (_like_prefix(run_id),)).fetchall())
+            if len(rows) != 1:
                 found = "no run" if not rows else f"{len(rows)} runs ({', '.join(r[0] for r in rows[:5])})"
                 raise ConfigError(f"{found} in {self._db.shown} has an id starting with {run_id!r}; "
                                   "`agentrt runs` lists them")
-            rid, instruction, status, created, rounds, replans, elapsed, result, error = (exact or rows)[0]
+            rid, instruction, status, created, rounds, replans, elapsed, result, error = rows[0]
             steps = db.execute("SELECT spec, state, result FROM steps WHERE run_id = ? ORDER BY round, id",
                                (rid,)).fetchall()
             calls = db.execute("SELECT call FROM model_calls WHERE run_id = ? ORDER BY seq", (rid,)).fetchall()

@@ -96,6 +96,10 @@ def test_every_run_is_stored_with_its_steps_and_result(store_location):
     assert sorted(saved.done) == [1, 2] and saved.done[1].value == 42 and len(saved.calls) == 1
     assert store.load(result.run_id[:5]).id == result.run_id  # a unique prefix is enough
     assert Agent(model=ScriptedLLM(), store=store).resume(result.run_id) == result  # nothing to do
+    later = Agent(model=ScriptedLLM([plan(("final_answer", {"answer": "49"}))]), store=store).run("7*7?")
+    assert [(run.id, run.status) for run in store.runs()] == [(later.run_id, "finished"), (result.run_id, "finished")]
+    with pytest.raises(ConfigError, match=r"2 runs \(.*\) in .* has an id starting with ''"):
+        store.load("")
 
 
 def test_a_resumed_run_goes_on_from_its_last_finished_step_without_repeating_it(store_location):
