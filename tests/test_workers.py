@@ -1,0 +1,154 @@
+"""Runs queued in PostgreSQL and taken by workers (agentrt.workers): a submitted run is run and
+stored, and a run whose worker was SIGKILLed is taken over by another worker and resumed from its
+last finished step, its side effect made once. Real processes, a real PostgreSQL, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentrt import Agent
+from agentrt.config import AgentConfig
+from agentrt.errors import ConfigError
+from agentrt.store import SavedRun
+from agentrt.testing import ScriptedLLM
+from agentrt.workers import RunQueue
+
+from .queue_worker import plans, tools
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSWER = "paid 5, filed paid 5"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The run store the workers share: a SQLite file (one machine), or the test's PostgreSQL
+    database, skipped where the run store has no PostgreSQL backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "runs.sqlite")
+    import psycopg
+
+    url = request.getfixturevalue("fresh_database")
+    monkeypatch.chdir(tmp_path)  # a store without PostgreSQL support takes the URL for a file's path
+    Agent(model=ScriptedLLM(), store=url, builtin_tools=False).close()
+    with psycopg.connect(url) as db:
+        tables = db.execute("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')").fetchone()
+    if not tables or not tables[0]:
+        pytest.skip("this run store keeps nothing in PostgreSQL (store='postgresql://...' is not supported yet)")
+    return url
+
+
+def saved(store: str, run_id: str) -> SavedRun:
+    with Agent(model=ScriptedLLM(), store=store, builtin_tools=False) as reader:
+        return reader.store.load(run_id)
+
+
+def counts(effects: Path, table: str) -> collections.Counter[str]:
+    with contextlib.closing(sqlite3.connect(effects)) as db:
+        return collections.Counter(name for (name,) in db.execute(f"SELECT name FROM {table}"))
+
+
+def test_submitted_runs_are_taken_by_a_worker_and_stored(store, fresh_database, tmp_path):
+    queue, effects = RunQueue(fresh_database), tmp_path / "effects.sqlite"
+    run_ids = queue.submit_many(["Pay 5 and file the receipt."] * 3, AgentConfig(store=store))
+    queue.work(concurrency=2, llm=ScriptedLLM([plans] * 3), tools=tools(effects, block=False), drain=True)
+    for run_id in run_ids:
+        run = saved(store, run_id)
+        assert run.status == "finished" and run.result is not None and run.result.answer == ANSWER
+    assert counts(effects, "effects") == {"pay": 3}
+
+
+def test_agent_submit_and_the_cli_queue_runs_with_the_agents_config(store, fresh_database, tmp_path):
+    agent = Agent.from_config(AgentConfig(store=store, max_steps=5), llm=ScriptedLLM())
+    from_python = agent.submit("Pay 5.", queue=fresh_database)
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"instruction": "Pay 5 again."}\n')
+    cli = subprocess.run([sys.executable, "-m", "agentrt.cli", "submit", "Pay 5 once more.", "--file", str(batch),
+                          "--queue", fresh_database, "--store", store, "--max-steps", "4"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert cli.returncode == 0, cli.stderr
+    from_cli = cli.stdout.split()
+    assert len(from_cli) == 2
+    with pytest.raises(ConfigError, match="built from Python objects.*from_config"):
+        Agent(model=ScriptedLLM(), store=":memory:").submit("Pay 5.", queue=fresh_database)
+
+    effects = tmp_path / "effects.sqlite"
+    RunQueue(fresh_database).work(llm=ScriptedLLM([plans] * 3), tools=tools(effects, block=False), drain=True)
+    instructions = {run_id: saved(store, run_id).instruction for run_id in [from_python, *from_cli]}
+    assert instructions == {from_python: "Pay 5.", from_cli[0]: "Pay 5 once more.", from_cli[1]: "Pay 5 again."}
+    assert all(saved(store, run_id).status == "finished" for run_id in instructions)
+
+
+def test_a_run_whose_worker_was_killed_is_taken_over_and_resumed_with_its_side_effect_once(
+        store, fresh_database, tmp_path):
+    queue, effects = RunQueue(fresh_database), tmp_path / "effects.sqlite"
+    run_id = queue.submit("Pay 5 and file the receipt.", AgentConfig(store=store))
+    first = subprocess.Popen([sys.executable, "-m", "tests.queue_worker", fresh_database, str(effects), "--block"],
+                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:  # wait until it has paid and hangs filing the receipt
+        deadline = time.monotonic() + 60
+        while not (effects.exists() and counts(effects, "calls")["hold"]):
+            assert first.poll() is None, first.communicate()[1]
+            assert time.monotonic() < deadline, "the first worker never got to step 2"
+            time.sleep(0.1)
+    finally:
+        first.kill()
+        first.wait()
+    half = saved(store, run_id)
+    assert half.status == "running" and sorted(half.done) == [1] and [s.id for s in half.interrupted] == [2]
+
+    async def take_over() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(queue.awork(llm=ScriptedLLM([plans]), tools=tools(effects, block=False),
+                                                 takeover_after_s=1.0, stop=stop))
+        deadline = time.monotonic() + 60
+        while saved(store, run_id).status != "finished":
+            assert not worker.done() and time.monotonic() < deadline, "the run was not taken over"
+            await asyncio.sleep(0.1)
+        stop.set()
+        await worker
+
+    asyncio.run(take_over())
+    run = saved(store, run_id)
+    assert run.result is not None and run.result.answer == ANSWER and run.result.run_id == run_id
+    assert counts(effects, "effects") == {"pay": 1}
+    assert counts(effects, "calls") == {"pay": 1, "hold": 2}  # pay not called again; hold (idempotent) re-run
+
+
+def test_killed_workers_runs_all_finish_with_every_side_effect_once():
+    """The scale benchmark, small: worker processes SIGKILLed at random moments, and restarted."""
+    here = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--runs", "24", "--kills", "4",
+                           "--throughput-runs", "0", "--seed", "1"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=here)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "every side effect exactly once" in done.stdout
+
+
+def test_a_bad_queue_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not a PostgreSQL URL.*AGENTRT_QUEUE"):
+        RunQueue(str(tmp_path / "queue.sqlite"))
+    unreachable = RunQueue("postgresql://ada:s3cret@127.0.0.1:1/runs")
+    with pytest.raises(ConfigError, match=r"Cannot reach .*ada:\*\*\*@127\.0\.0\.1:1/runs.*PostgreSQL runs there") \
+            as caught:
+        unreachable.submit("Pay 5.")
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(ConfigError, match="concurrency=1.*start fewer workers"):
+        unreachable.work(concurrency=1)
+
+
+def test_the_worker_command_drains_an_empty_queue_and_exits(fresh_database):
+    done = subprocess.run([sys.executable, "-m", "agentrt.cli", "worker", "--queue", fresh_database, "--drain"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "taking runs from" in done.stderr
