@@ -31,7 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from .agent import Agent, Unfinished, _blocking, check_instruction
 from .config import AgentConfig
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 class QueuedRun(BaseModel):
     """What the queue holds for one run: all a worker needs to build its agent and start it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     instruction: str
