@@ -122,16 +122,17 @@ class Agent:
     `constrained=False` lets the model write plans and decisions without the JSON-schema
     constraint: a baseline for measuring what the constraint is worth, not for use.
 
-    Every run is written to `store` as it goes (a `RunStore` or its SQLite path; by default
-    `AGENTRT_STORE` or the user state directory; ":memory:" keeps nothing), so `resume` can
-    finish it after a crash. `tool_policies` (a dict, or a TOML file: see `policy.py`) sets per
+    Every run is written to `store` as it goes (a `RunStore`, its SQLite path or its
+    postgresql:// URL; by default `AGENTRT_STORE` or the user state directory; ":memory:" keeps
+    nothing), so `resume` can finish it after a crash, in this process or any other that opens
+    the same store. `tool_policies` (a dict, or a TOML file: see `policy.py`) sets per
     tool whether it may be called (`allow`, `ask`, `deny`), its timeout and retries;
     `approve(request)` answers `ask` (else streamed runs wait for the `ApprovalRequested` event's
     `approve()`/`deny()`, and other runs refuse the call).
     `workspace=DIR` adds `read_file`, `write_file`, `list_files` and a sandboxed `run_python`,
     none of which can reach outside DIR (see `workspace.py`, `sandbox.py`). With `memory` (an
-    `ExperienceMemory` or its SQLite path), runs that went well are remembered and the planner is
-    shown the plans of the most similar ones as examples.
+    `ExperienceMemory`, its SQLite path or its postgresql:// URL), runs that went well are
+    remembered and the planner is shown the plans of the most similar ones as examples.
 
     An agent opened from names and paths (the model, `store`, `knowledge`, `memory`) holds them
     open: `close()` or `with Agent(...) as agent:` releases them; objects passed in stay the

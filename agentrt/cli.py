@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("runs", help="list the most recent runs in the run store")
     runs.add_argument("-n", type=int, default=20, help="how many (default 20)")
-    runs.add_argument("--store", metavar="FILE", help="run store (default: AGENTRT_STORE or the user state dir)")
+    runs.add_argument("--store", metavar="FILE|URL", help=AgentConfig.model_fields["store"].description)
     runs.set_defaults(command=_runs)
 
     batch = commands.add_parser("run-batch", help="run many instructions at once, sharing one model")

@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
+from .database import is_postgres_url
 from .schema import ToolPolicy
 from .usage import Price
 
@@ -80,20 +81,21 @@ class AgentConfig(BaseModel):
     prompts_dir: str | None = _setting(None, "directory of templates overriding the built-in prompts",
                                        flag="--prompts", metavar="DIR", path=True, was="prompts")
     constrained: bool = _setting(True, "decode plans under their JSON schema (off: the baseline, for measuring)")
-    store: str | None = _setting(None, "run store (default: AGENTRT_STORE or the user state dir)", metavar="FILE",
-                                 path=True)
+    store: str | None = _setting(None, "run store: a SQLite file or a postgresql:// URL (default: AGENTRT_STORE or "
+                                       "the user state dir)", metavar="FILE|URL", path=True)
     workspace: str | None = _setting(None, "give the agent file tools and sandboxed Python confined to DIR",
                                      metavar="DIR", path=True)
     memory: str | None = _setting(None, "experience memory: remember plans that went well, show similar ones to "
-                                        "the planner", metavar="FILE", path=True)
+                                        "the planner (a SQLite file or a postgresql:// URL)", metavar="FILE|URL",
+                                  path=True)
 
     def relative_to(self, folder: Path) -> Self:
         """The settings that name files, which were written relative to `folder`, made usable from
-        anywhere (":memory:" names no file)."""
+        anywhere (":memory:" and a postgresql:// URL name no file)."""
         update: dict[str, Any] = {}
         for name in AgentConfig.model_fields:  # a subclass's own fields (a script's params) name no files
             value = getattr(self, name)
-            if not spelling(name).path or not value or value == ":memory:":
+            if not spelling(name).path or not value or value == ":memory:" or is_postgres_url(str(value)):
                 continue
             if isinstance(value, list):
                 update[name] = [str(folder / v) for v in value]

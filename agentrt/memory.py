@@ -2,34 +2,35 @@
 the planner can be shown the most similar ones as worked examples for a new instruction.
 
 A run "went well" if it ended with an answer (a `final_answer` step or the joiner's) and no step
-failed; nothing here knows whether the answer was right. Memories live in one SQLite file (or
-in memory), with their vectors, and are searched exactly: a memory of past runs stays small.
+failed; nothing here knows whether the answer was right. Memories live in a database with their
+vectors (a SQLite file, memory, or PostgreSQL for a memory several processes share: `database.py`)
+and are searched exactly, here: a memory of past runs stays small.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .database import Schema, open_database
 from .embeddings import Embedder
 from .errors import ConfigError
 from .schema import PlanSpec, RunResult
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiences (
-    id INTEGER PRIMARY KEY,
-    instruction TEXT NOT NULL UNIQUE,
-    plan TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    created REAL NOT NULL,
-    vector BLOB NOT NULL
-);
-"""
+_SCHEMA = Schema("memory", "experience memory", "Agent(memory=...) (--memory)", migrations=(
+    # 1: the table of the first memories, which predate schema_version (hence IF NOT EXISTS)
+    ("""CREATE TABLE IF NOT EXISTS experiences (
+        id {serial},
+        instruction TEXT NOT NULL UNIQUE,
+        plan TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        vector {bytes} NOT NULL
+    )""",),
+))
 
 
 @dataclass
@@ -51,9 +52,10 @@ def went_well(result: RunResult) -> bool:
 
 class ExperienceMemory:
     """Remembers plans that went well and finds the `k` most similar to a new instruction, those
-    at least `min_similarity` alike. `path` is a SQLite file, or ":memory:"."""
+    at least `min_similarity` alike. `location` is a SQLite file, ":memory:", or a postgresql:// URL
+    (`pip install 'agentrt[postgres]'`), which may be the run store's database too."""
 
-    def __init__(self, path: str | Path = ":memory:", *, embedder: Embedder | str | None = None, k: int = 2,
+    def __init__(self, location: str | Path = ":memory:", *, embedder: Embedder | str | None = None, k: int = 2,
                  min_similarity: float = 0.5) -> None:
         if k < 1 or not -1 <= min_similarity <= 1:
             raise ConfigError(f"k={k} must be 1 or more and min_similarity={min_similarity} within [-1, 1]")
@@ -61,23 +63,15 @@ class ExperienceMemory:
         # a model named here is loaded when first needed (`_embed`); None: the default embedder
         self._embedder_model = embedder if isinstance(embedder, str) else None
         self._embedder: Embedder | None = embedder if embedder is not None and not isinstance(embedder, str) else None
-        self._lock = threading.Lock()
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{path} is not a readable experience memory ({exc}); move it aside") from exc
+        self._db = open_database(location, _SCHEMA)
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM experiences").fetchone()[0]
+        with self._db.read() as db:
+            return db.execute("SELECT COUNT(*) FROM experiences").fetchone()[0]
 
     def close(self) -> None:
         """Close the database; the memory is unusable afterwards."""
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def remember(self, result: RunResult) -> bool:
         """Keep `result`'s plan if the run went well (a later run of the same instruction replaces
@@ -85,8 +79,8 @@ class ExperienceMemory:
         if not went_well(result):
             return False
         vector = self._embed([result.instruction])[0]
-        with self._lock:
-            self._db.execute(
+        with self._db.transaction() as db:
+            db.execute(
                 "INSERT INTO experiences (instruction, plan, answer, created, vector) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (instruction) DO UPDATE SET plan = excluded.plan, answer = excluded.answer, "
                 "created = excluded.created, vector = excluded.vector",
@@ -96,8 +90,8 @@ class ExperienceMemory:
     def recall(self, instruction: str) -> list[Experience]:
         """The `k` remembered runs most similar to `instruction`, most similar first; never the
         instruction itself (so a rerun is not shown its own answer)."""
-        with self._lock:
-            rows = self._db.execute("SELECT instruction, plan, answer, vector FROM experiences "
+        with self._db.read() as db:
+            rows = db.execute("SELECT instruction, plan, answer, vector FROM experiences "
                                     "WHERE instruction != ?", (instruction,)).fetchall()
         if not rows:
             return []

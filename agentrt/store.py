@@ -1,75 +1,83 @@
-"""RunStore: every run's progress in one SQLite file, written as it goes (WAL mode, one
-transaction per burst of writes, on a writer thread of its own), so a run that dies in a crash,
-a kill or a reboot resumes from its last finished step instead of starting over."""
+"""RunStore: every run's progress in one database, written as it goes (one transaction per burst
+of writes, on a writer thread of its own), so a run that dies in a crash, a kill or a reboot
+resumes from its last finished step instead of starting over, in this process or another.
+
+The database is a SQLite file (WAL mode) by default, or a PostgreSQL server for a store that
+several processes or machines share (`store="postgresql://..."`); the journal, the writer thread
+and the rows are the same for both (`database.py` holds what differs).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import queue
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
 
+from .database import Connection, Database, Schema, open_database
 from .errors import ConfigError
 from .events import Event, ModelCalled, StepFinished, StepStarted
 from .schema import ModelCall, RunResult, StepResult, StepSpec
 
 RunStatus = Literal["running", "finished", "failed"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    instruction TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    rounds INTEGER NOT NULL DEFAULT 0,
-    replans_used INTEGER NOT NULL DEFAULT 0,
-    elapsed_s REAL NOT NULL DEFAULT 0,
-    result TEXT,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    id INTEGER NOT NULL,
-    round INTEGER NOT NULL,
-    spec TEXT NOT NULL,
-    state TEXT NOT NULL,  -- planned, running or done
-    result TEXT,
-    PRIMARY KEY (run_id, id)
-);
-CREATE TABLE IF NOT EXISTS model_calls (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    seq INTEGER NOT NULL,
-    call TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation TEXT NOT NULL REFERENCES conversations(id),
-    position INTEGER NOT NULL,
-    run_id TEXT NOT NULL UNIQUE REFERENCES runs(id),
-    PRIMARY KEY (conversation, position)
-);
-"""
+_SCHEMA = Schema("runs", "run store", "AGENTRT_STORE (Agent(store=...), --store)", migrations=(
+    # 1: the tables of the first stores, which predate schema_version (hence IF NOT EXISTS)
+    ("""CREATE TABLE IF NOT EXISTS runs (
+        id TEXT PRIMARY KEY,
+        instruction TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL,
+        rounds INTEGER NOT NULL DEFAULT 0,
+        replans_used INTEGER NOT NULL DEFAULT 0,
+        elapsed_s DOUBLE PRECISION NOT NULL DEFAULT 0,
+        result TEXT,
+        error TEXT
+    )""",
+     """CREATE TABLE IF NOT EXISTS steps (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        id INTEGER NOT NULL,
+        round INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,  -- planned, running or done
+        result TEXT,
+        PRIMARY KEY (run_id, id)
+    )""",
+     """CREATE TABLE IF NOT EXISTS model_calls (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        call TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    )""",
+     """CREATE TABLE IF NOT EXISTS conversations (
+        id TEXT PRIMARY KEY,
+        created DOUBLE PRECISION NOT NULL
+    )""",
+     """CREATE TABLE IF NOT EXISTS turns (
+        conversation TEXT NOT NULL REFERENCES conversations(id),
+        position INTEGER NOT NULL,
+        run_id TEXT NOT NULL UNIQUE REFERENCES runs(id),
+        PRIMARY KEY (conversation, position)
+    )"""),
+    # 2: `runs` lists the latest first
+    ("CREATE INDEX IF NOT EXISTS runs_by_update ON runs (updated)",),
+))
 
 
-def default_store_path() -> Path:
-    """`AGENTRT_STORE`, else `runs.sqlite` in the platform's user state directory for agentrt."""
-    return Path(os.environ.get("AGENTRT_STORE") or Path(platformdirs.user_state_dir("agentrt")) / "runs.sqlite")
+def default_store() -> str:
+    """`AGENTRT_STORE` (a file or a postgresql:// URL), else `runs.sqlite` in the platform's
+    user state directory for agentrt."""
+    return os.environ.get("AGENTRT_STORE") or str(Path(platformdirs.user_state_dir("agentrt")) / "runs.sqlite")
 
 
 def new_run_id() -> str:
@@ -97,47 +105,28 @@ class SavedRun:
 
 
 class RunStore:
-    """Runs, their plans, step results and model calls in one SQLite file shared by every run of
-    every process that opens it. A run writes through its `RunJournal` (`begin` and `reopen`
-    write at once); every write of a run is stored by the time it returns or fails."""
+    """Runs, their plans, step results and model calls in one database shared by every run of
+    every process that opens it: `location` is a SQLite file, ":memory:" (nothing kept), or a
+    postgresql:// URL (`pip install 'agentrt[postgres]'`); by default `default_store()`. A run
+    writes through its `RunJournal` (`begin` and `reopen` write at once); every write of a run is
+    stored by the time it returns or fails. Any process that opens the same location can `load`
+    a run by id and go on with it (`Agent.resume`)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)  # ":memory:" keeps runs in memory only
-        self._lock = threading.Lock()
-        self._writer = _Writer(self)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # a finished step survives a power cut too
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"{self.path} is not a readable run store ({exc}); move it aside to start a new one, "
-                "or point AGENTRT_STORE (Agent(store=...)) elsewhere"
-            ) from exc
+    def __init__(self, location: str | Path | None = None) -> None:
+        self.location = str(location) if location is not None else default_store()
+        self._db: Database = open_database(self.location, _SCHEMA)
+        self._writer = _Writer(self._db)
 
     def close(self) -> None:
-        """Close the file, once every write made so far is in it (the writer thread then ends
+        """Close the database, once every write made so far is in it (the writer thread then ends
         when idle)."""
         self._writer.submit(lambda db: None).result()
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
     def begin(self, run_id: str, instruction: str, conversation: str | None = None) -> RunJournal:
         """The journal of a new run, recorded as running (as the next turn of `conversation`, if given)."""
         now = time.time()
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             db.execute("INSERT INTO runs (id, instruction, status, created, updated) VALUES (?, ?, 'running', ?, ?)",
                        (run_id, instruction, now, now))
             if conversation is not None:
@@ -148,13 +137,13 @@ class RunStore:
 
     def start_conversation(self, conversation: str) -> None:
         """Record a new conversation, whose turns `begin` adds."""
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             db.execute("INSERT INTO conversations (id, created) VALUES (?, ?)", (conversation, time.time()))
 
     def conversations(self, limit: int = 20) -> list[tuple[str, float, int]]:
         """The `limit` most recent conversations, newest first: (id, created, turns)."""
-        with self._lock:
-            return self._db.execute(
+        with self._db.read() as db:
+            return db.execute(
                 "SELECT id, created, (SELECT COUNT(*) FROM turns WHERE conversation = id) FROM conversations "
                 "ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
 
@@ -162,46 +151,46 @@ class RunStore:
         """The finished turns of `conversation` in order (those before run `before`, if given).
         A turn whose run failed or has not finished is not among them. Raises `ConfigError` for
         a conversation the store does not have."""
-        with self._lock:
-            known = self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone()
-            rows = self._db.execute(
+        with self._db.read() as db:
+            known = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone()
+            rows = db.execute(
                 "SELECT runs.result FROM turns JOIN runs ON runs.id = turns.run_id WHERE turns.conversation = ? "
                 "AND runs.status = 'finished' AND turns.position < COALESCE("
                 "(SELECT position FROM turns WHERE run_id = ?), 1e18) ORDER BY turns.position",
                 (conversation, before)).fetchall()
         if known is None:
-            raise ConfigError(f"{self.path} has no conversation {conversation!r}; start one with "
+            raise ConfigError(f"{self._db.shown} has no conversation {conversation!r}; start one with "
                               "agent.conversation() (agentrt chat), or pass an id it lists "
                               "(agentrt chat --list)")
         return [RunResult.model_validate_json(result) for (result,) in rows]
 
     def conversation_of(self, run_id: str) -> str | None:
         """The conversation run `run_id` is a turn of, if any."""
-        with self._lock:
-            row = self._db.execute("SELECT conversation FROM turns WHERE run_id = ?", (run_id,)).fetchone()
+        with self._db.read() as db:
+            row = db.execute("SELECT conversation FROM turns WHERE run_id = ?", (run_id,)).fetchone()
         return row[0] if row else None
 
     def reopen(self, run_id: str) -> RunJournal:
         """The journal of a stored run that goes on (resumed), recorded as running again."""
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE runs SET status = 'running', updated = ? WHERE id = ?", (time.time(), run_id))
         return RunJournal(self, run_id)
 
     def load(self, run_id: str) -> SavedRun:
         """The run whose id is `run_id`, or starts with it if no other does."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._db.read() as db:
+            rows = db.execute(
                 "SELECT id, instruction, status, created, rounds, replans_used, elapsed_s, result, error "
                 "FROM runs WHERE id LIKE ? ESCAPE '\\'", (_like_prefix(run_id),)).fetchall()
             exact = [r for r in rows if r[0] == run_id]
             if len(exact or rows) != 1:
                 found = "no run" if not rows else f"{len(rows)} runs ({', '.join(r[0] for r in rows[:5])})"
-                raise ConfigError(f"{found} in {self.path} has an id starting with {run_id!r}; "
+                raise ConfigError(f"{found} in {self._db.shown} has an id starting with {run_id!r}; "
                                   "`agentrt runs` lists them")
             rid, instruction, status, created, rounds, replans, elapsed, result, error = (exact or rows)[0]
-            steps = self._db.execute("SELECT spec, state, result FROM steps WHERE run_id = ? ORDER BY round, id",
-                                     (rid,)).fetchall()
-            calls = self._db.execute("SELECT call FROM model_calls WHERE run_id = ? ORDER BY seq", (rid,)).fetchall()
+            steps = db.execute("SELECT spec, state, result FROM steps WHERE run_id = ? ORDER BY round, id",
+                               (rid,)).fetchall()
+            calls = db.execute("SELECT call FROM model_calls WHERE run_id = ? ORDER BY seq", (rid,)).fetchall()
         saved = SavedRun(id=rid, instruction=instruction, status=status, created=created, rounds=rounds,
                          replans_used=replans, elapsed_s=elapsed, error=error,
                          result=RunResult.model_validate_json(result) if result else None,
@@ -217,9 +206,9 @@ class RunStore:
 
     def runs(self, limit: int = 20) -> list[SavedRun]:
         """The `limit` most recently updated runs, newest first, without their steps."""
-        with self._lock:
-            rows = self._db.execute("SELECT id, instruction, status, created, error FROM runs "
-                                    "ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
+        with self._db.read() as db:
+            rows = db.execute("SELECT id, instruction, status, created, error FROM runs "
+                              "ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
         return [SavedRun(id=r[0], instruction=r[1], status=r[2], created=r[3], error=r[4]) for r in rows]
 
 
@@ -285,55 +274,56 @@ class RunJournal:
         if self._failure is None and not done.cancelled() and done.exception() is not None:
             self._failure = done.exception()
 
-    def _started(self, db: sqlite3.Connection, step_id: int) -> None:
+    def _started(self, db: Connection, step_id: int) -> None:
         db.execute("UPDATE steps SET state = 'running' WHERE run_id = ? AND id = ?", (self.run_id, step_id))
 
-    def _planned(self, db: sqlite3.Connection, round_: int, steps: list[tuple[int, str]]) -> None:
-        db.executemany("INSERT OR IGNORE INTO steps (run_id, id, round, spec, state) VALUES (?, ?, ?, ?, 'planned')",
+    def _planned(self, db: Connection, round_: int, steps: list[tuple[int, str]]) -> None:
+        db.executemany("INSERT INTO steps (run_id, id, round, spec, state) VALUES (?, ?, ?, ?, 'planned') "
+                       "ON CONFLICT DO NOTHING",
                        [(self.run_id, step_id, round_, spec) for step_id, spec in steps])
 
-    def _finished_step(self, db: sqlite3.Connection, step_id: int, result: str, call: str | None) -> None:
+    def _finished_step(self, db: Connection, step_id: int, result: str, call: str | None) -> None:
         db.execute("UPDATE steps SET state = 'done', result = ? WHERE run_id = ? AND id = ?",
                    (result, self.run_id, step_id))
         db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), self.run_id))
         if call is not None:
             self._call(db, call)
 
-    def _call(self, db: sqlite3.Connection, call: str) -> None:
+    def _call(self, db: Connection, call: str) -> None:
         db.execute("INSERT INTO model_calls (run_id, seq, call) "
                    "VALUES (?, (SELECT COUNT(*) FROM model_calls WHERE run_id = ?), ?)",
                    (self.run_id, self.run_id, call))
 
-    def _progress(self, db: sqlite3.Connection, rounds: int, replans_used: int, elapsed_s: float) -> None:
+    def _progress(self, db: Connection, rounds: int, replans_used: int, elapsed_s: float) -> None:
         db.execute("UPDATE runs SET rounds = ?, replans_used = ?, elapsed_s = ?, updated = ? WHERE id = ?",
                    (rounds, replans_used, elapsed_s, time.time(), self.run_id))
 
-    def _finished(self, db: sqlite3.Connection, result: str, duration_s: float) -> None:
+    def _finished(self, db: Connection, result: str, duration_s: float) -> None:
         db.execute("UPDATE runs SET status = 'finished', result = ?, error = NULL, elapsed_s = ?, updated = ? "
                    "WHERE id = ?", (result, duration_s, time.time(), self.run_id))
 
-    def _failed(self, db: sqlite3.Connection, error: str) -> None:
+    def _failed(self, db: Connection, error: str) -> None:
         db.execute("UPDATE runs SET status = 'failed', error = ?, updated = ? WHERE id = ?",
                    (error, time.time(), self.run_id))
 
 
 class _Writer:
     """The store's one writer thread. It takes every write waiting when it wakes and commits them
-    in one transaction (a group commit: one sync to disk for a burst of steps starting together);
+    in one transaction (a group commit: one sync to disk, or one round trip, for a burst of steps starting together);
     should that fail, it writes them one by one, so only the failing write fails. The thread
     starts with the first write and ends after IDLE_S without one, so a store no one writes to
-    holds no thread (and can be collected: the thread holds the store)."""
+    holds no thread (and can be collected: the thread holds its database)."""
 
     MAX_GROUP = 256
     IDLE_S = 1.0
 
-    def __init__(self, store: RunStore) -> None:
-        self._store = store
-        self._queue: queue.SimpleQueue[tuple[Future[None], Callable[[sqlite3.Connection], None]]] = queue.SimpleQueue()
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._queue: queue.SimpleQueue[tuple[Future[None], Callable[[Connection], None]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._serving = False
 
-    def submit(self, write: Callable[[sqlite3.Connection], None]) -> Future[None]:
+    def submit(self, write: Callable[[Connection], None]) -> Future[None]:
         """`write(db)` inside a transaction, after every write submitted before it."""
         done: Future[None] = Future()
         with self._lock:
@@ -365,8 +355,8 @@ class _Writer:
                     except Exception as exc:
                         one[0].set_exception(exc)
 
-    def _commit(self, group: list[tuple[Future[None], Callable[[sqlite3.Connection], None]]]) -> None:
-        with self._store._transaction() as db:
+    def _commit(self, group: list[tuple[Future[None], Callable[[Connection], None]]]) -> None:
+        with self._database.transaction() as db:
             for _, write in group:
                 write(db)
         for done, _ in group:

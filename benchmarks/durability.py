@@ -3,6 +3,7 @@ nothing was lost, nothing happened twice, and no store or index was ever unreada
 
     .venv/bin/python benchmarks/durability.py                  # 100 runs, 30 index jobs
     .venv/bin/python benchmarks/durability.py --runs 5 --index-jobs 3
+    .venv/bin/python benchmarks/durability.py --store postgresql://... --index-jobs 0   # runs in PostgreSQL
 
 Each run is a six-step plan (three parallel `bump` calls, a fourth after them, a calculation, the
 answer) whose `bump` tool adds one to a counter in its own SQLite file, keyed by the call's
@@ -57,8 +58,9 @@ def planner_reply(request: GenerationRequest) -> dict:
     return {"steps": [s for s in PLAN["steps"] if s["id"] >= (int(first.group(1)) if first else 1)]}
 
 
-def run_worker(folder: Path) -> None:
-    """Start the run (no run id yet) or resume it; print `started` once it is under way."""
+def run_worker(folder: Path, store: str) -> None:
+    """Start the run (no run id yet) or resume it, in the run store `store` (a file in `folder`
+    when empty); print `started` once it is under way."""
     from agentrt import Agent, tool
     from agentrt.context import idempotency_key
     from agentrt.events import RunStarted
@@ -78,7 +80,8 @@ def run_worker(folder: Path) -> None:
         time.sleep(random.uniform(0.005, 0.05))
         return 1
 
-    agent = Agent(model=ScriptedLLM([planner_reply] * 20), tools=[bump], store=folder / "runs.sqlite", max_replans=10)
+    agent = Agent(model=ScriptedLLM([planner_reply] * 20), tools=[bump], store=store or folder / "runs.sqlite",
+                  max_replans=10)
     id_file = folder / "run_id"
     if id_file.exists():
         print("started", flush=True)
@@ -142,26 +145,30 @@ def kill_window(command: list[str]) -> float:
     return killed_at_random(command, None)[2]
 
 
-def store_state(folder: Path) -> str:
-    """Where the kill landed, read from the run store; "an unreadable store: ..." if it is not readable."""
-    path = folder / "runs.sqlite"
+def store_state(folder: Path, store: str) -> str:
+    """Where the kill landed, read from the run store (`store`, else the file in `folder`); "an
+    unreadable store: ..." if it is not readable."""
+    from agentrt import AgentrtError, RunStore
+
     if not (folder / "run_id").exists():
         return "before the run began"
     try:
-        with sqlite3.connect(path) as db:
-            integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-            if integrity != "ok":
-                return f"{UNREADABLE}: {integrity}"
-            states = collections.Counter(s for (s,) in db.execute("SELECT state FROM steps"))
-            status = db.execute("SELECT status FROM runs").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
+        if not store:
+            with sqlite3.connect(folder / "runs.sqlite") as db:
+                integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+                if integrity != "ok":
+                    return f"{UNREADABLE}: {integrity}"
+        runs = RunStore(store or folder / "runs.sqlite")
+        saved = runs.load((folder / "run_id").read_text())
+        runs.close()
+    except (sqlite3.DatabaseError, AgentrtError) as exc:
         return f"{UNREADABLE}: {exc}"
-    if status == "finished":
+    if saved.status == "finished":
         return "after the run finished"
-    if not states:
+    if not saved.steps:
         return "while planning"
-    running = f", {states['running']} running" if states["running"] else ""
-    return f"with {states['done']} of 6 steps done{running}"
+    running = f", {len(saved.interrupted)} running" if saved.interrupted else ""
+    return f"with {len(saved.done)} of 6 steps done{running}"
 
 
 def run_problem(folder: Path, answer: str) -> str | None:
@@ -173,18 +180,19 @@ def run_problem(folder: Path, answer: str) -> str | None:
     return None
 
 
-def durable_runs(runs: int) -> tuple[collections.Counter[str], int, float, float, list[str]]:
-    """(where the kills landed, processes started, seconds, the kill window, what went wrong in which run)."""
+def durable_runs(runs: int, store: str) -> tuple[collections.Counter[str], int, float, float, list[str]]:
+    """(where the kills landed, processes started, seconds, the kill window, what went wrong in which run),
+    the runs kept in `store` (each in a file of its own when empty)."""
     landed: collections.Counter[str] = collections.Counter()
     problems: list[str] = []
     processes = 0
     with tempfile.TemporaryDirectory() as tmp:
-        window_s = kill_window([sys.executable, __file__, "--worker", "run", tmp])
+        window_s = kill_window([sys.executable, __file__, "--worker", "run", tmp, store])
     start = time.perf_counter()
     for run in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            command = [sys.executable, __file__, "--worker", "run", str(folder)]
+            command = [sys.executable, __file__, "--worker", "run", str(folder), store]
             for attempt in range(20):
                 processes += 1
                 # the first attempt is always killed if it is still going; later ones half the time
@@ -192,7 +200,7 @@ def durable_runs(runs: int) -> tuple[collections.Counter[str], int, float, float
                 if not killed:
                     problem = run_problem(folder, out.splitlines()[-1])
                     break
-                where = store_state(folder)
+                where = store_state(folder, store)
                 landed[where.partition(":")[0]] += 1
                 if where.startswith(UNREADABLE):
                     problem = f"after kill {attempt + 1}, {where}"
@@ -249,15 +257,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--index-jobs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--store", default="", metavar="URL",
+                        help="keep every run in this run store (a postgresql:// URL, say) instead of a SQLite "
+                             "file of its own")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, folder, *rest = args.worker
-        run_worker(Path(folder)) if kind == "run" else index_worker(Path(folder), int(rest[0]))
+        run_worker(Path(folder), rest[0]) if kind == "run" else index_worker(Path(folder), int(rest[0]))
         return
     random.seed(args.seed)
     targets = Targets("durability")
-    landed, processes, run_s, window_s, problems = durable_runs(args.runs)
+    landed, processes, run_s, window_s, problems = durable_runs(args.runs, args.store)
     verdict = ("every run finished, every side effect exactly once, every store readable" if not problems else
                f"{len(problems)} run(s) FAILED")
     print(f"{args.runs} runs, {processes} processes, {sum(landed.values())} SIGKILLs within {window_s:.2f} s "

@@ -20,6 +20,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, NoReturn
 
 import pytest
@@ -100,7 +101,7 @@ def exact_llm() -> TransformersLLM:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """The URL of a real PostgreSQL 16 server with pgvector, in a temporary directory, for this
     test session; each test that wants a clean database makes its own (`fresh_database`).
 
@@ -111,11 +112,14 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         warnings.simplefilter("ignore")
         import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
+    # subtle: not under pytest's base temp: each pytest session that starts (a helper's, beside this
+    # one) makes /tmp/pytest-of-USER private again, and the server's user could no longer reach it
+    with tempfile.TemporaryDirectory(prefix="agentrt-postgres-") as folder:
+        server = pgserver.get_server(Path(folder) / "data", cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
 
 
 @pytest.fixture
@@ -130,6 +134,15 @@ def fresh_database(postgres_url: str, request: pytest.FixtureRequest) -> Iterato
     yield postgres_url.replace("/postgres?", f"/{name}?", 1)
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Where a test's new store goes, once in each backend: a SQLite file, then an empty
+    PostgreSQL database (`fresh_database`)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "runs.sqlite")
+    return request.getfixturevalue("fresh_database")
 
 
 @pytest.fixture(scope="session")

@@ -64,8 +64,8 @@ def test_think_steps_and_the_joiner_see_the_earlier_turns_too():
     assert "User: What is the weather in Paris?" in think and "User: What is the weather in Paris?" in join
 
 
-def test_a_conversation_continues_after_a_restart_and_an_unknown_one_is_a_clear_error(tmp_path):
-    store = tmp_path / "runs.sqlite"
+def test_a_conversation_continues_after_a_restart_and_an_unknown_one_is_a_clear_error(store_location):
+    store = store_location
     with Agent(model=ScriptedLLM(weather_turn("Paris")), tools=[get_weather], store=store) as agent:
         chat = agent.conversation()
         chat.run("What is the weather in Paris?")
@@ -148,7 +148,7 @@ def test_on_the_default_model_a_follow_up_calls_the_tool_with_its_new_value(defa
     assert [s.tool for s in recall.steps if s.tool not in ("final_answer", "think")] == []
 
 
-def test_a_turn_that_stopped_resumes_with_the_turns_before_it_in_view(tmp_path):
+def test_a_turn_that_stopped_resumes_with_the_turns_before_it_in_view(store_location):
     import asyncio
 
     gate = asyncio.Event()
@@ -159,7 +159,7 @@ def test_a_turn_that_stopped_resumes_with_the_turns_before_it_in_view(tmp_path):
         await gate.wait()
         return f"{city}: 12 degrees"
 
-    store = tmp_path / "runs.sqlite"
+    store = store_location
     agent = Agent(model=ScriptedLLM([*weather_turn("Paris"), plan(("slow_weather", {"city": "London"}))]),
                   tools=[get_weather, slow_weather], store=store)
     chat = agent.conversation()

@@ -38,10 +38,17 @@ def test_the_planner_sees_the_most_similar_past_plans_but_never_its_own():
     assert [e.instruction for e in memory.recall("Double the number 21 please.")] == ["Double the number 35 please."]
 
 
-def test_memories_last_in_their_file_and_bad_settings_are_refused(tmp_path):
-    path = tmp_path / "memory.sqlite"
-    run(ExperienceMemory(path, embedder=HashingEmbedder()), "Double 21.")
-    assert len(ExperienceMemory(path, embedder=HashingEmbedder())) == 1
+def test_memories_last_in_their_database_and_bad_settings_are_refused(store_location, tmp_path):
+    first = ExperienceMemory(store_location, embedder=HashingEmbedder(), min_similarity=0)
+    run(first, "Double 21.")
+    run(first, "Double 21 again.")  # a run of the same instruction replaces its memory
+    run(first, "Double 21 again.")
+    first.close()
+    again = ExperienceMemory(store_location, embedder=HashingEmbedder(), min_similarity=0)  # another process, say
+    assert len(again) == 2
+    recalled = again.recall("Double 22.")
+    assert {e.instruction for e in recalled} == {"Double 21.", "Double 21 again."}
+    assert recalled[0].plan.steps[0].args == {"expression": "21*2"} and recalled[0].similarity > recalled[1].similarity
     with pytest.raises(ConfigError, match="k=0"):
         ExperienceMemory(k=0)
     (tmp_path / "bad.sqlite").write_bytes(b"no database" * 50)
