@@ -440,7 +440,8 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .workers import RunQueue, hide_password
+    from .database import hide_password
+    from .workers import RunQueue
 
     queue = RunQueue(args.queue)
     print(f"agentrt worker: taking runs from {hide_password(queue.url)}, {args.concurrency} at once; "

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import timedelta
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .agent import Agent, Unfinished, _blocking, check_instruction
 from .config import AgentConfig
+from .database import hide_password, is_postgres_url
 from .errors import ConfigError
 from .store import new_run_id
 
@@ -67,7 +67,7 @@ class RunQueue:
 
     def __init__(self, url: str | None = None) -> None:
         url = url or os.environ.get("AGENTRT_QUEUE")
-        if not url or not url.startswith(("postgresql://", "postgres://")):
+        if not url or not is_postgres_url(url):
             raise ConfigError(f"The run queue {url!r} is not a PostgreSQL URL; give one such as "
                               "postgresql://user@host/dbname (--queue or AGENTRT_QUEUE)")
         self.url = url
@@ -208,7 +208,3 @@ def _begun(agent: Agent, run_id: str) -> bool:
         return False
     return True
 
-
-def hide_password(url: str) -> str:
-    """`url` with the password of its user part, if any, shown as ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

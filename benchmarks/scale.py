@@ -3,14 +3,15 @@ SIGKILLed at random moments and restarted; then the throughput of 1, 2 and 4 wor
 
     .venv/bin/python benchmarks/scale.py                      # 4 workers, 200 runs, 20 SIGKILLs
     .venv/bin/python benchmarks/scale.py --runs 24 --kills 4 --throughput-runs 0
+    .venv/bin/python benchmarks/scale.py --store postgresql   # the run store in PostgreSQL too
 
 Each run is the six-step plan of benchmarks/durability.py (three parallel `bump` calls, a fourth
 after them, a calculation, the answer) on a scripted model that takes `--latency` seconds a call,
 as a model server would. `bump` records its side effect in PostgreSQL once per
 `idempotency_key()`, and every call of it besides. The workers (`RunQueue.work`, as `agentrt
-worker` runs it) share a SQLite run store (or `--store`); the queue, with PgQueuer's heartbeats
-and take-over of a dead worker's runs, and the effects live in a PostgreSQL server started for
-the benchmark (or `--queue`).
+worker` runs it) share a SQLite run store (or, `--store postgresql`, one in the queue's
+database); the queue, with PgQueuer's heartbeats and take-over of a dead worker's runs, and the
+effects live in a PostgreSQL server started for the benchmark (or `--queue`).
 
 Kills: at `--kills` random points of the work (a number of runs finished, drawn uniformly from
 the first 80%, then a random wait of up to 0.3 s), a random worker is SIGKILLed and a new one
@@ -210,7 +211,8 @@ def problems(queue: str, store: str, run_ids: list[str]) -> tuple[list[str], int
 
 def with_kills(args: argparse.Namespace, server: str, folder: Path) -> tuple[list[str], int, float, int, int]:
     """Runs under kills: (problems, kills made, seconds, runs taken over, repeated calls absorbed)."""
-    queue, store = fresh(server, "scale_kills"), args.store or str(folder / "kills.sqlite")
+    queue = fresh(server, "scale_kills")
+    store = queue if args.store == "postgresql" else str(folder / "kills.sqlite")
     workers = Workers(args, queue, store)
     workers.start(args.workers)
     start = time.perf_counter()
@@ -239,7 +241,8 @@ def with_kills(args: argparse.Namespace, server: str, folder: Path) -> tuple[lis
 
 def throughput(args: argparse.Namespace, server: str, folder: Path, count: int) -> float:
     """Runs a second with `count` workers, started before the runs are queued."""
-    queue, store = fresh(server, f"scale_{count}"), args.store or str(folder / f"workers{count}.sqlite")
+    queue = fresh(server, f"scale_{count}")
+    store = queue if args.store == "postgresql" else str(folder / f"workers{count}.sqlite")
     workers = Workers(args, queue, store)
     workers.start(count)
     try:
@@ -266,7 +269,8 @@ def main() -> None:
     parser.add_argument("--takeover-after", type=float, default=2.0,
                         help="seconds without a heartbeat before a run is taken over (default 2)")
     parser.add_argument("--queue", metavar="URL", help="a PostgreSQL server to use (default: one of its own)")
-    parser.add_argument("--store", help="the run store the workers share (default: a SQLite file)")
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="the run store the workers share: a SQLite file (default), or the queue's database")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -280,9 +284,9 @@ def main() -> None:
         found, kills, seconds, taken_over, repeats = with_kills(args, server, Path(tmp))
         verdict = ("every run finished, every side effect exactly once" if not found else
                    f"{len(found)} run(s) FAILED")
-        print(f"{args.runs} runs, {args.workers} workers x {args.concurrency}, {kills} SIGKILLs, {seconds:.0f} s: "
-              f"{verdict}; {taken_over} runs taken over from a killed worker, {repeats} repeated tool calls "
-              "absorbed by their idempotency keys")
+        print(f"{args.runs} runs, {args.workers} workers x {args.concurrency}, {args.store} run store, "
+              f"{kills} SIGKILLs, {seconds:.0f} s: {verdict}; {taken_over} runs taken over from a killed worker, "
+              f"{repeats} repeated tool calls absorbed by their idempotency keys")
         for problem in found[:20]:
             print(f"  {problem}")
         targets.check("SIGKILLs that landed while runs were left", kills, f"== {args.kills}")

@@ -29,23 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "paid 5, filed paid 5"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The run store the workers share: a SQLite file (one machine), or the test's PostgreSQL
-    database, skipped where the run store has no PostgreSQL backend."""
-    if request.param == "sqlite":
-        return str(tmp_path / "runs.sqlite")
-    import psycopg
-
-    url = request.getfixturevalue("fresh_database")
-    monkeypatch.chdir(tmp_path)  # a store without PostgreSQL support takes the URL for a file's path
-    Agent(model=ScriptedLLM(), store=url, builtin_tools=False).close()
-    with psycopg.connect(url) as db:
-        tables = db.execute("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')").fetchone()
-    if not tables or not tables[0]:
-        pytest.skip("this run store keeps nothing in PostgreSQL (store='postgresql://...' is not supported yet)")
-    return url
+@pytest.fixture
+def store(store_location: str) -> str:
+    """The run store the workers share: a SQLite file (one machine), then a PostgreSQL database."""
+    return store_location
 
 
 def saved(store: str, run_id: str) -> SavedRun:
