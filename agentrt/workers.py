@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from .agent import Agent, Unfinished, _blocking, check_instruction
 from .config import AgentConfig
 from .database import hide_password, is_postgres_url
-from .errors import ConfigError
+from .errors import ConfigError, UnsafeResume
 from .store import new_run_id
 
 if TYPE_CHECKING:
@@ -117,10 +117,11 @@ class RunQueue:
         Each run's agent is built from its queued config (one agent per distinct config, kept for
         the worker's life); `llm` stands in for the config's model and `tools` are added to its
         tools, as in `Agent.from_config`. A run another worker had begun is resumed, and a step
-        of it that was running then is handled as `unfinished` says (see `Agent.resume`). A run
-        that fails stays in the queue as failed (PgQueuer's `hold`), for `pgq` to show or
-        re-queue. PgQueuer claims jobs in batches of at least one with room for two, so
-        `concurrency` is 2 or more."""
+        of it that was running then is handled as `unfinished` says (see `Agent.resume`): with
+        "raise", the run is stored as failed with the `UnsafeResume` that names the step, for
+        someone to `agentrt resume --rerun | --fail`. A run that fails stays in the queue as
+        failed (PgQueuer's `hold`), for `pgq` to show or re-queue. PgQueuer claims jobs in
+        batches of at least one with room for two, so `concurrency` is 2 or more."""
         from pgqueuer import QueueManager
         from pgqueuer.types import QueueExecutionMode
 
@@ -141,7 +142,11 @@ class RunQueue:
                     agent = agents.get(queued.config)
                     if _begun(agent, queued.run_id):
                         log.info("run %s: resuming it where its worker stopped", queued.run_id)
-                        await agent.aresume(queued.run_id, unfinished=unfinished)
+                        try:
+                            await agent.aresume(queued.run_id, unfinished=unfinished)
+                        except UnsafeResume as exc:  # stored, so `agentrt runs` says why and what to do
+                            agent.store.reopen(queued.run_id).failed(f"UnsafeResume: {exc}")
+                            raise
                     else:
                         await agent.arun(queued.instruction, run_id=queued.run_id)
 

@@ -1,9 +1,10 @@
-"""A worker process for tests/test_workers.py: `python tests/queue_worker.py QUEUE EFFECTS [--block]`.
+"""A worker process for tests/test_workers.py: `python -m tests.queue_worker QUEUE EFFECTS [--block] [--unsafe]`.
 
 It takes queued runs on a scripted model that plans `pay(5)`, then `hold($1)`, then the answer.
 `pay` is a side effect, recorded in the SQLite file EFFECTS once per `idempotency_key()` (and
 every call of either tool in its `calls` table); with `--block`, `hold` never returns, so the
-test can SIGKILL the worker with the run half done.
+test can SIGKILL the worker with the run half done; with `--unsafe`, `hold` is not idempotent,
+so a run interrupted in it cannot simply call it again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def record(effects: Path, table: str, name: str) -> None:
                    (idempotency_key(), name))
 
 
-def tools(effects: Path, block: bool) -> list:
+def tools(effects: Path, block: bool, *, unsafe: bool = False) -> list:
     @tool(idempotent=True)  # keyed by the call's idempotency key: repeating it changes nothing
     def pay(amount: int) -> str:
         """Pay `amount`, once per call, however often the call is made.
@@ -45,7 +46,7 @@ def tools(effects: Path, block: bool) -> list:
         record(effects, "effects", "pay")
         return f"paid {amount}"
 
-    @tool(idempotent=True)
+    @tool(idempotent=not unsafe)
     async def hold(receipt: str) -> str:
         """File `receipt`; with --block, never finish.
 
@@ -66,5 +67,5 @@ def plans(request: GenerationRequest) -> dict:
 
 if __name__ == "__main__":
     queue, effects = sys.argv[1], Path(sys.argv[2])
-    RunQueue(queue).work(concurrency=2, llm=ScriptedLLM([plans] * 100), tools=tools(effects, "--block" in sys.argv),
-                         takeover_after_s=1.0)
+    given = tools(effects, "--block" in sys.argv, unsafe="--unsafe" in sys.argv)
+    RunQueue(queue).work(concurrency=2, llm=ScriptedLLM([plans] * 100), tools=given, takeover_after_s=1.0)

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -76,13 +77,13 @@ def test_agent_submit_and_the_cli_queue_runs_with_the_agents_config(store, fresh
     assert all(saved(store, run_id).status == "finished" for run_id in instructions)
 
 
-def test_a_run_whose_worker_was_killed_is_taken_over_and_resumed_with_its_side_effect_once(
-        store, fresh_database, tmp_path):
-    queue, effects = RunQueue(fresh_database), tmp_path / "effects.sqlite"
+def killed_in_step_2(queue: RunQueue, store: str, effects: Path, *, unsafe: bool = False) -> str:
+    """Queue a run, and SIGKILL the worker process that took it once step 1 (pay) is done and
+    step 2 (hold) is running; the run's id."""
     run_id = queue.submit("Pay 5 and file the receipt.", AgentConfig(store=store))
-    first = subprocess.Popen([sys.executable, "-m", "tests.queue_worker", fresh_database, str(effects), "--block"],
-                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    try:  # wait until it has paid and hangs filing the receipt
+    first = subprocess.Popen([sys.executable, "-m", "tests.queue_worker", queue.url, str(effects), "--block",
+                              *(["--unsafe"] if unsafe else [])], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
         deadline = time.monotonic() + 60
         while not (effects.exists() and counts(effects, "calls")["hold"]):
             assert first.poll() is None, first.communicate()[1]
@@ -93,23 +94,48 @@ def test_a_run_whose_worker_was_killed_is_taken_over_and_resumed_with_its_side_e
         first.wait()
     half = saved(store, run_id)
     assert half.status == "running" and sorted(half.done) == [1] and [s.id for s in half.interrupted] == [2]
+    return run_id
 
-    async def take_over() -> None:
+
+def second_worker_until(queue: RunQueue, effects: Path, done: Callable[[], bool], *, unsafe: bool = False) -> None:
+    """Run a worker in this process, taking over runs after 1 s without a heartbeat, until `done()`."""
+    async def work() -> None:
         stop = asyncio.Event()
-        worker = asyncio.create_task(queue.awork(llm=ScriptedLLM([plans]), tools=tools(effects, block=False),
+        worker = asyncio.create_task(queue.awork(llm=ScriptedLLM([plans]), tools=tools(effects, False, unsafe=unsafe),
                                                  takeover_after_s=1.0, stop=stop))
         deadline = time.monotonic() + 60
-        while saved(store, run_id).status != "finished":
+        while not done():
             assert not worker.done() and time.monotonic() < deadline, "the run was not taken over"
             await asyncio.sleep(0.1)
         stop.set()
         await worker
 
-    asyncio.run(take_over())
+    asyncio.run(work())
+
+
+def test_a_run_whose_worker_was_killed_is_taken_over_and_resumed_with_its_side_effect_once(
+        store, fresh_database, tmp_path):
+    queue, effects = RunQueue(fresh_database), tmp_path / "effects.sqlite"
+    run_id = killed_in_step_2(queue, store, effects)
+    second_worker_until(queue, effects, lambda: saved(store, run_id).status == "finished")
     run = saved(store, run_id)
     assert run.result is not None and run.result.answer == ANSWER and run.result.run_id == run_id
     assert counts(effects, "effects") == {"pay": 1}
     assert counts(effects, "calls") == {"pay": 1, "hold": 2}  # pay not called again; hold (idempotent) re-run
+
+
+def test_a_taken_over_run_does_not_call_again_a_step_with_side_effects_that_was_running(
+        store, fresh_database, tmp_path):
+    queue, effects = RunQueue(fresh_database), tmp_path / "effects.sqlite"
+    run_id = killed_in_step_2(queue, store, effects, unsafe=True)
+    second_worker_until(queue, effects, lambda: saved(store, run_id).status == "failed", unsafe=True)
+    run = saved(store, run_id)
+    assert run.error is not None and "UnsafeResume: Step 2" in run.error and "--rerun" in run.error
+    assert counts(effects, "calls") == {"pay": 1, "hold": 1}
+    import psycopg
+
+    with psycopg.connect(fresh_database) as db:  # held in the queue as failed, not retried
+        assert db.execute("SELECT status::text FROM pgqueuer").fetchall() == [("failed",)]
 
 
 def test_killed_workers_runs_all_finish_with_every_side_effect_once():
