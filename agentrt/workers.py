@@ -68,7 +68,8 @@ class RunQueue:
     def __init__(self, url: str | None = None) -> None:
         url = url or os.environ.get("AGENTRT_QUEUE")
         if not url or not is_postgres_url(url):
-            raise ConfigError(f"The run queue {url!r} is not a PostgreSQL URL; give one such as "
+            shown = repr(hide_password(url)) if url else "(none given)"
+            raise ConfigError(f"The run queue {shown} is not a PostgreSQL URL; give one such as "
                               "postgresql://user@host/dbname (--queue or AGENTRT_QUEUE)")
         self.url = url
 
