@@ -72,6 +72,7 @@ class RunQueue:
             raise ConfigError(f"The run queue {shown} is not a PostgreSQL URL; give one such as "
                               "postgresql://user@host/dbname (--queue or AGENTRT_QUEUE)")
         self.url = url
+        self._installed = False  # PgQueuer's tables are known to be there and up to date
 
     def submit(self, instruction: str, config: AgentConfig | None = None) -> str:
         """Queue a run of `instruction` on the agent `config` describes (default: the default
@@ -167,7 +168,8 @@ class RunQueue:
 
     @contextlib.asynccontextmanager
     async def _queries(self) -> AsyncIterator[Queries]:
-        """PgQueuer's queries over a connection of their own, its tables created if missing.
+        """PgQueuer's queries over a connection of their own, its tables created or brought up to
+        date the first time.
 
         asyncpg, not psycopg: PgQueuer's psycopg driver waits for notifications holding the
         connection, so a worker's claims and heartbeats waited up to a second behind it."""
@@ -176,13 +178,15 @@ class RunQueue:
 
         try:
             connection = await asyncpg.connect(self.url)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, ValueError, asyncpg.PostgresError) as exc:  # ValueError: a URL asyncpg cannot read
             raise ConfigError(f"Cannot reach the run queue's database {hide_password(self.url)}: "
                               f"{' '.join(str(exc).split())}; check that PostgreSQL runs there and the URL (--queue "
                               "or AGENTRT_QUEUE) names a database you may use") from None
         try:
             queries = Queries.from_asyncpg_connection(connection)
-            await queries.apply_upgrade()  # under an advisory lock: workers starting together are fine
+            if not self._installed:  # under an advisory lock: workers starting together are fine
+                await queries.apply_upgrade()
+                self._installed = True
             yield queries
         finally:
             await connection.close()

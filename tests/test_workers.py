@@ -156,6 +156,8 @@ def test_a_bad_queue_is_a_clear_error(tmp_path):
             as caught:
         unreachable.submit("Pay 5.")
     assert "s3cret" not in str(caught.value)
+    with pytest.raises(ConfigError, match="Cannot reach .*localhost:port/runs.*invalid literal"):
+        RunQueue("postgresql://ada@localhost:port/runs").submit("Pay 5.")
     with pytest.raises(ConfigError, match="concurrency=1.*start fewer workers"):
         unreachable.work(concurrency=1)
 
