@@ -21,7 +21,7 @@ started in its place. Its runs are taken over by the others once their heartbeat
 Targets (benchmarks/README.md), claimed: every kill lands while runs are left, and every run
 finishes with answer 4 and each of its four side effects exactly once; 2 workers take runs at
 >= 1.5x the rate of one, 4 workers at >= 2x (on 2 cores: the runs mostly wait on the model, as
-with a model server). Exits 1 if one misses.
+with a model server; claimed with 200 runs or more each). Exits 1 if one misses.
 """
 
 from __future__ import annotations
@@ -299,8 +299,10 @@ def main() -> None:
             print("| workers | runs/s |\n|---|---|")
             for count, rate in rates.items():
                 print(f"| {count} | {rate:.1f} |")
-            targets.check("2 workers / 1, runs per second", rates[2] / rates[1], ">= 1.5")
-            targets.check("4 workers / 1, runs per second", rates[4] / rates[1], ">= 2.0")
+            # fewer runs than the README's are mostly the workers' first and last moments: not claimed
+            full = args.throughput_runs >= 200
+            targets.check("2 workers / 1, runs per second", rates[2] / rates[1], ">= 1.5", claimed=full)
+            targets.check("4 workers / 1, runs per second", rates[4] / rates[1], ">= 2.0", claimed=full)
     targets.exit()
 
 
