@@ -219,6 +219,8 @@ class Agent:
                                          (self.memory, memory))
             if opened is not None and opened is not given and callable(getattr(opened, "close", None))]
         self.approve = approve
+        self.config: AgentConfig | None = None
+        """The config this agent was built from (`from_config`), which `submit` sends to workers."""
         self.executor = Executor(
             self.llm, self.tools, prompts,
             retrieve=self._retrieve if self.knowledge else None,
@@ -342,11 +344,28 @@ class Agent:
         `Agent.conversation`), the run is its next turn and sees the turns before it."""
         return _blocking(self.arun(instruction, output_type=output_type, conversation=conversation))
 
-    async def arun(self, instruction: str, *, output_type: Any = None,
-                   conversation: Conversation | None = None) -> RunResult:
-        """`run` for callers already inside an event loop."""
+    async def arun(self, instruction: str, *, output_type: Any = None, conversation: Conversation | None = None,
+                   run_id: str | None = None) -> RunResult:
+        """`run` for callers already inside an event loop. `run_id` is the id to store the run
+        under (a queued run's, chosen when it was submitted); by default a new one."""
         return await self._run(self._new_run(instruction, self._approver(None), output_type=output_type,
-                                             conversation=conversation))
+                                             conversation=conversation, run_id=run_id))
+
+    def submit(self, instruction: str, *, queue: str | None = None) -> str:
+        """Queue a run of `instruction` for a worker (`agentrt worker`) to take; its run id, under
+        which this agent's run store keeps it once it starts (`store.load(run_id)`). `queue` is
+        the PostgreSQL URL of the run queue (default `AGENTRT_QUEUE`); see `agentrt.workers`.
+        The worker rebuilds this agent from its config, so it must come from `Agent.from_config`."""
+        return self.submit_many([instruction], queue=queue)[0]
+
+    def submit_many(self, instructions: Sequence[str], *, queue: str | None = None) -> list[str]:
+        """`submit` for many instructions at once; their run ids, in order."""
+        from .workers import RunQueue
+
+        if self.config is None:
+            raise ConfigError("This agent was built from Python objects, which a worker cannot rebuild; build it "
+                              "with Agent.from_config(AgentConfig(...)), tools given as files, to submit its runs")
+        return RunQueue(queue).submit_many(instructions, self.config)
 
     def resume(self, run_id: str, *, unfinished: Unfinished = "raise") -> RunResult:
         """Finish a stored run from its last finished step (a finished run's result comes back
@@ -391,16 +410,16 @@ class Agent:
         """A fresh budget with this agent's limits."""
         return Budget(self.max_steps, self.max_replans, self.time_limit_s, self.max_tokens)
 
-    def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody, *,
-                 output_type: Any = None, conversation: Conversation | None = None) -> Run:
+    def _new_run(self, instruction: str, approve: Approver, listener: Emit = nobody, *, output_type: Any = None,
+                 conversation: Conversation | None = None, run_id: str | None = None) -> Run:
         """A run of `instruction` from the start (the next turn of `conversation`, if given),
-        begun in the store."""
+        begun in the store under `run_id` (default: a new id)."""
         check_instruction(instruction)
         if conversation is not None and conversation.agent is not self:
             raise ConfigError(f"Conversation {conversation.id} belongs to another agent; continue it there, or "
                               "with this agent's conversation(id) if both share a run store")
         typed = TypedOutput(output_type, self.llm, self._prompts) if output_type is not None else None
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         journal = self.store.begin(run_id, instruction, conversation.id if conversation else None)
         return Run(run_id, instruction, self._budget(), journal, approve, listener, typed=typed,
                    conversation=conversation, earlier=conversation.shown() if conversation else ())

@@ -45,6 +45,7 @@ def build_agent(config: AgentConfig, *, llm: LLM | None = None, tools: Iterable[
                                                           "documents"}),
         )
         agent.hold(held.pop_all())
+    agent.config = config
     return agent
 
 

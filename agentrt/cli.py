@@ -111,6 +111,29 @@ def _parser() -> argparse.ArgumentParser:
     _add_agent_options(batch)
     batch.set_defaults(command=_run_batch)
 
+    submit = commands.add_parser("submit", help="queue runs for workers (agentrt worker) to take; prints their "
+                                                "run ids")
+    submit.add_argument("instructions", nargs="*", metavar="INSTRUCTION", help="what the agent should do")
+    submit.add_argument("--file", metavar="FILE.jsonl",
+                        help='also queue the instruction of each {"instruction": ...} line of this file')
+    submit.add_argument("--queue", metavar="URL", help="PostgreSQL URL of the run queue (default: AGENTRT_QUEUE)")
+    _add_agent_options(submit)
+    submit.set_defaults(command=_submit)
+
+    worker = commands.add_parser("worker", help="take queued runs and run them; a run whose worker died is taken "
+                                                "over and resumed")
+    worker.add_argument("--queue", metavar="URL", help="PostgreSQL URL of the run queue (default: AGENTRT_QUEUE)")
+    worker.add_argument("--concurrency", type=int, default=4, help="runs at once, 2 or more (default 4)")
+    worker.add_argument("--takeover-after", type=float, default=30.0, metavar="SECONDS",
+                        help="take over a run whose worker sent no heartbeat for this long (default 30)")
+    worker.add_argument("--drain", action="store_true", help="exit once the queue is empty (default: wait for more)")
+    unfinished = worker.add_mutually_exclusive_group()
+    unfinished.add_argument("--rerun", action="store_true",
+                            help="in a run taken over, call again a step that was running when its worker died, "
+                                 "even if its tool is not idempotent (default: leave such a run failed in the queue)")
+    unfinished.add_argument("--fail", action="store_true", help="record such a step as failed instead")
+    worker.set_defaults(command=_worker)
+
     evaluate = commands.add_parser("eval", help="run a public benchmark suite and score it by its authors' rules")
     evaluate.add_argument("suite", help="bfcl-simple-python, bfcl-multiple, bfcl-parallel, bfcl-parallel-multiple, "
                                         "bfcl-irrelevance, gsm8k, hotpotqa or hotpotqa-comparison")
@@ -401,6 +424,30 @@ def _resume(args: argparse.Namespace) -> int:
         again = Confirm.ask(f"Call step {exc.step_id} again?", default=False)
         result = agent.resume(args.run_id, unfinished="rerun" if again else "fail")
     _show_result(result, args.json)
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from .batch import read_batch
+    from .workers import RunQueue
+
+    instructions = [*args.instructions, *(item.instruction for item in (read_batch(args.file) if args.file else []))]
+    if not instructions:
+        raise ConfigError("agentrt submit needs an instruction, or --file FILE.jsonl of them")
+    for run_id in RunQueue(args.queue).submit_many(instructions, _config(args)):
+        print(run_id)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .database import hide_password
+    from .workers import RunQueue
+
+    queue = RunQueue(args.queue)
+    print(f"agentrt worker: taking runs from {hide_password(queue.url)}, {args.concurrency} at once; "
+          "Ctrl-C finishes those under way and stops", file=sys.stderr, flush=True)
+    queue.work(concurrency=args.concurrency, takeover_after_s=args.takeover_after, drain=args.drain,
+               unfinished="rerun" if args.rerun else "fail" if args.fail else "raise")
     return 0
 
 
