@@ -291,3 +291,12 @@ def test_an_identifier_is_known_by_its_name_or_format_and_looks_like_its_kind_or
     assert email is not None and email.search("mail dana.k@example.com") and not email.search("mail Dana")
     assert identifier("city", {"type": "string"}) is None
     assert identifier("link_id", {"type": "string", "enum": ["a1", "b2"]}) is None  # a choice, not an identifier
+
+
+def test_a_request_like_a_tools_worked_example_calls_it_though_its_whole_text_fits_less():
+    # the whole texts must fit perfectly here, so only the examples' requests can let a tool be called
+    chooser = ToolChooser([get_weather, convert_currency], WordEmbedder(), min_fit=0.99)
+    example = example_task(get_weather, example_arguments(get_weather))
+    assert [c.tool.name for c in chooser.choose(example.lower()).calls] == ["get_weather"]
+    assert chooser.choose("tell me a joke").calls == []
+    assert ToolChooser([get_weather], WordEmbedder(), min_fit=0.99, min_example_fit=1.01).choose(example).calls == []
