@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
+from .postgres import is_postgres_url
 from .schema import ToolPolicy
 from .usage import Price
 
@@ -56,8 +57,8 @@ class AgentConfig(BaseModel):
     choose_tools: bool | None = _setting(
         None, "call for each request of the instruction the tool that fits it best, then answer, and write each "
               "call's arguments apart (default: on for a local model)")
-    knowledge: str | None = _setting(None, "knowledge base to retrieve passages from", flag="--kb", metavar="DIR",
-                                     path=True, was="kb")
+    knowledge: str | None = _setting(None, "knowledge base to retrieve passages from: a directory or a "
+                                           "postgresql:// URL", flag="--kb", metavar="DIR|URL", path=True, was="kb")
     documents: list[str] = _setting([], "files or folders to index into a knowledge base of this agent's own, "
                                         "removed when it closes (repeatable)", metavar="PATH", path=True)
     top_k: int = _setting(3, "passages per prompt from the knowledge base (0: none)")
@@ -89,11 +90,11 @@ class AgentConfig(BaseModel):
 
     def relative_to(self, folder: Path) -> Self:
         """The settings that name files, which were written relative to `folder`, made usable from
-        anywhere (":memory:" names no file)."""
+        anywhere (":memory:" and a postgresql:// URL name no file)."""
         update: dict[str, Any] = {}
         for name in AgentConfig.model_fields:  # a subclass's own fields (a script's params) name no files
             value = getattr(self, name)
-            if not spelling(name).path or not value or value == ":memory:":
+            if not spelling(name).path or not value or value == ":memory:" or is_postgres_url(value):
                 continue
             if isinstance(value, list):
                 update[name] = [str(folder / v) for v in value]
