@@ -9,8 +9,8 @@ and how the nearest ones are found, is its `ChunkStore`'s job, chosen by the loc
   URL shares (`knowledge_pgvector.py`).
 
 Both score by inner product (the cosine: embeddings are unit length) and search exactly or with
-HNSW of the same parameters, so the same documents give the same passages in either:
-benchmarks/retrieval.py measures both against exact search.
+HNSW of the same parameters (`knowledge_faiss.HNSW_*`), so the same documents give the same
+passages in either: benchmarks/retrieval.py measures both against exact search.
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ import numpy as np
 from .documents import Chunk, Document, Skipped, chunk, read_path
 from .embeddings import Embedder
 from .errors import ConfigError
+from .knowledge_faiss import FaissStore
+from .knowledge_pgvector import PgvectorStore
 from .postgres import is_postgres_url
 from .schema import Passage
 
-HNSW_NEIGHBOURS = 32
-HNSW_EF_SEARCH = 128
-HNSW_EF_CONSTRUCTION = 80
 EMBED_BATCH = 64
 SETTINGS = ("embedder", "dim", "chunk_size", "chunk_overlap")
 """What a knowledge base is built with; reopening it must not change them."""
@@ -275,15 +274,7 @@ class KnowledgeBase:
 def _store_at(location: str | Path) -> Iterator[tuple[ChunkStore, dict[str, str] | None]]:
     """The store for `location` and the settings it holds (None: no knowledge base there yet),
     closed again if what the caller does with them fails."""
-    store: ChunkStore
-    if is_postgres_url(location):
-        from .knowledge_pgvector import PgvectorStore
-
-        store = PgvectorStore(str(location))
-    else:
-        from .knowledge_faiss import FaissStore
-
-        store = FaissStore(Path(location))
+    store: ChunkStore = PgvectorStore(str(location)) if is_postgres_url(location) else FaissStore(Path(location))
     try:
         yield store, store.load_settings()
     except BaseException:

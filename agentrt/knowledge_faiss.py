@@ -23,13 +23,15 @@ import numpy as np
 
 from .documents import Chunk
 from .errors import ConfigError
-from .knowledge import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_NEIGHBOURS
 from .schema import Passage
 
 if TYPE_CHECKING:  # faiss is imported where an index is built, read or written: `import agentrt` stays light
     import faiss
 
 APPROXIMATE_FROM = 20_000  # exact search takes ~3 ms per query there on 2 cores; HNSW ~0.4 ms
+HNSW_NEIGHBOURS = 32  # these three are the pgvector store's too, so both find the same passages
+HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 80
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,7 +48,7 @@ CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 
 
 class FaissStore:
-    """A `ChunkStore` in a directory: SQLite for the chunks, a FAISS index derived from them."""
+    """A `knowledge.ChunkStore` in a directory: SQLite for the chunks, a FAISS index derived from them."""
 
     DB_FILE = "chunks.sqlite"
     INDEX_FILE = "index.faiss"

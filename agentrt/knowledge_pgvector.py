@@ -8,8 +8,8 @@ index up to date on every insert: there is nothing derived to rebuild, and `save
 
 The index is over inner product (`vector_ip_ops`), as FAISS scores, with the same HNSW parameters;
 `hnsw.ef_search` is set per query to at least k, since an HNSW scan returns at most ef_search rows.
-Above pgvector's largest ef_search (1,000) a search is exact. psycopg and pgvector are imported
-here only: a folder knowledge base never loads them.
+Above pgvector's largest ef_search (1,000) a search is exact. psycopg and pgvector load when a
+URL is opened: a folder knowledge base never loads them.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ import numpy as np
 
 from .documents import Chunk
 from .errors import ConfigError
-from .knowledge import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_NEIGHBOURS
+from .knowledge_faiss import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_NEIGHBOURS
 from .postgres import connect, redact
 from .schema import Passage
 
 MAX_EF_SEARCH = 1000  # pgvector's limit on hnsw.ef_search
+BUILD_MEMORY_CAP_MB = 2048  # the most maintenance_work_mem an index build asks for (~600k chunks of 384-d)
 
 
 class PgvectorStore:
-    """A `ChunkStore` in a PostgreSQL database with the pgvector extension."""
+    """A `knowledge.ChunkStore` in a PostgreSQL database with the pgvector extension."""
 
     def __init__(self, url: str) -> None:
         self.location = redact(url)
@@ -61,10 +62,10 @@ class PgvectorStore:
                 "source text NOT NULL, title text NOT NULL, position integer NOT NULL, text text NOT NULL, "
                 f"embedding vector({int(settings['dim'])}) NOT NULL)"
             )
-            self._db.execute("CREATE INDEX knowledge_chunks_source ON knowledge_chunks (source)")
-            self._create_index()
             with self._db.cursor() as cursor:
                 cursor.executemany("INSERT INTO knowledge_settings VALUES (%s, %s)", list(settings.items()))
+            self._db.execute("CREATE INDEX knowledge_chunks_source ON knowledge_chunks (source)")
+            self._create_index(rows=0)
         self._register_vector()
 
     def count(self) -> int:
@@ -93,7 +94,7 @@ class PgvectorStore:
                 for c, vector in zip(chunks, vectors, strict=True):
                     copy.write_row((c.source, c.title, c.position, c.text, vector))
             if rebuild:
-                self._create_index()
+                self._create_index(rows=self.count())
 
     def delete(self, source: str) -> int:
         with self._db.cursor() as cursor:
@@ -130,7 +131,16 @@ class PgvectorStore:
             self._db.execute("DROP TABLE IF EXISTS knowledge_chunks, knowledge_settings")
         self.close()
 
-    def _create_index(self) -> None:
+    def _create_index(self, rows: int) -> None:
+        """The HNSW index over `rows` rows, built in memory up to `BUILD_MEMORY_CAP_MB`: a
+        graph that outgrows maintenance_work_mem (64 MB by default) is built on disk, ~60x slower."""
+        [(dim,)] = self._db.execute("SELECT value::int FROM knowledge_settings WHERE key = 'dim'").fetchall()
+        needed = rows * (4 * dim + 48 * HNSW_NEIGHBOURS + 256) // 2**20 + 64  # MB: vector, neighbours, overhead
+        [(configured,)] = self._db.execute(
+            "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) / 2^20").fetchall()
+        if needed > configured:
+            self._db.execute("SELECT set_config('maintenance_work_mem', %s, true)",
+                             [f"{min(needed, BUILD_MEMORY_CAP_MB)}MB"])
         self._db.execute(
             "CREATE INDEX knowledge_chunks_embedding ON knowledge_chunks USING hnsw (embedding vector_ip_ops) "
             f"WITH (m = {HNSW_NEIGHBOURS}, ef_construction = {HNSW_EF_CONSTRUCTION})"
