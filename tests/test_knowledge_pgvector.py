@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from agentrt import ConfigError, KnowledgeBase, run_script
+from agentrt.cli import main
 from agentrt.config import AgentConfig
 from agentrt.embeddings import default_embedder
 from agentrt.postgres import redact
@@ -121,6 +122,19 @@ def test_every_opener_of_the_url_sees_the_others_changes_while_threads_share_one
     for thread in threads:
         thread.join()
     assert errors == [] and len(reader) == 21 and len(reader.search("shipping", k=50)) == 21
+
+
+def test_the_command_line_indexes_into_and_searches_a_url_and_leaves_no_empty_base(fresh_database, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["index", str(tmp_path / "empty"), "--kb", fresh_database]) == 2
+    assert "No readable documents" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="No knowledge base at"):
+        KnowledgeBase.open(fresh_database)
+    assert main(["index", str(EXAMPLE_DOCS), "--kb", fresh_database]) == 0
+    out = capsys.readouterr().out
+    assert "indexed 5 documents from 4 files into 5 chunks; 5 chunks in postgresql://" in out and "(hnsw index)" in out
+    assert main(["search", "--kb", fresh_database, "-k", "1", "when do branches open on Saturday"]) == 0
+    assert "opening_hours" in capsys.readouterr().out
 
 
 def test_an_unreachable_server_is_named_with_its_password_hidden_and_the_fix():
