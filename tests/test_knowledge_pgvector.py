@@ -4,6 +4,7 @@ to fix. The real default model answers from it at the end."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from pathlib import Path
@@ -156,6 +157,21 @@ def test_a_missing_database_or_a_malformed_url_says_what_to_fix(fresh_database):
     with pytest.raises(ConfigError, match=r"postgresql://agent:\*\*\*@db/kb\?.*check that the server runs") as caught:
         KnowledgeBase.open("postgresql://agent:s3cret@db/kb?no_such_option=1")
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_database_without_pgvector_that_the_user_may_not_add_says_how_to_add_it(fresh_database):
+    import psycopg
+
+    role = f"kb_reader_{os.getpid()}"
+    as_role = fresh_database.replace("//postgres:@", f"//{role}:@", 1)
+    with psycopg.connect(fresh_database, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        try:
+            with pytest.raises(ConfigError, match=r"has no pgvector extension, and adding it failed \(permission "
+                                                  r"denied.*run `CREATE EXTENSION vector` in that database"):
+                KnowledgeBase.create(as_role, embedder=HashingEmbedder())
+        finally:
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_urls_are_shown_without_passwords_and_left_alone_by_scripts(tmp_path):
