@@ -67,7 +67,7 @@ def search_knowledge_tool(knowledge: KnowledgeBase, k: int = 3) -> Tool:
         """
         return knowledge.search(query, k)
 
-    search_knowledge.source = f"builtin (knowledge base {knowledge.path})"
+    search_knowledge.source = f"builtin (knowledge base {knowledge.location})"
     return search_knowledge
 
 

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import sys
 import warnings
 from collections import Counter
@@ -161,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="add documents (files or folders) to a knowledge base")
     index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to index")
-    index.add_argument("--kb", metavar="DIR", required=True, help="knowledge base directory (created if new)")
+    index.add_argument("--kb", metavar="DIR|URL", required=True,
+                       help="knowledge base directory or postgresql:// URL (created if new)")
     index.add_argument("--embedder", help="Hugging Face encoder id or path (default: all-MiniLM-L6-v2)")
     index.add_argument("--chunk-size", type=int, default=800, help="characters per chunk (default 800)")
     index.add_argument("--chunk-overlap", type=int, default=100, help="characters repeated between chunks")
@@ -169,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="show the passages a knowledge base returns for a query")
     search.add_argument("query")
-    search.add_argument("--kb", metavar="DIR", required=True)
+    search.add_argument("--kb", metavar="DIR|URL", required=True, help="knowledge base directory or postgresql:// URL")
     search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     search.add_argument("--json", action="store_true")
     search.set_defaults(command=_search)
@@ -565,7 +565,6 @@ def _index(args: argparse.Namespace) -> int:
     from .knowledge import KnowledgeBase
     from .live import progress_bar
 
-    is_new = not (Path(args.kb) / KnowledgeBase.DB_FILE).exists()
     kb = KnowledgeBase.open_or_create(
         args.kb, embedder=args.embedder, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap
     )
@@ -574,14 +573,15 @@ def _index(args: argparse.Namespace) -> int:
         report = kb.add(*map(Path, args.paths),
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     if report.documents == 0:
-        kb.close()
-        if is_new:  # leave no empty knowledge base behind
-            shutil.rmtree(args.kb)
+        if len(kb) == 0:  # leave no empty knowledge base behind
+            kb.destroy()
+        else:
+            kb.close()
         reasons = "".join(f"\n  {s.source}: {s.reason}" for s in report.skipped)
         raise ConfigError(f"No readable documents in {', '.join(args.paths)}{reasons or ' (empty)'}")
     kb.save()
     print(f"indexed {report.documents} documents from {report.files} files into {report.chunks} chunks; "
-          f"{len(kb)} chunks in {args.kb} ({kb.index_kind()} index)")
+          f"{len(kb)} chunks in {kb.location} ({kb.index_kind()} index)")
     if report.skipped:
         print(f"skipped {len(report.skipped)}:")
         for skipped in report.skipped:
@@ -592,7 +592,11 @@ def _index(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from .knowledge import KnowledgeBase
 
-    passages = KnowledgeBase.open(args.kb).search(args.query, args.k)
+    kb = KnowledgeBase.open(args.kb)
+    try:
+        passages = kb.search(args.query, args.k)
+    finally:
+        kb.close()
     if args.json:
         print(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
     for p in [] if args.json else passages:

@@ -57,8 +57,8 @@ class AgentConfig(BaseModel):
     choose_tools: bool | None = _setting(
         None, "call for each request of the instruction the tool that fits it best, then answer, and write each "
               "call's arguments apart (default: on for a local model)")
-    knowledge: str | None = _setting(None, "knowledge base to retrieve passages from", flag="--kb", metavar="DIR",
-                                     path=True, was="kb")
+    knowledge: str | None = _setting(None, "knowledge base to retrieve passages from: a directory or a "
+                                           "postgresql:// URL", flag="--kb", metavar="DIR|URL", path=True, was="kb")
     documents: list[str] = _setting([], "files or folders to index into a knowledge base of this agent's own, "
                                         "removed when it closes (repeatable)", metavar="PATH", path=True)
     top_k: int = _setting(3, "passages per prompt from the knowledge base (0: none)")

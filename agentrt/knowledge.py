@@ -1,55 +1,41 @@
-"""KnowledgeBase: user documents, chunked, embedded and searchable with FAISS.
+"""KnowledgeBase: user documents, chunked, embedded and searchable, in a folder or in PostgreSQL.
 
-On disk a knowledge base is a directory with two files. `chunks.sqlite` (WAL mode) is the source
-of truth: every chunk's text, source, title, position and embedding, committed in one transaction
-per `add`/`delete`. `index.faiss` is derived from it and replaced atomically on `save`; if it is
-missing, damaged or older than the database (a crash between the two), it is rebuilt.
+A knowledge base reads documents and cuts them into chunks (`documents.py`), embeds them
+(`embeddings.py`), reports progress and what it skipped. Where the chunks and their vectors live,
+and how the nearest ones are found, is its `ChunkStore`'s job, chosen by the location it is given:
 
-The index is rebuilt in memory at the first search after a change (and saved by `save`).
-Search is exact inner product (`IndexFlatIP`) up to `APPROXIMATE_FROM` chunks and HNSW above:
-benchmarks/retrieval.py measures where HNSW starts to pay and what recall it costs.
+- a directory, the embedded default: SQLite holds the chunks, FAISS searches (`knowledge_faiss.py`);
+- a `postgresql://` URL: one database with pgvector, which every process and machine that opens the
+  URL shares (`knowledge_pgvector.py`).
+
+Both score by inner product (the cosine: embeddings are unit length) and search exactly or with
+HNSW of the same parameters (`knowledge_faiss.HNSW_*`), so the same documents give the same
+passages in either: benchmarks/retrieval.py measures both against exact search.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
-import sqlite3
-import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from .documents import Document, Skipped, chunk, read_path
+from .database import is_postgres_url
+from .documents import Chunk, Document, Skipped, chunk, read_path
 from .embeddings import Embedder
 from .errors import ConfigError
+from .knowledge_faiss import FaissStore
+from .knowledge_pgvector import PgvectorStore
 from .schema import Passage
 
-if TYPE_CHECKING:  # faiss is imported where an index is built, read or written: `import agentrt` stays light
-    import faiss
-
-APPROXIMATE_FROM = 20_000  # exact search takes ~3 ms per query there on 2 cores; HNSW ~0.4 ms
-HNSW_NEIGHBOURS = 32
-HNSW_EF_SEARCH = 128
-HNSW_EF_CONSTRUCTION = 80
 EMBED_BATCH = 64
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    title TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
-"""
+SETTINGS = ("embedder", "dim", "chunk_size", "chunk_overlap")
+"""What a knowledge base is built with; reopening it must not change them."""
 
 Progress = Callable[[int, int], None]
 
@@ -64,85 +50,130 @@ class AddReport:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+class ChunkStore(Protocol):
+    """Where a knowledge base's chunks and vectors live, and how the nearest are found.
+
+    One is made per location (a database's is connected then); `load_settings` comes first, and
+    `initialise` when it found none. One thread at a time calls it (the knowledge base's lock);
+    every change is committed, in one transaction, before the call returns."""
+
+    location: str
+    """Where it is, for people: a directory, or a URL with its password hidden."""
+
+    def load_settings(self) -> dict[str, str] | None:
+        """The settings it was created with, or None when the location holds no knowledge base."""
+
+    def initialise(self, settings: dict[str, str]) -> None:
+        """Make an empty knowledge base with these settings at the location."""
+
+    def count(self) -> int:
+        """How many chunks it holds."""
+
+    def sources(self) -> list[str]:
+        """Every source it holds chunks of, sorted by code point."""
+
+    def replace(self, sources: Collection[str], chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Remove every chunk of `sources`, then add `chunks` with their `vectors` (row i is chunk i)."""
+
+    def delete(self, source: str) -> int:
+        """Remove every chunk of `source`; how many there were."""
+
+    def search(self, vector: np.ndarray, k: int) -> list[Passage]:
+        """The `k` chunks whose vectors have the largest inner product with `vector`, best first."""
+
+    def index_kind(self) -> str:
+        """`"exact"` or `"hnsw"`: how a search finds the nearest chunks at this size."""
+
+    def save(self) -> None:
+        """Write whatever is derived and kept only in memory."""
+
+    def close(self) -> None:
+        """Release the connection; the store is unusable afterwards."""
+
+    def destroy(self) -> None:
+        """Remove the knowledge base from the location, and close."""
+
+
 class KnowledgeBase:
-    """A directory of embedded chunks. Use `create` or `open`, never the constructor.
+    """Embedded chunks of documents, in a directory or a PostgreSQL database. Use `create`,
+    `open` or `open_or_create`, never the constructor.
 
     Safe to share between threads (an agent searches from two pools while an app may add
-    documents): reads and writes of the database and index take turns; embedding does not wait."""
+    documents): calls into the store take turns; embedding does not wait."""
 
-    DB_FILE = "chunks.sqlite"
-    INDEX_FILE = "index.faiss"
-
-    def __init__(self, path: Path, db: sqlite3.Connection, embedder: Embedder | None) -> None:
-        self.path = path
-        self._db = db
+    def __init__(self, store: ChunkStore, settings: dict[str, str], embedder: Embedder | None) -> None:
+        self.location = store.location
+        self.settings = {key: settings[key] for key in SETTINGS}
+        self._store = store
         self._embedder = embedder
-        self.settings = dict(db.execute("SELECT key, value FROM settings"))
-        self._index: faiss.Index | None = None
-        self._index_generation: str | None = None  # the database generation _index reflects
-        self._lock = threading.RLock()  # one sqlite connection and one index, shared by threads
+        self._lock = threading.RLock()
 
     @classmethod
     def create(
         cls,
-        path: str | Path,
+        location: str | Path,
         *,
         embedder: Embedder | str | None = None,
         chunk_size: int = 800,
         chunk_overlap: int = 100,
     ) -> KnowledgeBase:
-        """A new, empty knowledge base at `path` (an empty or missing directory)."""
-        path = Path(path)
-        if (path / cls.DB_FILE).exists():
-            raise ConfigError(f"{str(path)!r} already holds a knowledge base; use KnowledgeBase.open")
-        if not 0 <= chunk_overlap < chunk_size:
-            raise ConfigError(f"chunk_overlap={chunk_overlap} must be at least 0 and below chunk_size={chunk_size}")
-        embedder = _embedder(embedder)
-        path.mkdir(parents=True, exist_ok=True)
-        db = _connect(path / cls.DB_FILE)
-        with db:
-            db.executemany(
-                "INSERT INTO settings VALUES (?, ?)",
-                [("embedder", embedder.name), ("dim", str(embedder.dim)), ("chunk_size", str(chunk_size)),
-                 ("chunk_overlap", str(chunk_overlap)), ("generation", "0")],
-            )
-        return cls(path, db, embedder)
+        """A new, empty knowledge base at `location`: an empty or missing directory, or a
+        `postgresql://` URL of a database that holds none yet."""
+        _check_chunking(chunk_size, chunk_overlap)
+        with _store_at(location) as (store, settings):
+            if settings is not None:
+                raise ConfigError(f"{store.location!r} already holds a knowledge base; use KnowledgeBase.open")
+            return cls._initialise(store, embedder, chunk_size, chunk_overlap)
 
     @classmethod
-    def open(cls, path: str | Path, *, embedder: Embedder | str | None = None) -> KnowledgeBase:
-        """An existing knowledge base; its embedder is loaded when first needed."""
-        path = Path(path)
-        if not (path / cls.DB_FILE).is_file():
-            raise ConfigError(
-                f"No knowledge base at {str(path)!r}; create one with `agentrt index DOCS --kb {path}`"
-            )
-        kb = cls(path, _connect(path / cls.DB_FILE), None)
+    def open(cls, location: str | Path, *, embedder: Embedder | str | None = None) -> KnowledgeBase:
+        """An existing knowledge base (a directory or a `postgresql://` URL); its embedder is
+        loaded when first needed."""
+        with _store_at(location) as (store, settings):
+            if settings is None:
+                raise ConfigError(f"No knowledge base at {store.location!r}; create one with "
+                                  f"`agentrt index DOCS --kb {store.location}`")
+            return cls._opened(store, settings, embedder)
+
+    @classmethod
+    def open_or_create(
+        cls, location: str | Path, *, embedder: Embedder | str | None = None, chunk_size: int = 800,
+        chunk_overlap: int = 100,
+    ) -> KnowledgeBase:
+        """The knowledge base at `location`, created with these settings if there is none; an
+        existing one must have been built with the same settings."""
+        _check_chunking(chunk_size, chunk_overlap)
+        with _store_at(location) as (store, settings):
+            if settings is None:
+                return cls._initialise(store, embedder, chunk_size, chunk_overlap)
+            kb = cls._opened(store, settings, embedder)
+            built = (int(kb.settings["chunk_size"]), int(kb.settings["chunk_overlap"]))
+            if built != (chunk_size, chunk_overlap):
+                raise ConfigError(
+                    f"{store.location!r} was built with chunk size {built[0]} and overlap {built[1]}, not "
+                    f"{chunk_size} and {chunk_overlap}; pass those, or index into a new location"
+                )
+            return kb
+
+    @classmethod
+    def _initialise(cls, store: ChunkStore, embedder: Embedder | str | None, chunk_size: int,
+                    chunk_overlap: int) -> KnowledgeBase:
+        loaded = _embedder(embedder)
+        settings = {"embedder": loaded.name, "dim": str(loaded.dim), "chunk_size": str(chunk_size),
+                    "chunk_overlap": str(chunk_overlap)}
+        store.initialise(settings)
+        return cls(store, settings, loaded)
+
+    @classmethod
+    def _opened(cls, store: ChunkStore, settings: dict[str, str], embedder: Embedder | str | None) -> KnowledgeBase:
+        kb = cls(store, settings, None)
         if embedder is not None:
             kb._embedder = _embedder(embedder)
             if kb._embedder.name != kb.settings["embedder"]:
                 raise ConfigError(
-                    f"{str(path)!r} was built with embedder {kb.settings['embedder']!r}, not "
+                    f"{store.location!r} was built with embedder {kb.settings['embedder']!r}, not "
                     f"{kb._embedder.name!r}; open it without embedder= or rebuild it"
                 )
-        return kb
-
-    @classmethod
-    def open_or_create(
-        cls, path: str | Path, *, embedder: Embedder | str | None = None, chunk_size: int = 800,
-        chunk_overlap: int = 100,
-    ) -> KnowledgeBase:
-        """The knowledge base at `path`, created with these settings if there is none; an existing
-        one must have been built with the same settings."""
-        path = Path(path)
-        if not (path / cls.DB_FILE).is_file():
-            return cls.create(path, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        kb = cls.open(path, embedder=embedder)
-        built = (int(kb.settings["chunk_size"]), int(kb.settings["chunk_overlap"]))
-        if built != (chunk_size, chunk_overlap):
-            raise ConfigError(
-                f"{str(path)!r} was built with chunk size {built[0]} and overlap {built[1]}, not "
-                f"{chunk_size} and {chunk_overlap}; pass those, or index into a new directory"
-            )
         return kb
 
     @property
@@ -155,18 +186,19 @@ class KnowledgeBase:
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            return self._store.count()
 
     def sources(self) -> list[str]:
         """Every indexed source (file path, `file:line` for JSON Lines, `text:…` for texts)."""
         with self._lock:
-            return [row[0] for row in self._db.execute("SELECT DISTINCT source FROM chunks ORDER BY source")]
+            return self._store.sources()
 
     def add(self, *items: str | Path | Document, progress: Progress | None = None) -> AddReport:
         """Index texts (`str`), files and directories (`Path`), or `Document`s.
 
         A source indexed before is replaced, so re-running an index over a folder is safe.
-        Unreadable files are skipped and listed in the report, never raised.
+        Unreadable files are skipped and listed in the report, never raised. `progress(done,
+        total)` is called as chunks are embedded.
         """
         missing = [str(i) for i in items if isinstance(i, Path) and not i.exists()]
         if missing:
@@ -188,75 +220,46 @@ class KnowledgeBase:
         chunks = [c for d in documents for c in chunk(d, size=int(self.settings["chunk_size"]),
                                                     overlap=int(self.settings["chunk_overlap"]))]
         vectors = self._embed([f"{c.title}\n{c.text}" for c in chunks], progress)
-        with self._lock, self._db:
-            for source in {d.source for d in documents}:
-                self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
-            self._db.executemany(
-                "INSERT INTO chunks (source, title, position, text, vector) VALUES (?, ?, ?, ?, ?)",
-                [(c.source, c.title, c.position, c.text, v.tobytes()) for c, v in zip(chunks, vectors, strict=True)],
-            )
-            self._bump_generation()
+        with self._lock:
+            self._store.replace({d.source for d in documents}, chunks, vectors)
         report.documents, report.chunks = len(documents), len(chunks)
         report.files = len({d.file for d in documents if d.file})
         return report
 
     def delete(self, source: str) -> int:
         """Remove every chunk from `source` (a file path as indexed); returns how many."""
-        with self._lock, self._db:
-            removed = self._db.execute("DELETE FROM chunks WHERE source = ?", (source,)).rowcount
-            if removed:
-                self._bump_generation()
-        return removed
+        with self._lock:
+            return self._store.delete(source)
 
     def search(self, query: str, k: int = 5) -> list[Passage]:
         """The `k` chunks most similar to `query`, best first, with cosine scores."""
         if not query.strip():
             raise ConfigError("The search query is empty")
-        vector = self.embedder.embed([query])
+        vector = self.embedder.embed([query])[0]
         with self._lock:
-            index = self._current_index()
-            if index.ntotal == 0:
-                return []
-            scores, ids = index.search(vector, min(k, index.ntotal))
-            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-            rows = {
-                row[0]: row
-                for row in self._db.execute(
-                    f"SELECT id, source, title, position, text FROM chunks WHERE id IN ({','.join('?' * len(hits))})",
-                    [i for i, _ in hits],
-                )
-            }
-        return [
-            Passage(id=i, source=rows[i][1], title=rows[i][2], position=rows[i][3], text=rows[i][4], score=s)
-            for i, s in hits
-            if i in rows
-        ]
+            return self._store.search(vector, k)
 
     def save(self) -> None:
-        """Write the search index next to the database, atomically (temporary file, then rename)."""
-        import faiss
-
+        """Make every change durable where the store keeps a derived index only in memory (the
+        FAISS index file; PostgreSQL has nothing to write)."""
         with self._lock:
-            index = self._current_index()
-            handle, temporary = tempfile.mkstemp(prefix=".index-", dir=self.path)
-            os.close(handle)
-            try:
-                faiss.write_index(index, temporary)
-                os.replace(temporary, self.path / self.INDEX_FILE)
-            finally:
-                if os.path.exists(temporary):
-                    os.unlink(temporary)
-            with self._db:
-                self._set("index_generation", self.settings["generation"])
+            self._store.save()
 
     def close(self) -> None:
         """Close the database; the object is unusable afterwards."""
         with self._lock:
-            self._db.close()
+            self._store.close()
+
+    def destroy(self) -> None:
+        """Delete this knowledge base (its files, and its directory if nothing else is left in it;
+        or its tables) and close it."""
+        with self._lock:
+            self._store.destroy()
 
     def index_kind(self) -> str:
         """`"exact"` or `"hnsw"`: the index a search uses at this size."""
-        return "hnsw" if len(self) >= APPROXIMATE_FROM else "exact"
+        with self._lock:
+            return self._store.index_kind()
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
         parts = []
@@ -266,73 +269,22 @@ class KnowledgeBase:
                 progress(min(start + EMBED_BATCH, len(texts)), len(texts))
         return np.concatenate(parts) if parts else np.zeros((0, int(self.settings["dim"])), np.float32)
 
-    def _current_index(self) -> faiss.Index:
-        generation = self.settings["generation"]
-        saved = self.path / self.INDEX_FILE
-        if self._index is None and saved.is_file() and self.settings.get("index_generation") == generation:
-            self._index = _read_index(saved, int(self.settings["dim"]))
-            self._index_generation = generation
-        if self._index is None or self._index_generation != generation:
-            self._index = build_index(*self._all_vectors(), approximate=len(self) >= APPROXIMATE_FROM)
-            self._index_generation = generation
-        return self._index
 
-    def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-        dim = int(self.settings["dim"])
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        return ids, vectors
-
-    def _bump_generation(self) -> None:
-        self._set("generation", str(int(self.settings["generation"]) + 1))
-
-    def _set(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
-        self.settings[key] = value
-
-
-def build_index(ids: np.ndarray, vectors: np.ndarray, *, approximate: bool) -> faiss.Index:
-    """Exact inner-product search, or HNSW over inner product when `approximate`."""
-    import faiss
-
-    dim = vectors.shape[1]
-    inner: faiss.Index
-    if approximate:
-        inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        inner = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIDMap2(inner)
-    if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors), ids)
-    return index
-
-
-def _read_index(path: Path, dim: int) -> faiss.Index | None:
-    """The saved index, or None when it is unreadable or of another dimension: the caller then
-    rebuilds it from the database, which always holds every vector."""
-    import faiss
-
+@contextlib.contextmanager
+def _store_at(location: str | Path) -> Iterator[tuple[ChunkStore, dict[str, str] | None]]:
+    """The store for `location` and the settings it holds (None: no knowledge base there yet),
+    closed again if what the caller does with them fails."""
+    store: ChunkStore = PgvectorStore(str(location)) if is_postgres_url(location) else FaissStore(Path(location))
     try:
-        index = faiss.read_index(str(path))
-    except RuntimeError:
-        return None
-    return index if index.d == dim else None
+        yield store, store.load_settings()
+    except BaseException:
+        store.close()
+        raise
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(path, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(_SCHEMA)
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(
-            f"{str(path)!r} is not a readable knowledge base ({exc}); delete its directory and "
-            "rebuild it with `agentrt index`"
-        ) from exc
-    return db
+def _check_chunking(chunk_size: int, chunk_overlap: int) -> None:
+    if not 0 <= chunk_overlap < chunk_size:
+        raise ConfigError(f"chunk_overlap={chunk_overlap} must be at least 0 and below chunk_size={chunk_size}")
 
 
 def _embedder(choice: Embedder | str | None) -> Embedder:

@@ -102,7 +102,7 @@ def test_an_unreachable_server_is_a_clear_error_that_hides_the_password():
 
 def test_a_database_the_server_does_not_have_or_a_malformed_url_is_a_clear_error(postgres_url):
     missing = postgres_url.replace("/postgres?", "/no_such_database?", 1)
-    with pytest.raises(ConfigError, match='database "no_such_database" does not exist.*Is the server running'):
+    with pytest.raises(ConfigError, match='database "no_such_database" does not exist.*createdb no_such_database'):
         RunStore(missing)
     with pytest.raises(ConfigError, match="Could not connect to the run store postgresql://ada:\\*\\*\\*@db:port/x"):
         RunStore("postgresql://ada:s3cret@db:port/x")

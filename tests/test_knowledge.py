@@ -7,7 +7,8 @@ import pytest
 
 from agentrt import ConfigError
 from agentrt.documents import Document, chunk, read_path
-from agentrt.knowledge import KnowledgeBase, build_index
+from agentrt.knowledge import KnowledgeBase
+from agentrt.knowledge_faiss import build_index
 from agentrt.testing import HashingEmbedder
 
 

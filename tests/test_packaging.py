@@ -41,9 +41,9 @@ def test_installed_wheel_finds_templates_and_tools_outside_the_checkout(wheel, t
 
 
 def test_importing_agentrt_imports_no_index_or_model_library():
-    """A tool file's `from agentrt import tool` (and `agentrt tools`) must not pay for faiss, torch
-    or transformers: they load when an index or a model is first used. Every public name resolves."""
-    heavy = ("faiss", "torch", "transformers")
+    """A tool file's `from agentrt import tool` (and `agentrt tools`) must not pay for faiss, torch,
+    transformers or PostgreSQL's driver: they load when an index, a model or a database is first used. Every public name resolves."""
+    heavy = ("faiss", "torch", "transformers", "psycopg", "pgvector")
     code = ("import sys, agentrt; [getattr(agentrt, name) for name in agentrt.__all__]; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..documents import Document
 from ..jsonl import read_records
 from ..knowledge import KnowledgeBase
+from ..knowledge_faiss import FaissStore
 from ..live import progress_bar
 from ..llm.model_source import cache_dir
 from ..registry import Tool
@@ -28,7 +29,7 @@ def hotpot_knowledge_base(corpus: Path) -> KnowledgeBase:
     """A knowledge base of the corpus, one chunk per paragraph, cached by the file's content."""
     digest = hashlib.sha256(corpus.read_bytes()).hexdigest()[:16]
     path = cache_dir() / "evals" / f"hotpotqa-{digest}"
-    if not (path / KnowledgeBase.DB_FILE).exists():
+    if not (path / FaissStore.DB_FILE).exists():
         # built aside and renamed into place, so an interrupted build is never taken for a whole one
         staging = path.with_name(path.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
