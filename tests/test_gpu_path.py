@@ -1,0 +1,126 @@
+"""The GPU path's pieces, on the CPU with a tiny random model: a static KV cache (prefix reuse
+kept), the decode step compiled through transformers' compile path, batched prefill, and the
+constraint fed as a stopping criterion so its mask can be computed during the forward pass.
+Each gives the eager dynamic-cache path's greedy output exactly; and benchmarks/gpu.py runs.
+
+Only the embedded model's tokenizer is read (its converted copy's files, else the GGUF's
+header), never its weights: no `model` marker. A random model's logits are close together, so
+the model is fp32 and initialised wide (initializer_range=0.5): greedy choices then do not hang
+on rounding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, CompileConfig, LlamaConfig
+
+from agentrt.errors import ConfigError
+from agentrt.llm import GenerationRequest
+from agentrt.llm.transformers_llm import TransformersLLM
+from agentrt.schema import Message
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from gpu import load_tokenizer  # noqa: E402  (the benchmark's own way to the embedded tokenizer)
+
+LONG = "Write a long story about a robot who learns to paint, and what its friends say of it. " * 3
+SCHEMA = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}, "n": {"type": "integer"}},
+          "required": ["colour", "n"], "additionalProperties": False}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(None)
+
+
+@pytest.fixture(scope="module")
+def model(tokenizer):
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, initializer_range=0.5,
+                         tie_word_embeddings=True, max_position_embeddings=4096)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+
+
+def chat(text: str, tokens: int = 24, **fields) -> GenerationRequest:
+    return GenerationRequest(messages=[Message(role="user", content=text)], max_new_tokens=tokens, **fields)
+
+
+def outputs(llm: TransformersLLM) -> list[str]:
+    """Greedy texts for: a long prompt, one sharing its prefix (reused when reuse is on), a
+    padded batch of two, and a constrained request."""
+    texts = [g.text for g in llm.generate([chat(LONG)])]
+    texts += [g.text for g in llm.generate([chat(LONG + " Now the end.")])]
+    texts += [g.text for g in llm.generate([chat("Hi."), chat("A longer prompt than the other one, by far.")])]
+    texts += [g.text for g in llm.generate([chat(LONG + " As JSON.", 40, json_schema=SCHEMA)])]
+    llm.close()
+    return texts
+
+
+@pytest.fixture(scope="module")
+def eager(model, tokenizer) -> list[str]:
+    llm = TransformersLLM.from_model(model, tokenizer, name="tiny")
+    texts = outputs(llm)
+    assert llm.prefix_cache is not None and llm.prefix_cache.reused_tokens > 0
+    json.loads(texts[-1])  # the constraint held
+    return texts
+
+
+def test_on_the_cpu_the_backend_decodes_eagerly_in_a_dynamic_cache(model, tokenizer):
+    llm = TransformersLLM.from_model(model, tokenizer, name="tiny")
+    assert llm.static_caches is None and llm._compile == {"disable_compile": True}
+
+
+def test_a_static_cache_gives_the_eager_output_and_still_reuses_prefixes(model, tokenizer, eager):
+    llm = TransformersLLM.from_model(model, tokenizer, name="tiny", static_cache=True)
+    assert outputs(llm) == eager
+    assert llm.prefix_cache is not None and llm.prefix_cache.reused_tokens > 0
+
+
+def test_a_reused_prefix_in_a_static_cache_gives_what_a_fresh_prefill_gives(model, tokenizer):
+    llm = TransformersLLM.from_model(model, tokenizer, name="tiny", static_cache=True)
+    fresh = TransformersLLM.from_model(model, tokenizer, name="tiny", static_cache=True, prefix_cache=False)
+    llm.generate([chat(LONG, 4)])
+    [reused] = llm.generate([chat(LONG + " Then?", 32)])
+    assert llm.prefix_cache is not None and llm.prefix_cache.reused_tokens > 60
+    assert reused == fresh.generate([chat(LONG + " Then?", 32)])[0].model_copy(update={"duration_s": reused.duration_s})
+    llm.close()
+    fresh.close()
+
+
+def test_the_compiled_decode_step_gives_the_eager_output(model, tokenizer, eager):
+    """transformers' compile path with dynamo's eager backend: the graph capture over the static
+    cache, which CUDA's mode="reduce-overhead" replays as CUDA graphs, without minutes of
+    inductor codegen on 2 cores (inductor's mode="default" gave the same texts by hand, in 69 s)."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    llm = TransformersLLM.from_model(model, tokenizer, name="tiny", static_cache=True,
+                                     compile=CompileConfig(backend="eager", mode=None, dynamic=True))
+    assert outputs(llm) == eager
+    assert counters["stats"]["unique_graphs"] >= 1  # the decode step did go through dynamo
+
+
+def test_compiling_without_a_static_cache_is_refused_with_the_fix(model, tokenizer):
+    with pytest.raises(ConfigError, match="static_cache=True"):
+        TransformersLLM.from_model(model, tokenizer, name="tiny", compile=True)
+
+
+def test_the_gpu_benchmark_runs_tiny_on_the_cpu_and_the_random_models_plan_is_valid(tokenizer, tmp_path):
+    # the tokenizer's files as a GPU machine gets them (--tokenizer): the embedded wheel is not there
+    tokenizer.save_pretrained(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--tiny", "--tokenizer", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for measure in ("bandwidth bound", "batch-1 decode", "aggregate, batch 32", "prefix reuse off / on",
+                    "constrained vs unconstrained", "agent run"):
+        assert measure in done.stdout
+    assert "skipped" not in done.stdout
+    assert "agent run's plan valid (random weights): 1 (target == 1) ok" in done.stdout
