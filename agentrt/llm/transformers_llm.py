@@ -1,6 +1,7 @@
 """Local generation with transformers: padded batches, greedy decoding, JSON-schema constraints
-per row. CUDA + bf16 when a GPU is present; on the CPU int4 weights with bf16 activations for a
-4-bit GGUF, else fp32. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
+per row. CUDA + bf16 when a GPU is present, decoding in static KV caches with the decode step
+compiled (CUDA graphs); on the CPU int4 weights with bf16 activations for a 4-bit GGUF, else
+fp32, in dynamic caches. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
 
 from __future__ import annotations
 
@@ -229,6 +230,7 @@ class TransformersLLM:
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.device)
         constraints = BatchConstraints(self._grammar, matchers, [r.max_new_tokens for r in requests])
+        constrained = any(m is not None for m in matchers)
         texts = _RowTexts(self.tokenizer, jobs)
         new_tokens = max(r.max_new_tokens for r in requests) + 1
         lone = self.prefix_cache is not None and len(requests) == 1  # only a lone request reuses a prefix
@@ -245,7 +247,8 @@ class TransformersLLM:
                 eos_token_id=self.tokenizer.eos_token_id,
                 top_p=None, top_k=None, temperature=None,
                 streamer=texts if texts.needed else None,
-                stopping_criteria=[_Cancelled(jobs), constraints.advance, *([texts] if texts.needed else [])],
+                stopping_criteria=[_Cancelled(jobs), *([constraints.advance] if constrained else []),
+                                   *([texts] if texts.needed else [])],
                 **self._compile,
             )
             if lone:
