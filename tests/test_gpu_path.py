@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, CompileConfig, LlamaConfig
 
 from agentrt.errors import ConfigError
 from agentrt.llm import GenerationRequest
+from agentrt.llm.constrained import BatchConstraints, TokenizerGrammar
 from agentrt.llm.transformers_llm import TransformersLLM
 from agentrt.schema import Message
 
@@ -105,6 +106,32 @@ def test_the_compiled_decode_step_gives_the_eager_output(model, tokenizer, eager
                                      compile=CompileConfig(backend="eager", mode=None, dynamic=True))
     assert outputs(llm) == eager
     assert counters["stats"]["unique_graphs"] >= 1  # the decode step did go through dynamo
+
+
+def test_a_batch_prefilled_together_in_a_static_cache_gives_each_requests_lone_output(model, tokenizer):
+    requests = [chat("Hi."), chat("A longer prompt than the other one, by far."), chat(LONG, 16, json_schema=SCHEMA)]
+    alone = TransformersLLM.from_model(model, tokenizer, name="tiny", prefix_cache=False)
+    batched = TransformersLLM.from_model(model, tokenizer, name="tiny", static_cache=True)
+    expected = [alone.generate([r])[0].text for r in requests]
+    assert [g.text for g in batched.generate(requests)] == expected
+    alone.close()
+    batched.close()
+
+
+def test_the_mask_is_computed_without_reading_what_the_device_computes(tokenizer):
+    """The logits processor reads neither the chosen tokens nor the logits before its mask is
+    ready, so on a GPU it runs while the forward pass does: tokens it tried to read here, on the
+    meta device (shapes, no data), would raise. The chosen token reaches the grammar through
+    `advance`, the stopping criterion run at the end of the step before."""
+    grammar = TokenizerGrammar(tokenizer, len(tokenizer))
+    constraints = BatchConstraints(grammar, [grammar.matcher(SCHEMA)], [20])
+    unread = torch.empty(1, 3, dtype=torch.long, device="meta")
+    first = torch.isfinite(constraints(unread, torch.zeros(1, len(tokenizer)))[0]).nonzero().flatten().tolist()
+    assert first and all(tokenizer.decode([t]).startswith("{") for t in first)
+    brace = tokenizer.convert_tokens_to_ids("{")
+    assert not constraints.advance(torch.tensor([[0, brace]]), torch.zeros(1)).any()  # it stops nothing
+    after = torch.isfinite(constraints(unread, torch.zeros(1, len(tokenizer)))[0]).nonzero().flatten().tolist()
+    assert after and all(tokenizer.decode([t]).startswith('"') for t in after)  # a key comes next
 
 
 def test_compiling_without_a_static_cache_is_refused_with_the_fix(model, tokenizer):
