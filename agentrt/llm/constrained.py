@@ -73,6 +73,7 @@ class BatchConstraints(LogitsProcessor):
         self.budgets = list(budgets)
         self.steps = 0
         self.bitmask = llguidance.torch.allocate_token_bitmask(len(matchers), grammar.vocab_size)
+        self._none_stopped: torch.Tensor | None = None  # what `advance` answers, allocated once
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         constrained = False
@@ -97,7 +98,9 @@ class BatchConstraints(LogitsProcessor):
             # subtle: a row past its budget was forced to EOS; that token is not the grammar's
             if matcher is not None and not matcher.is_stopped() and self.steps <= self.budgets[row]:
                 matcher.consume_token(tokens[row])
-        return torch.zeros(len(tokens), dtype=torch.bool, device=input_ids.device)
+        if self._none_stopped is None:
+            self._none_stopped = torch.zeros(len(tokens), dtype=torch.bool, device=input_ids.device)
+        return self._none_stopped
 
     def _blocked(self, vocab: int) -> torch.Tensor:
         """[rows, vocab] booleans, True where the bitmask forbids the token: bit j of the mask's
