@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from transformers import AutoModelForCausalLM, CompileConfig, LlamaConfig
 
 from agentrt.errors import ConfigError
 from agentrt.llm import GenerationRequest
+from agentrt.llm.compiled_decode import prepare_thread
 from agentrt.llm.constrained import BatchConstraints, TokenizerGrammar
 from agentrt.llm.transformers_llm import TransformersLLM
 from agentrt.schema import Message
@@ -132,6 +134,27 @@ def test_the_mask_is_computed_without_reading_what_the_device_computes(tokenizer
     assert not constraints.advance(torch.tensor([[0, brace]]), torch.zeros(1)).any()  # it stops nothing
     after = torch.isfinite(constraints(unread, torch.zeros(1, len(tokenizer)))[0]).nonzero().flatten().tolist()
     assert after and all(tokenizer.decode([t]).startswith('"') for t in after)  # a key comes next
+
+
+def test_a_thread_of_ours_gets_the_cuda_graph_state_older_torch_sets_up_on_the_main_thread_only():
+    """What torch < 2.13 lacks on the batch thread (pytorch#123177): its graph trees' per-thread
+    state, in both places it looks (the Python thread-local and torch's own)."""
+    from torch._inductor import cudagraph_trees
+
+    seen: dict[str, object] = {}
+
+    def batch_thread() -> None:
+        seen["before"] = torch._C._is_key_in_tls("tree_manager_containers")
+        prepare_thread()
+        containers = cudagraph_trees.local.tree_manager_containers
+        prepare_thread()  # a thread that has it keeps it
+        seen["after"] = torch._C._get_obj_in_tls("tree_manager_containers") is containers
+        seen["kept"] = cudagraph_trees.local.tree_manager_containers is containers
+
+    thread = threading.Thread(target=batch_thread)
+    thread.start()
+    thread.join()
+    assert seen == {"before": False, "after": True, "kept": True}
 
 
 def test_compiling_without_a_static_cache_is_refused_with_the_fix(model, tokenizer):

@@ -157,8 +157,7 @@ class TransformersLLM:
         self, prefix_cache: bool, max_batch: int, static_cache: bool | None, compile: bool | CompileConfig | None
     ) -> None:
         """What every backend sets up once its model and tokenizer are loaded."""
-        from transformers import CompileConfig
-
+        from . import compiled_decode
         from .constrained import TokenizerGrammar
         from .static_kv import StaticCaches
 
@@ -172,14 +171,8 @@ class TransformersLLM:
         if compile is not False and not static_cache:
             raise ConfigError("compile= compiles the decode step over a static KV cache: pass static_cache=True too")
         self.static_caches = StaticCaches(self.model.config) if static_cache else None
-        # generate compiles on its own only on accelerators; a config it is handed says where
-        self._compile: dict[str, Any] = {"disable_compile": True}
-        if compile is not False:
-            config = compile if isinstance(compile, CompileConfig) else CompileConfig()
-            if not on_cuda:
-                # transformers' own switch to compile on any device (which it describes as for tests)
-                config._compile_all_devices = True  # type: ignore[assignment]
-            self._compile = {"compile_config": config}
+        self._compile = compiled_decode.generate_options(compile, on_cuda)
+        self._compiled_on_cuda = on_cuda and compile is not False
         self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
         # one batch in the model at a time; the queue gathers what waits into the next batch
         self._lock = threading.Lock()
@@ -213,6 +206,7 @@ class TransformersLLM:
         """One padded batch through `model.generate`; sets each job's result or error."""
         import torch
 
+        from . import compiled_decode
         from .constrained import BatchConstraints
 
         matchers = []
@@ -235,6 +229,8 @@ class TransformersLLM:
         new_tokens = max(r.max_new_tokens for r in requests) + 1
         lone = self.prefix_cache is not None and len(requests) == 1  # only a lone request reuses a prefix
         with self._lock, torch.inference_mode():
+            if self._compiled_on_cuda:
+                compiled_decode.prepare_thread()
             prompt_ids = batch["input_ids"][0].tolist() if lone else []
             result = self.model.generate(
                 **batch,
