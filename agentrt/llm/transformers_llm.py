@@ -226,7 +226,7 @@ class TransformersLLM:
         constraints = BatchConstraints(self._grammar, matchers, [r.max_new_tokens for r in requests])
         constrained = any(m is not None for m in matchers)
         texts = _RowTexts(self.tokenizer, jobs)
-        new_tokens = max(r.max_new_tokens for r in requests) + 1
+        budget = max(r.max_new_tokens for r in requests) + 1
         lone = self.prefix_cache is not None and len(requests) == 1  # only a lone request reuses a prefix
         with self._lock, torch.inference_mode():
             if self._compiled_on_cuda:
@@ -234,9 +234,9 @@ class TransformersLLM:
             prompt_ids = batch["input_ids"][0].tolist() if lone else []
             result = self.model.generate(
                 **batch,
-                cache=self._cache(batch["input_ids"].shape, new_tokens, prompt_ids),
+                cache=self._cache(batch["input_ids"].shape, budget, prompt_ids),
                 return_dict_in_generate=True,
-                max_new_tokens=new_tokens,
+                max_new_tokens=budget,
                 do_sample=False,
                 logits_processor=[constraints],
                 pad_token_id=self.tokenizer.pad_token_id,
