@@ -16,7 +16,7 @@ INSTRUCTION ?= What is 17 times 23, plus 4?
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 LLAMA_VENV := .venv-llamacpp
 
-.PHONY: setup lock llama-server browser run test test-fast lint bench bench-others clean
+.PHONY: setup lock llama-server browser run test test-fast lint bench bench-others gpu-carry clean
 
 setup: $(VENV)/.installed
 
@@ -93,11 +93,26 @@ lint: setup
 
 # Every benchmark, one after another (about an hour on 2 cores); figures in benchmarks/README.md.
 # Each exits 1 when a figure the README claims misses its target; all run, then the misses are named.
-BENCHMARKS := startup inference plan_validity typed_answers conversation live_text fanout retrieval sandbox_escapes fuzz durability scale concurrency tool_use many_tools
+BENCHMARKS := startup inference gpu plan_validity typed_answers conversation live_text fanout retrieval sandbox_escapes fuzz durability scale concurrency tool_use many_tools
 bench: setup bench-others llama-server
 	@failed=""; for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; \
 		$(BIN)/python benchmarks/$$b.py || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "claimed targets missed in:$$failed" >&2; exit 1; fi
+
+# What benchmarks/gpu.py needs on a CUDA machine that has torch but no network and no agentrt (the
+# lent H100/H200 machines: Python 3.12, transformers 5.17, no llguidance nor pydantic): agentrt's
+# own wheel, the lock's versions of the packages such a machine lacks, and the embedded model's
+# tokenizer, into .gpu/ (ignored, ~20 MB) for the device tool to carry; benchmarks/README.md says how to run it.
+GPU_PACKAGES := transformers llguidance pydantic pydantic-core annotated-types typing-inspection typing-extensions \
+	platformdirs regex
+GPU_PLATFORMS := manylinux_2_31_x86_64 manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
+gpu-carry: setup
+	rm -rf .gpu
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(GPU_PLATFORMS:%=--platform %) -d .gpu/wheels \
+		$$(for p in $(GPU_PACKAGES); do grep -m1 -i "^$$p==" requirements/agentrt.lock | cut -d' ' -f1; done)
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w .gpu/wheels .
+	cd benchmarks && PYTHONPATH=.. ../$(BIN)/python -c "from gpu import load_tokenizer; load_tokenizer(None).save_pretrained('../.gpu/tokenizer')"
 
 # smolagents and LangGraph, for the overhead comparison, in a virtualenv of their own.
 bench-others: benchmarks/.venv-others/.installed

@@ -49,10 +49,17 @@ class TokenizerGrammar:
 
 
 class BatchConstraints(LogitsProcessor):
-    """Per-row constraints for one batched `generate` call.
+    """Per-row constraints for one batched `generate` call: the logits processor, with `advance`
+    as a stopping criterion beside it.
 
     Row i follows `matchers[i]` (None means free text) and may emit at most `budgets[i]` tokens;
     after either is exhausted the row can only emit EOS, so finished rows idle cheaply.
+
+    The mask is computed while the device runs the forward pass: `generate` launches the forward
+    pass and calls this processor with its logits, which a GPU has not computed yet. Nothing here
+    waits on them until the mask is ready, since the grammar already has the last token: the
+    stopping criterion `advance` fed it at the end of the step before, where the token had to be
+    read on the host anyway (to stream it, and to see whether the batch is done).
     """
 
     def __init__(
@@ -66,13 +73,9 @@ class BatchConstraints(LogitsProcessor):
         self.budgets = list(budgets)
         self.steps = 0
         self.bitmask = llguidance.torch.allocate_token_bitmask(len(matchers), grammar.vocab_size)
+        self._none_stopped: torch.Tensor | None = None  # what `advance` answers, allocated once
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
-        if self.steps > 0:
-            for row, matcher in enumerate(self.matchers):
-                # subtle: a row past its budget was forced to EOS; that token is not the grammar's
-                if matcher is not None and not matcher.is_stopped() and self.steps <= self.budgets[row]:
-                    matcher.consume_token(int(input_ids[row, -1]))
         constrained = False
         for row, matcher in enumerate(self.matchers):
             if self.steps >= self.budgets[row]:
@@ -87,6 +90,17 @@ class BatchConstraints(LogitsProcessor):
         if constrained:
             scores = scores.masked_fill(self._blocked(scores.shape[-1]).to(scores.device), float("-inf"))
         return scores
+
+    def advance(self, input_ids: torch.LongTensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """A stopping criterion that stops no row: hands each row's matcher the token just chosen."""
+        tokens = input_ids[:, -1].tolist()
+        for row, matcher in enumerate(self.matchers):
+            # subtle: a row past its budget was forced to EOS; that token is not the grammar's
+            if matcher is not None and not matcher.is_stopped() and self.steps <= self.budgets[row]:
+                matcher.consume_token(tokens[row])
+        if self._none_stopped is None:
+            self._none_stopped = torch.zeros(len(tokens), dtype=torch.bool, device=input_ids.device)
+        return self._none_stopped
 
     def _blocked(self, vocab: int) -> torch.Tensor:
         """[rows, vocab] booleans, True where the bitmask forbids the token: bit j of the mask's

@@ -58,10 +58,16 @@ def resolve(model: str | None) -> tuple[str, str | None]:
     return model, None
 
 
+def converted_dir(directory: str, gguf_file: str) -> Path:
+    """Where the safetensors copy of a GGUF model is kept (keyed by the file's hash), converted or not."""
+    source = Path(directory) / gguf_file
+    return cache_dir() / "models" / f"{source.stem}-{_sha256(source)[:16]}"
+
+
 def converted_gguf(directory: str, gguf_file: str) -> Path:
     """A safetensors copy of a GGUF model, converted once and reused (keyed by the file's hash)."""
     source = Path(directory) / gguf_file
-    target = cache_dir() / "models" / f"{source.stem}-{_sha256(source)[:16]}"
+    target = converted_dir(directory, gguf_file)
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -26,6 +26,25 @@ class PrefixCache:
     def lookup(self, ids: list[int]) -> Any:
         """A private copy of the cache for the longest stored prefix of `ids`, cut to that prefix;
         None when no stored prompt shares `min_tokens` with `ids`."""
+        hit = self.longest(ids)
+        if hit is None:
+            return None
+        stored, length = hit
+        cache = copy.deepcopy(stored)
+        try:
+            cache.crop(length - cache.get_seq_length())
+        except (RuntimeError, ValueError, NotImplementedError):
+            # sliding-window and linear-attention caches cannot be cut back to a prefix
+            self.entries = 0
+            self._caches.clear()
+            self.reused_tokens -= length
+            return None
+        return cache
+
+    def longest(self, ids: list[int]) -> tuple[Any, int] | None:
+        """(the stored cache that shares the longest prefix with `ids`, that prefix's length), the
+        cache itself and not a copy (read its first positions, change nothing); None when no
+        stored prompt shares `min_tokens` with `ids`."""
         best, best_len = None, 0
         for key in self._caches:
             shared = _common_prefix(key, ids)
@@ -36,16 +55,8 @@ class PrefixCache:
         if best is None or best_len < self.min_tokens:
             return None
         self._caches.move_to_end(best)
-        cache = copy.deepcopy(self._caches[best])
-        try:
-            cache.crop(best_len - cache.get_seq_length())
-        except (RuntimeError, ValueError, NotImplementedError):
-            # sliding-window and linear-attention caches cannot be cut back to a prefix
-            self.entries = 0
-            self._caches.clear()
-            return None
         self.reused_tokens += best_len
-        return cache
+        return self._caches[best], best_len
 
     def clear(self) -> None:
         """Forget every stored prompt."""

@@ -1,6 +1,7 @@
 """Local generation with transformers: padded batches, greedy decoding, JSON-schema constraints
-per row. CUDA + bf16 when a GPU is present; on the CPU int4 weights with bf16 activations for a
-4-bit GGUF, else fp32. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
+per row. CUDA + bf16 when a GPU is present, decoding in static KV caches with the decode step
+compiled (CUDA graphs); on the CPU int4 weights with bf16 activations for a 4-bit GGUF, else
+fp32, in dynamic caches. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConfigError, ModelNotFoundError, ModelOutputError
 from ..schema import Message
 from . import Generation, GenerationRequest, model_source
 from .batching import BatchQueue, Job
 from .prefix_cache import PrefixCache
+
+if TYPE_CHECKING:
+    from transformers import CompileConfig
+
+    from .int4_cache import CausalLM
 
 
 class TransformersLLM:
@@ -35,6 +41,8 @@ class TransformersLLM:
         adapter: str | Path | None = None,
         prefix_cache: bool = True,
         max_batch: int = 16,
+        static_cache: bool | None = None,
+        compile: bool | CompileConfig | None = None,
     ) -> None:
         """`device` and `dtype` default to CUDA + bf16 when a GPU is present, else the CPU.
         `quantize="int4"` packs the linear weights to int4 for the CPU's int4 kernel, with bf16
@@ -43,7 +51,8 @@ class TransformersLLM:
         `adapter` is a local PEFT adapter directory (`save_pretrained` output). It is merged into
         float weights (no cost per token); beside int4 weights a LoRA adapter runs unmerged, since
         re-packing merged weights to 4 bits would round most of its update away.
-        `max_batch` caps how many waiting requests run as one batch."""
+        `max_batch` caps how many waiting requests run as one batch; `static_cache` and `compile`
+        choose how a batch decodes (see `from_model`)."""
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -54,7 +63,6 @@ class TransformersLLM:
                 "or `pip install torch==2.13.0 transformers`"
             ) from exc
         from . import adapters, int4_cache
-        from .constrained import TokenizerGrammar
         from .quantize import cpu_has_bf16, quantize_int4
 
         self.name = model or model_source.DEFAULT_MODEL
@@ -108,16 +116,63 @@ class TransformersLLM:
             self.name = f"{self.name}+{kind}:{self.adapter.name}"
         # transformers decorates `to` with functools.wraps(nn.Module.to), whose stub type does not bind
         # `self` on a method: it takes the device for the model
-        self.model.to(self.device).eval()  # type: ignore[arg-type]
+        self.model.to(self.device)  # type: ignore[arg-type]
         if quantize == "int4" and loaded is None:
             quantize_int4(self.model, keep=("lm_head", adapters.ADAPTER_NAME))
             if packed is not None:
                 # subtle: the packed copy only saves time; a cache that cannot take it packs again next start
                 with contextlib.suppress(OSError):
                     int4_cache.save(self.model, packed)
+        self._start(prefix_cache, max_batch, static_cache, compile)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: CausalLM,
+        tokenizer: Any,
+        *,
+        name: str,
+        prefix_cache: bool = True,
+        max_batch: int = 16,
+        static_cache: bool | None = None,
+        compile: bool | CompileConfig | None = None,
+    ) -> TransformersLLM:
+        """The backend for a model already built (from a config, say, with random weights, as
+        benchmarks/gpu.py does), on its own device and dtype, with `tokenizer` (whose ids must be
+        below the model's vocabulary size).
+
+        `static_cache` decodes in pre-allocated KV caches (`static_kv.py`), prefix reuse kept;
+        `compile` compiles the decode step with transformers' compile path (which needs the
+        static cache): True for its default, `torch.compile(mode="reduce-overhead")`, which
+        replays the step as CUDA graphs; a `transformers.CompileConfig` for other settings, on
+        any device. Both default to on where the model is on CUDA and off elsewhere: on a CPU the
+        compile takes minutes and a static cache attends over positions not yet used."""
+        llm = cls.__new__(cls)
+        llm.name, llm.adapter, llm.quantize = name, None, "none"
+        llm.model, llm.tokenizer, llm.device = model, tokenizer, model.device
+        llm._start(prefix_cache, max_batch, static_cache, compile)
+        return llm
+
+    def _start(
+        self, prefix_cache: bool, max_batch: int, static_cache: bool | None, compile: bool | CompileConfig | None
+    ) -> None:
+        """What every backend sets up once its model and tokenizer are loaded."""
+        from . import compiled_decode
+        from .constrained import TokenizerGrammar
+        from .static_kv import StaticCaches
+
+        self.model.eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        on_cuda = self.device.type == "cuda"
+        static_cache = on_cuda if static_cache is None else static_cache
+        compile = on_cuda and static_cache if compile is None else compile
+        if compile is not False and not static_cache:
+            raise ConfigError("compile= compiles the decode step over a static KV cache: pass static_cache=True too")
+        self.static_caches = StaticCaches(self.model.config) if static_cache else None
+        self._compile = compiled_decode.generate_options(compile, on_cuda)
+        self._compiled_on_cuda = on_cuda and compile is not False
         self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
         # one batch in the model at a time; the queue gathers what waits into the next batch
         self._lock = threading.Lock()
@@ -151,6 +206,7 @@ class TransformersLLM:
         """One padded batch through `model.generate`; sets each job's result or error."""
         import torch
 
+        from . import compiled_decode
         from .constrained import BatchConstraints
 
         matchers = []
@@ -168,26 +224,31 @@ class TransformersLLM:
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.device)
         constraints = BatchConstraints(self._grammar, matchers, [r.max_new_tokens for r in requests])
+        constrained = any(m is not None for m in matchers)
         texts = _RowTexts(self.tokenizer, jobs)
-        cache = self.prefix_cache if len(requests) == 1 else None  # only a lone request reuses a prefix
+        budget = max(r.max_new_tokens for r in requests) + 1
+        lone = self.prefix_cache is not None and len(requests) == 1  # only a lone request reuses a prefix
         with self._lock, torch.inference_mode():
-            prompt_ids = batch["input_ids"][0].tolist() if cache is not None else []
-            past = cache.lookup(prompt_ids) if cache is not None else None
+            if self._compiled_on_cuda:
+                compiled_decode.prepare_thread()
+            prompt_ids = batch["input_ids"][0].tolist() if lone else []
             result = self.model.generate(
                 **batch,
-                cache=past,
+                cache=self._cache(batch["input_ids"].shape, budget, prompt_ids),
                 return_dict_in_generate=True,
-                max_new_tokens=max(r.max_new_tokens for r in requests) + 1,
+                max_new_tokens=budget,
                 do_sample=False,
                 logits_processor=[constraints],
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=self.tokenizer.eos_token_id,
                 top_p=None, top_k=None, temperature=None,
                 streamer=texts if texts.needed else None,
-                stopping_criteria=[_Cancelled(jobs), *([texts] if texts.needed else [])],
+                stopping_criteria=[_Cancelled(jobs), *([constraints.advance] if constrained else []),
+                                   *([texts] if texts.needed else [])],
+                **self._compile,
             )
-            if cache is not None:
-                cache.store(prompt_ids, result.cache)
+            if lone:
+                self._keep(prompt_ids, result.cache)
         output = result.sequences
         duration = time.perf_counter() - start
         new_tokens = output[:, batch["input_ids"].shape[1]:].tolist()
@@ -197,6 +258,23 @@ class TransformersLLM:
             job.result = self._generation(tokens, prompt_tokens, job.request, duration, job.cancelled)
             if error is not None:  # the mask let through a token the grammar then refused: a bug
                 job.error = ModelOutputError(f"The constraint engine rejected the output ({error})", job.result.text)
+
+    def _cache(self, shape: Any, new_tokens: int, prompt_ids: list[int]) -> Any:
+        """The KV cache a batch of `shape` (rows, prompt length) starts from: the longest cached
+        prefix of `prompt_ids` when there is one, in a static cache when those are on (else
+        None, and generate makes a dynamic one)."""
+        reuse = self.prefix_cache if prompt_ids else None
+        if self.static_caches is not None:
+            rows, length = shape
+            return self.static_caches.take(rows, length + new_tokens, reuse.longest(prompt_ids) if reuse else None)
+        return reuse.lookup(prompt_ids) if reuse else None
+
+    def _keep(self, prompt_ids: list[int], cache: Any) -> None:
+        """Keep the cache of the prompt `prompt_ids` for prefix reuse."""
+        from .static_kv import prefix_of
+
+        assert self.prefix_cache is not None
+        self.prefix_cache.store(prompt_ids, prefix_of(cache, len(prompt_ids)) if self.static_caches else cache)
 
     def _generation(
         self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float, cancelled: bool
