@@ -1,16 +1,21 @@
 """Test doubles shipped with agentrt, so users can test their own agents without model weights.
 
 `ScriptedLLM` replies from a queue and records every request it saw; `HashingEmbedder` embeds
-deterministically without a model.
+deterministically without a model; `temporary_postgres` starts a PostgreSQL server with pgvector
+for a test of a `postgresql://` store, queue or knowledge base.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
+import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,3 +119,23 @@ class HashingEmbedder:
                 vectors[row, zlib.crc32(word.encode()) % self.dim] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-9)
+
+
+@contextmanager
+def temporary_postgres() -> Iterator[str]:
+    """The URL of a PostgreSQL 16 server with pgvector in a temporary folder, stopped and removed
+    after: the `pgserver` wheel's (`pip install pgserver`; Debian bookworm packages no pgvector).
+    As root, pgserver runs it as an unprivileged user of its own, since PostgreSQL refuses root;
+    it listens on a socket file in the folder, not on a TCP port."""
+    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set", for pgserver's lock file
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    # subtle: not under pytest's base temp: each pytest session that starts makes
+    # /tmp/pytest-of-USER private again, and the server's user could no longer reach it
+    with tempfile.TemporaryDirectory(prefix="agentrt-postgres-") as folder:
+        server = pgserver.get_server(Path(folder) / "data", cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()

@@ -33,14 +33,13 @@ model's, from its converted copy in agentrt's cache or, failing that, from the G
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from agentrt import Agent, Plan
 from agentrt.llm import GenerationRequest, model_source
 from agentrt.llm.transformers_llm import TransformersLLM
 from agentrt.schema import THINK_TOOL, Message
+from inference import prefix_reuse
 from targets import Targets
 
 INSTRUCTION = "What is 17 times 23, plus 4?"
@@ -163,17 +163,7 @@ def aggregate_rate(llm: TransformersLLM, rows: int, tokens: int) -> float:
     return sum(g.completion_tokens for g in generations) / (time.perf_counter() - start)
 
 
-@contextlib.contextmanager
-def prefix_reuse(llm: TransformersLLM, on: bool) -> Iterator[None]:
-    """Prefix reuse on or off for a while, starting from an empty cache either way."""
-    assert llm.prefix_cache is not None
-    entries = llm.prefix_cache.entries
-    llm.prefix_cache.clear()
-    llm.prefix_cache.entries = entries if on else 0
-    try:
-        yield
-    finally:
-        llm.prefix_cache.entries = entries
+
 
 
 def prefix_row(llm: TransformersLLM, agent: Agent) -> str:

@@ -170,6 +170,7 @@ def llama_cpp_rate(prompt: str, tokens: int) -> float | None:
 @contextlib.contextmanager
 def prefix_reuse(llm: TransformersLLM, on: bool) -> Iterator[None]:
     """Prefix reuse on or off for a while, starting from an empty cache either way."""
+    assert llm.prefix_cache is not None
     entries = llm.prefix_cache.entries
     llm.prefix_cache.clear()
     llm.prefix_cache.entries = entries if on else 0

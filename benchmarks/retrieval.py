@@ -30,10 +30,7 @@ import argparse
 import contextlib
 import json
 import os
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -45,6 +42,7 @@ from agentrt.embeddings import TransformersEmbedder
 from agentrt.knowledge import EMBED_BATCH
 from agentrt.knowledge_faiss import APPROXIMATE_FROM, build_index
 from agentrt.knowledge_pgvector import PgvectorStore
+from agentrt.testing import temporary_postgres
 from targets import Targets
 
 BENCHDATA = Path(os.environ.get("AGENTRT_BENCHDATA", Path(__file__).resolve().parents[2] / "shared" / "benchdata"))
@@ -171,22 +169,7 @@ def pgvector(url: str, label: str, vectors: np.ndarray, queries: np.ndarray, tit
     return found
 
 
-@contextlib.contextmanager
-def postgres_server(url: str | None) -> Iterator[str]:
-    """`url`, or a temporary PostgreSQL with pgvector from the pgserver wheel, stopped after."""
-    if url:
-        yield url
-        return
-    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set", for pgserver's lock file
-        warnings.simplefilter("ignore")
-        import pgserver
 
-    with tempfile.TemporaryDirectory(prefix="retrieval-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="delete")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
 
 
 def main() -> None:
@@ -201,7 +184,8 @@ def main() -> None:
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")
     targets = Targets("retrieval")
     with contextlib.ExitStack() as held:
-        postgres = None if args.skip_pgvector else held.enter_context(postgres_server(args.postgres))
+        postgres = None if args.skip_pgvector else held.enter_context(
+            contextlib.nullcontext(args.postgres) if args.postgres else temporary_postgres())
         if not args.skip_hotpotqa:
             hotpotqa(targets, postgres)
         if args.sizes:

@@ -35,11 +35,11 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
+from agentrt.testing import temporary_postgres
 from durability import EFFECTS, planner_reply
 from targets import Targets
 
@@ -122,21 +122,7 @@ class Workers:
         self.processes = []
 
 
-@contextmanager
-def database(url: str | None) -> Iterator[str]:
-    """`url`, or a PostgreSQL server of the benchmark's own (the pgserver wheel) in a temporary folder."""
-    if url:
-        yield url
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-    with tempfile.TemporaryDirectory(prefix="agentrt-scale-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
+
 
 
 def fresh(url: str, name: str) -> str:
@@ -280,7 +266,8 @@ def main() -> None:
         return
     random.seed(args.seed)
     targets = Targets("scale")
-    with database(args.queue) as server, tempfile.TemporaryDirectory(prefix="agentrt-scale-") as tmp:
+    queue = nullcontext(args.queue) if args.queue else temporary_postgres()
+    with queue as server, tempfile.TemporaryDirectory(prefix="agentrt-scale-") as tmp:
         found, kills, seconds, taken_over, repeats = with_kills(args, server, Path(tmp))
         verdict = ("every run finished, every side effect exactly once" if not found else
                    f"{len(found)} run(s) FAILED")

@@ -18,15 +18,14 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, NoReturn
 
 import pytest
 
 from agentrt.llm import model_source
 from agentrt.llm.transformers_llm import TransformersLLM
+from agentrt.testing import temporary_postgres
 
 
 NEEDS = {"default_llm": "model", "exact_llm": "model", "llama_server": "llama_server", "chromium": "browser"}
@@ -105,21 +104,10 @@ def postgres_url() -> Iterator[str]:
     """The URL of a real PostgreSQL 16 server with pgvector, in a temporary directory, for this
     test session; each test that wants a clean database makes its own (`fresh_database`).
 
-    The server is the `pgserver` wheel's (a test dependency): Debian bookworm packages no pgvector.
-    As root, pgserver runs it as an unprivileged user of its own, since PostgreSQL refuses root.
+    The server is the `pgserver` wheel's (a test dependency), `agentrt.testing.temporary_postgres`.
     """
-    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set", for pgserver's lock file
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    # subtle: not under pytest's base temp: each pytest session that starts (a helper's, beside this
-    # one) makes /tmp/pytest-of-USER private again, and the server's user could no longer reach it
-    with tempfile.TemporaryDirectory(prefix="agentrt-postgres-") as folder:
-        server = pgserver.get_server(Path(folder) / "data", cleanup_mode="delete")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
+    with temporary_postgres() as url:
+        yield url
 
 
 @pytest.fixture
