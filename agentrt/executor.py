@@ -152,7 +152,8 @@ class Executor:
         raised: Exception | None
         for attempt in range(1, attempts + 1):
             try:
-                value = await asyncio.wait_for(tool.invoke(resolved), policy.timeout_s)
+                async with asyncio.timeout(policy.timeout_s):  # no task of its own, unlike wait_for
+                    value = await tool.invoke(resolved)
                 break
             except RetryTool as exc:
                 return [failed_result(step, "retry", f"{tool.name} asks to retry: {exc}", resolved, start)]

@@ -260,7 +260,7 @@ class RunJournal:
 
     async def durable(self, write: Future[None] | None) -> None:
         """Wait until `write` (and so every write before it) is stored; raise a failed write's error."""
-        if write is not None:
+        if write is not None and not write.done():  # subtle: wrapping a done one still costs a wake-up
             await asyncio.wrap_future(write)
         if self._failure is not None:
             raise self._failure
