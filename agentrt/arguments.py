@@ -2,29 +2,33 @@
 
 Why: a 135M model asked for a whole plan does two jobs at once, choosing the tools and copying the
 task's values into their arguments, and it does the second badly: shown worked examples of the
-tools (which it needs to choose them), it copies the examples' values, so "directions from my
-hotel to the airport" becomes `get_directions(origin="origin", ...)`. Asked instead, in a short
-prompt of its own, for the arguments of one chosen tool given the task, it copies the task's
-values, though not reliably: it still writes `order_id="1234567890"` for "cancel ORD-58377", or
-100 for "38.5 C". So the constraint does the copying: a free-text argument may only be a phrase of
-the task (a run of its words) and a number one of the task's numbers, or else the value the plan
-gave (which carries what the task implies but does not say, like "AAPL" for "apple"), unless
-that is the value the tool's worked example showed, which the model copies. The same goes for
-what the task's words decide without the model: a choice the task names takes that value ("make it
-cooler": mode "cool"; "into German": "de", by the standard names of codes, `choice_names`), a
-choice two parameters share as the two sides of a conversion (from and to currencies) takes, on
-each side, what the task names on that side ("250 euros in US dollars": the amount's currency,
-then the one after "in"), a flag the task names is on unless negated ("nonstop", "don't shuffle"),
-a number the task states in the unit a parameter is named for takes that number ("1 min 30 sec":
-minutes 1, seconds 30), and a value whose described example has a telling shape ("e.g.
-ORD-58213", "e.g. 08:15") takes a word of the task of that shape when there is one, as one that
-takes an identifier takes a word that is one (a path, an email address: `parameters.py`). An optional
-parameter is asked for only when the task's words decide it that way ("in the last 2 days",
-"somewhere cheap"), or the plan gave it text or a number, narrowed as above: otherwise a small
-model makes one up ("mode": "heat" for "set the thermostat to 22"). One word of the task
-fills one argument: free text leaves out the words another argument's value took ("dim the living
-room lights": the action's "dim") and those of the tool's name ("delete" in "delete old.txt"). A
-percentage is offered as a fraction too ("5%": 0.05), or only as the parameter's description asks.
+tools (which it needs to choose them), it copies the examples' values, so "directions from my hotel
+to the airport" becomes `get_directions(origin="origin", ...)`. Asked instead, in a short prompt of
+its own, for the arguments of one chosen tool given the task, it copies the task's values, though
+not reliably: it still writes `order_id="1234567890"` for "cancel ORD-58377", or 100 for "38.5 C".
+So the constraint does the copying: a free-text argument may only be a phrase of the task (a run of
+its words) and a number one of the task's numbers, or else the value the plan gave (which carries
+what the task implies but does not say, like "AAPL" for "apple"), unless that is the value the
+tool's worked example showed, which the model copies, or only the task's words put together anew.
+The same goes for what the task's words decide without the model: a choice the task names takes
+that value ("make it cooler": mode "cool"; "into German": "de", by the standard names of codes,
+`choice_names`), a choice two parameters share as the two sides of a conversion (from and to
+currencies) takes, on each side, what the task names on that side ("250 euros in US dollars": the
+amount's currency, then the one after "in"), a flag the task names is on unless negated ("nonstop",
+"don't shuffle"), a number the task states in the unit a parameter is named for takes that number
+("1 min 30 sec": minutes 1, seconds 30), and a value whose described example has a telling shape
+("e.g. ORD-58213", "e.g. 08:15", where "8pm" is 20:00) takes a word of the task of that shape when
+there is one, as one that takes an identifier takes a word that is one (a path, an email address, a
+#channel: `parameters.py`); an earlier result the task refers to takes its place among its numbers
+("split $1 between 4 of us"). An optional parameter is asked for only when the task's words decide
+it that way ("in the last 2 days", "somewhere cheap"), or the plan gave it text or a number,
+narrowed as above: otherwise a small model makes one up ("mode": "heat" for "set the thermostat to
+22"). One word of the task fills one argument: free text leaves out the words another argument's
+value took ("dim the living room lights": the action's "dim") and those of the tool's name
+("delete" in "delete old.txt"), and begins with no article ("living room"). Quoted text is what to
+say or write, never who or where ("text mom 'landed safe!'"), and a quote labelled with a
+parameter's name is its value, optional or not ("subject 'Sick day'"). A percentage is offered as a
+fraction too ("5%": 0.05), or only as the parameter's description asks.
 
 So the plan decides which tools run and how their results flow (`$N`), and then its calls get
 their arguments rewritten here, all of them in one batch. A call the plan opened with for one
@@ -50,7 +54,7 @@ from typing import Any, Literal
 
 from .choice_names import standard_names
 from .llm import LLM, GenerationRequest, ask, prompt_request
-from .parameters import described_example, identifier, shape, spaced
+from .parameters import alternative_identifier, clock_times, described_example, identifier, shape, spaced
 from .plan import references
 from .plan_schema import MAX_STRING_CHARS, arguments_schema
 from .prompts import PromptLibrary
@@ -76,8 +80,10 @@ _BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
 # a quotation mark, not an apostrophe ("it's"): a phrase holding one runs into or out of a quote
 _QUOTE_MARK = re.compile(r"""(?<![^\W\d_])['"\u2018\u2019\u201c\u201d]|['"\u2018\u2019\u201c\u201d](?![^\W\d_])""")
 # words that join a value to the rest of a sentence and are never one end of it: "to Sam" is "Sam"
-_LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "and", "or", "as", "than", "then"}
+_LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "about", "and", "or", "as", "than",
+          "then"}
 _OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its"}  # nor does it end so
+_THE_USER = {"me", "us"}  # nor does it begin with the user ("remind me at 8am"), though it may end so ("call me")
 # a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
 _AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
@@ -252,12 +258,14 @@ class _TaskValues:
         self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
                             if word in _NUMBER_WORDS]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
+        self._quoted_words = {word for quote in self.quoted for word in _words(quote)}
+        self._text = text
         self.whole = whole if whole != text else None
         self.length = len(text)
 
     def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
                side: Side | None = None, taken: frozenset[str] = frozenset(),
-               in_turn: float | None = None) -> dict[str, Any] | None:
+               in_turn: float | str | None = None) -> dict[str, Any] | None:
         """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
         plan's value), or None where that does not apply (a format, an object, nothing to choose
         from): a choice to those the instruction names (on its `side`, for one side of a
@@ -285,30 +293,39 @@ class _TaskValues:
             # subtle: at least one item: a small model otherwise closes the list at once
             return {"type": "array", "items": items, "minItems": 1} if items is not None else None
         values: list[Any]
+        if kind == "string" and self._labelled(name):
+            return {"enum": self._labelled(name)}
         if kind == "string":
-            documented = {**option, "description": prop.get("description", option.get("description", ""))}
-            telling = identifier(name, documented) or shape(described_example(documented))
-            shaped = [t for t in self.tokens if telling.fullmatch(t)] if telling else []
+            documented = _documented(prop)
+            telling = _telling(name, documented)
+            # a run of words too: a phone number may hold spaces
+            shaped = [t for t in self.phrases or self.tokens if telling.fullmatch(t)] if telling else []
+            if telling and not shaped and telling.fullmatch("12:00"):  # a time of day: "8pm" is 20:00
+                shaped = [t for t, _ in clock_times(self._text, described_example(documented)) if telling.fullmatch(t)]
             if telling and shaped and spaced(name, documented):  # and the words after, up to a linking one
                 shaped = [p for p in self.phrases if telling.fullmatch(p.split()[0])
                           and not set(_words(" ".join(p.split()[1:]))) & _OPENERS]
-            if telling and shaped:
-                if isinstance(planned, str) and telling.fullmatch(planned):
-                    shaped.append(planned)
+            if telling and shaped:  # not the plan's value too: of this shape but not the task's, it is made up
                 return {"enum": list(dict.fromkeys(shaped))}
-            free = [p for p in self.phrases if p in self.quoted or _a_value(p, taken, name)]
+            free = [p for p in self.phrases
+                    if _a_value(p, taken, name) or (p in self.quoted and not taken.intersection(_words(p)))]
+            if side is not None:  # a quote is what to say or write, not who or where ("text mom 'landed safe!'")
+                free = [p for p in free if not set(_words(p)) <= self._quoted_words]
             sided = [p for p in free if side is not None and self._side_of(p) == side]
             free = sided or free  # "text it to Sam": a recipient is what follows "to"
             # the plan's own text, unless the words put a value on this side ("11 stone": not the
             # plan's "kilogram"), it is longer than the request (a copy run on: "Dinner is
-            # cancelled. Our flight... Dinner is cancelled.") or the request refers back to an
-            # earlier result (then it is a copy of the earlier request's words)
+            # cancelled. Our flight... Dinner is cancelled."), the request refers back to an
+            # earlier result (then it is a copy of the earlier request's words), or it is only
+            # the task's words put together anew
             offered = isinstance(planned, str) and planned not in self.phrases and not self.references \
-                and not sided and len(planned) <= self.length
+                and not sided and len(planned) <= self.length and not self._recombined(planned)
             values = [*(free or self.phrases), *([planned] if offered else [])]
         elif kind in ("number", "integer"):
             counted = self._counted(name)
             described = f"{prop.get('description', '')} {option.get('description', '')}".lower()
+            if isinstance(in_turn, str):  # the earlier result it refers to
+                return {"enum": [in_turn]}
             stated = counted or self._amounts(described, [in_turn] if in_turn is not None else self.numbers)
             values = [int(n) if n.is_integer() else n for n in stated if kind == "number" or n.is_integer()]
             if not counted and in_turn is None:
@@ -320,20 +337,32 @@ class _TaskValues:
             return None
         return {"enum": values} if values else None
 
+    def _recombined(self, planned: str) -> bool:
+        """Whether the plan's text is only words of the whole task put together anew ("landed
+        safe!@r.meyer@example.com"), which its phrases offer as they stand; "AAPL" for "apple"
+        adds what the task implies, and "Lisbon" for "how's the air there" what another part said."""
+        whole = self.whole or self._text
+        words = _words(planned)
+        return bool(words) and set(words) <= set(_words(whole)) and planned not in _task_values(whole, whole).phrases
+
     def _side_of(self, phrase: str) -> Side | None:
         """Which side of a conversion the words around `phrase` put it on: those before it ("to
         Boston", "from NYC"), else "to" right after it ("NYC to London": NYC is the source)."""
         return _side_after(self._before.get(phrase, [])) or ("source" if self._after.get(phrase) == "to" else None)
 
-    def in_turn(self, names: list[str], others: list[str]) -> dict[str, float]:
+    def in_turn(self, names: list[str], others: list[str]) -> dict[str, float | str]:
         """The number each of the number parameters `names` takes by its place, when the text
         states just as many besides those counted in a unit, for them or `others` ("a triangle
         with sides 5, 4 and 3": side1 5, side2 4, side3 3; "15% tip on 80 for 4 people": total
-        80 beside people 4 and tip_percent 15); {} otherwise."""
+        80 beside people 4 and tip_percent 15), an earlier result it refers to counting as one
+        ("split $1 between 4 of us": total $1, people 4); {} otherwise."""
         counted = {name: self._counted(name) for name in [*names, *others]}
         left = [name for name in names if not counted[name]]
-        pool = [n for n in self.numbers if not any(n in numbers for numbers in counted.values())]
-        if not left or len(pool) != len(left) or self.references:
+        pool: list[float | str] = [n for n in self.numbers if not any(n in numbers for numbers in counted.values())]
+        for reference in self.references:  # at its place among the numbers
+            at = self._text.find(reference)
+            pool.insert(sum(1 for found in _AMOUNT.finditer(self._text[:at]) if _amount(found) in pool), reference)
+        if not left or len(pool) != len(left):
             return {}
         return dict(zip(left, pool, strict=True))
 
@@ -371,15 +400,29 @@ class _TaskValues:
             return self.narrow(name, prop, None)
         if kind == "string":
             quoted = [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
-            named = self._named(quoted, sure=True)
+            named = self._labelled(name) or self._named(quoted, sure=True)
             return {"enum": named} if named else None
         return None
+
+    def _labelled(self, name: str) -> list[str]:
+        """The quoted values the text labels with parameter `name`: "subject 'Sick day'",
+        "titled 'Q3 review'", "with the message 'on my way'"."""
+        wanted = _words(name)
+        labelled = []
+        for quote in QUOTED.finditer(self._text):
+            before = _words(self._text[: quote.start()])[-len(wanted):]
+            if len(before) == len(wanted) and all(map(_same_word, before, wanted)):
+                labelled.append(quote.group(0)[1:-1])
+        return labelled
 
     def spelled(self, name: str, prop: dict[str, Any], narrowed: dict[str, Any] | None) -> set[str]:
         """The words of the text that the value settled for parameter `name` (`prop`) takes,
         when `narrowed` leaves it one: a choice's mention ("dim", "US dollars"), a number and
         the unit `name` counts it in ("30 sec"), a word of a telling shape ("ORD-58377")."""
         values = (narrowed or {}).get("enum", [])
+        telling = _telling(name, _documented(prop)) if _free_text(prop) else None
+        if len(values) > 1 and telling and all(isinstance(v, str) and telling.fullmatch(v) for v in values):
+            return {word for value in values for word in _words(value)}  # a phone number, however much of it
         if len(values) != 1 or isinstance(values[0], bool):
             return set()
         value = values[0]
@@ -390,7 +433,11 @@ class _TaskValues:
         if choices is not None:
             return {word for position, covered, named in self._mentions(choices) if named == [value]
                     for word in self.words[position : position + covered]}
-        return set(_words(value)) if value in self.tokens else set()
+        if value in self._labelled(name):  # "subject 'Sick day'": the label's word too
+            return {*_words(value), *_words(name)}
+        if value in self.tokens:
+            return set(_words(value))
+        return {word for time, said in clock_times(self._text, value) if time == value for word in _words(said)}
 
     def _chosen(self, choices: list[Any], side: Side | None) -> list[Any]:
         """The `choices` the text names, on `side` if given: those it names there, or where it
@@ -523,12 +570,16 @@ def _side_after(before: list[str]) -> Side | None:
 
 def _a_value(phrase: str, taken: frozenset[str], name: str) -> bool:
     """Whether `phrase` can be a value of free text for parameter `name`: none of its words
-    `taken` by another value or the tool's name, not the parameter's name itself ("room" is no
-    room), neither end a linking word ("to Sam", "lights to"), nor its last word one that opens
-    a phrase ("beats in the")."""
+    `taken` by another value or the tool's name, nor the start of one ("remind" of
+    `set_reminder`), not the parameter's name itself ("room" is no room), neither end a linking
+    word ("to Sam", "lights to"), its last word not one that opens a phrase ("beats in the"),
+    nor its first an article or a possessive as written in lower case ("the living room" is
+    "living room"; "The Hague" stays)."""
     words = _words(phrase)
-    return (bool(words) and not taken.intersection(words) and words != _words(name)
-            and words[0] not in _LINKS and words[-1] not in _OPENERS)
+    return (bool(words) and not any(w in taken or (len(w) >= 4 and any(t.startswith(w) for t in taken))
+                                     for w in words)
+            and words != _words(name) and words[0] not in _LINKS and words[-1] not in _OPENERS
+            and phrase.split()[0] not in _OPENERS and words[0] not in _THE_USER)
 
 
 def _same_word(word: str, wanted: str) -> bool:
@@ -547,6 +598,20 @@ def _referring_back(call: Call, step_id: int) -> Call:
     message can be the translation, and "convert that to won" takes its amount from step 1."""
     part = _BACK.sub(f"${step_id}", call.part, count=1)
     return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
+
+
+def _documented(prop: dict[str, Any]) -> dict[str, Any]:
+    """The one type a parameter takes (but null), with the parameter's description."""
+    options = _options(prop)
+    option = options[0] if len(options) == 1 else prop
+    return {**option, "description": prop.get("description", option.get("description", ""))}
+
+
+def _telling(name: str, documented: dict[str, Any]) -> re.Pattern[str] | None:
+    """What a value of text parameter `name` (`_documented`) looks like, where that tells it
+    apart: an identifier, the shape of its described example, an identifier among the
+    alternatives its description gives."""
+    return identifier(name, documented) or shape(described_example(documented)) or alternative_identifier(documented)
 
 
 def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .parameters import identifier
+from .parameters import identifier, identifier_kind
 from .registry import Tool
 
 if TYPE_CHECKING:
@@ -43,10 +43,10 @@ def with_lookups(calls: Sequence[Call], tools: Sequence[Tool]) -> list[Call]:
     made: list[Call] = []
     for call in calls:
         inputs: dict[str, int] = {}
-        for name in _unstated(call.tool, call.part):
-            earlier = next((i for i in reversed(range(len(made))) if _returns(made[i].tool, name)), None)
+        for name, parameter in _unstated(call.tool, call.part).items():
+            earlier = next((i for i in reversed(range(len(made))) if _returns(made[i].tool, name, parameter)), None)
             if earlier is None:
-                lookup = next((t for t in tools if t is not call.tool and _returns(t, name)
+                lookup = next((t for t in tools if t is not call.tool and _returns(t, name, parameter)
                                and not _unstated(t, call.part)), None)
                 if lookup is None:
                     continue
@@ -57,25 +57,28 @@ def with_lookups(calls: Sequence[Call], tools: Sequence[Tool]) -> list[Call]:
     return made
 
 
-def _unstated(tool: Tool, request: str) -> list[str]:
-    """The required parameters of `tool` that take an identifier `request` does not state."""
+def _unstated(tool: Tool, request: str) -> dict[str, dict[str, Any]]:
+    """The required parameters of `tool` (name: schema) that take an identifier `request` does
+    not state."""
     schema = tool.inlined_schema()
     properties: dict[str, Any] = schema.get("properties", {})
-    unstated = []
+    unstated = {}
     for name in schema.get("required", []):
         pattern = identifier(name, properties.get(name, {}))
         if pattern is not None and not pattern.search(request):
-            unstated.append(name)
+            unstated[name] = properties[name]
     return unstated
 
 
-def _returns(tool: Tool, name: str) -> bool:
-    """Whether `tool`'s description says it returns what parameter `name` takes: the last word of
-    the name ("path", "email"), and for an id the word before it too ("returns the order id")."""
+def _returns(tool: Tool, name: str, parameter: dict[str, Any]) -> bool:
+    """Whether `tool`'s description says it returns what parameter `name` (`parameter`) takes:
+    the last word of the name ("path", "email"), and for an id the word before it too ("returns
+    the order id"); for a name that does not say ("to"), the kind its description says it is."""
     said = _RETURNS.search(tool.description)
     if said is None:
         return False
     words = set(re.findall(r"[a-z]+", said.group(1).lower().replace("'s", "")))
     named = name.lower().split("_")
-    wanted = named[-2:] if named[-1] in _ID_WORDS else named[-1:]
+    kind = identifier_kind(name, parameter)
+    wanted = named[-2:] if named[-1] in _ID_WORDS else named[-1:] if kind is None or kind in named else [kind]
     return set(wanted) <= words

@@ -1,5 +1,6 @@
 """What a tool's parameter says about its values: the example its description gives, the shape
-of that example, and, for a parameter that takes an identifier, what one looks like in a text.
+of that example, and, for a parameter that takes an identifier, what one looks like in a text;
+and the times of day a text says ("8pm"), for a parameter that takes one on the 24-hour clock.
 
 The argument writer (`arguments.py`) narrows a value to the words of an example's shape ("e.g.
 ORD-58213": "ORD-58377", not "order"); the chooser's lookups (`lookups.py`) tell whether a
@@ -23,11 +24,34 @@ _IDENTIFIERS = {
     "url": re.compile(r"\bhttps?://\S+|\bwww\.\S+"),
     "phone": re.compile(r"\+?\d[\d ().-]{6,}\d"),
     "id": re.compile(r"\b[\w-]*\d[\w-]*\b"),
+    "channel": re.compile(r"(?<!\w)#[\w-]+"),
 }
 _SPACED = {"path"}  # kinds whose values may hold spaces: "/Desktop/untitled folder copy"
 _IDENTIFIER_WORDS = {"link": "url", "uri": "url", "email": "email", "path": "path", "url": "url",
-                     "phone": "phone", "id": "id", "ids": "id"}
+                     "phone": "phone", "id": "id", "ids": "id", "channel": "channel"}
 _FORMATS = {"email": "email", "uri": "url", "uri-reference": "url"}
+# what a description that says what its parameter is ends with: "the recipient's email address"
+_DESCRIBED_KINDS = {"email address": "email", "e-mail address": "email", "phone number": "phone",
+                    "telephone number": "phone", "url": "url", "file path": "path", "folder path": "path"}
+# a time of day as people say it: "8am", "9:30 p.m.", "noon"
+_CLOCK = re.compile(r"(?<![\w:])(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\b\.?|\b(noon|midnight)\b", re.IGNORECASE)
+
+
+def clock_times(text: str, example: str | None) -> list[tuple[str, str]]:
+    """The times of day `text` says with am or pm, or as noon or midnight, each written on the
+    24-hour clock as `example` writes its hour ("8pm": "20:00"; "08:00" after an example "08:15"),
+    beside the words that said it."""
+    padded = example is None or len(example.split(":")[0]) == 2
+    times = []
+    for found in _CLOCK.finditer(text):
+        if found.group(4):
+            hour, minute = (12 if found.group(4).lower() == "noon" else 0), 0
+        else:
+            hour = int(found.group(1)) % 12 + (12 if found.group(3).lower() == "p" else 0)
+            minute = int(found.group(2) or 0)
+        if hour < 24 and minute < 60:
+            times.append((f"{hour:02d}:{minute:02d}" if padded else f"{hour}:{minute:02d}", found.group(0)))
+    return times
 
 
 def described_example(prop: dict[str, Any]) -> str | None:
@@ -48,7 +72,7 @@ def shape(example: str | None) -> re.Pattern[str] | None:
 def spaced(name: str, prop: dict[str, Any]) -> bool:
     """Whether parameter `name` takes an identifier that may hold spaces (a path), so that its
     value may run on past the word `identifier` matches: "/Desktop/untitled folder copy"."""
-    return identifier(name, prop) is not None and _kind(name, prop) in _SPACED
+    return identifier(name, prop) is not None and identifier_kind(name, prop) in _SPACED
 
 
 def identifier(name: str, prop: dict[str, Any]) -> re.Pattern[str] | None:
@@ -58,14 +82,36 @@ def identifier(name: str, prop: dict[str, Any]) -> re.Pattern[str] | None:
     city, a message, a time, a choice). An id looks like its described example ("e.g. ORD-58213":
     letters-dash-digits), since each system has its own; a path, an email address, a URL or a
     phone number looks like any other ("/Documents/Work/contract_signed.pdf" is a path though
-    the example was "/Documents/report.pdf")."""
+    the example was "/Documents/report.pdf"). Which kind: `identifier_kind`."""
     if prop.get("type") != "string" or "enum" in prop:
         return None
-    kind = _kind(name, prop)
+    kind = identifier_kind(name, prop)
     if kind is None:
         return None
     return (shape(described_example(prop)) if kind == "id" else None) or _IDENTIFIERS[kind]
 
 
-def _kind(name: str, prop: dict[str, Any]) -> str | None:
-    return _FORMATS.get(prop.get("format", "")) or _IDENTIFIER_WORDS.get(name.lower().split("_")[-1])
+def identifier_kind(name: str, prop: dict[str, Any]) -> str | None:
+    """Which kind of identifier (`email`, `path`, `url`, `phone`, `id`, `channel`) parameter
+    `name` takes, by its format, the last word of its name, or else what its description says it
+    is ("to": "the recipient's email address"; not "a contact's name or a phone number", which is
+    either: `alternative_identifier`)."""
+    alternatives = _described(prop)
+    return (_FORMATS.get(prop.get("format", "")) or _IDENTIFIER_WORDS.get(name.lower().split("_")[-1])
+            or (alternatives[0] if alternatives == [alternatives[0]] else None))
+
+
+def alternative_identifier(prop: dict[str, Any]) -> re.Pattern[str] | None:
+    """What an identifier looks like that a parameter takes as one of the alternatives its
+    description gives ("a contact's name or a phone number": a phone number), if any: a value
+    for it when a text states one."""
+    kinds = [kind for kind in _described(prop) if kind is not None]
+    return _IDENTIFIERS[kinds[0]] if kinds else None
+
+
+def _described(prop: dict[str, Any]) -> list[str | None]:
+    """The kind of identifier each alternative of a description names, if any ("a name or a
+    phone number": [None, "phone"])."""
+    described = re.split(r"[,;(]|\be\.g\.", prop.get("description", "").lower(), maxsplit=1)[0].strip(" .")
+    return [next((kind for words, kind in _DESCRIBED_KINDS.items() if alternative.strip().endswith(words)), None)
+            for alternative in described.split(" or ")]

@@ -163,7 +163,12 @@ class ToolChooser:
                 continue
             fitting = picks[best, column] >= self.min_part_fit
             if not fitting and not (calls and _a_value(part)):
-                continue  # "then give all three results" is about the answer, not one more call
+                # more of the request before, which "and" went on with ("email Rita that I landed and
+                # I'll be in tomorrow"), or about the answer ("then give all three results")
+                joined = f"{calls[-1].part} and {part}" if calls else ""
+                if joined and joined in instruction:
+                    calls[-1] = Call(calls[-1].tool, joined)
+                continue
             tool = self.tools[best] if fitting else calls[-1].tool  # "... and serendipity": the call before's
             if calls and calls[-1].tool is tool and (not _stands_alone(calls[-1].part, tool)
                                                      or not (fitting or _stands_alone(part, tool))):

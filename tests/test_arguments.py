@@ -137,7 +137,8 @@ def test_free_text_and_numbers_are_narrowed_to_the_tasks_own_or_the_plans():
         "properties"]
     assert properties["amount"] == {"enum": [38.5, 5, 1, 7]}  # the task's numbers, then the plan's
     assert properties["source"] == {"enum": ["USD"]}  # "US dollars" is the standard name of USD
-    assert {"US dollars", "ORD-1", "order ORD-1", "AAPL"} <= set(properties["note"]["enum"])
+    assert {"ORD-1", "order ORD-1", "AAPL"} <= set(properties["note"]["enum"])
+    assert "US dollars" not in properties["note"]["enum"]  # quoted, but the source took its words
     assert not any("Convert" in phrase for phrase in properties["note"]["enum"])  # the words naming the tool
     assert not any("$" in phrase for phrase in properties["note"]["enum"])  # "$5" would read as step 5's result
     assert properties["tags"] == {"type": "array", "items": {"enum": properties["note"]["enum"][:-1] + ["x"]},
@@ -304,7 +305,7 @@ def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
     properties = arguments.request("dim the living room lights", StepSpec(
         id=1, tool="control_lights", args={"room": "room", "action": "on"})).json_schema["properties"]
     assert properties["action"] == {"enum": ["dim"]}
-    assert properties["room"] == {"enum": ["the living", "the living room", "living", "living room"]}  # no "dim", "room"
+    assert properties["room"] == {"enum": ["living", "living room"]}  # no "dim", "room", nor "the living room"
 
 
 def test_numbers_go_to_their_parameters_in_turn_when_the_task_states_as_many():
@@ -397,6 +398,130 @@ def test_an_identifier_takes_a_word_of_its_kind_and_a_path_the_words_after_it():
     schema = arguments.request("share /Desktop/untitled folder copy with tom.h@example.com", step).json_schema
     assert schema["properties"]["file_path"]["enum"] == [  # a path may hold spaces, up to a linking word
         "/Desktop/untitled", "/Desktop/untitled folder", "/Desktop/untitled folder copy"]
+
+
+def test_an_identifier_known_by_its_description_takes_that_kind_and_not_the_plans_made_up_one():
+    @tool
+    def email(to: str, body: str, cc: str | None = None) -> str:
+        """Send an email.
+
+        Args:
+            to: the recipient's email address
+            body: the message text
+            cc: a name or an email address to copy in
+        """
+        return "sent"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([email])
+    step = StepSpec(id=1, tool="email", args={"to": "ann.lee@example.com", "body": "hi", "cc": "Bo"})
+    schema = arguments.request("email ann@example.com that I'm late, cc Bo", step).json_schema
+    assert schema["properties"]["to"] == {"enum": ["ann@example.com"]}  # not "that", nor the plan's guess
+    assert "that" in schema["properties"]["cc"]["enum"]  # "a name or an email address" is either: free text
+
+
+def test_an_identifier_among_a_descriptions_alternatives_is_taken_when_stated_and_another_parts_value_offered():
+    @tool
+    def text(to: str, message: str) -> str:
+        """Send a text message.
+
+        Args:
+            to: a contact's name or a phone number
+            message: what to say
+        """
+        return "sent"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([text, get_weather])
+    step = StepSpec(id=1, tool="text", args={"to": "x", "message": "x"})
+    properties = arguments.request("send a text to +1 646 555 0107 that I'm here", step).json_schema["properties"]
+    assert "+1 646 555 0107" in properties["to"]["enum"] and "here" not in properties["to"]["enum"]
+    assert not any("555" in phrase for phrase in properties["message"]["enum"])  # the number's words are taken
+    assert "Sam" in arguments.request("text Sam that I'm here", step).json_schema["properties"]["to"]["enum"]
+    there = Call(get_weather, "how's the weather there")
+    weather = StepSpec(id=2, tool="get_weather", args={"city": "Lisbon"})
+    assert "Lisbon" in arguments.request("sunset in Lisbon, and how's the weather there", weather, there).json_schema[
+        "properties"]["city"]["enum"]  # what another part said, the plan carries over
+
+
+def test_a_quote_is_what_to_say_and_a_parameter_it_is_labelled_with_takes_it():
+    @tool
+    def mail(to: str, body: str, subject: str | None = None) -> str:
+        """Send an email to a person."""
+        return "sent"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([mail, send_message])
+    texted = arguments.request("text mom 'landed safe!'", StepSpec(id=1, tool="send_message", args={
+        "to": "x", "text": "x"})).json_schema["properties"]
+    assert "mom" in texted["to"]["enum"] and not {"landed", "landed safe", "safe"} & set(texted["to"]["enum"])
+    assert "landed safe" in texted["text"]["enum"]
+    schema = arguments.request("mail Rita, subject 'Sick day', say I'm ill", StepSpec(id=1, tool="mail", args={
+        "to": "x", "body": "x"})).json_schema
+    assert schema["properties"]["subject"] == {"enum": ["Sick day"]} and "subject" in schema["required"]
+    assert not {"Sick day", "subject", "Sick", "day"} & set(schema["properties"]["body"]["enum"])  # taken
+
+
+def test_free_text_leaves_out_articles_the_tools_own_words_and_the_plans_recombined_words():
+    @tool
+    def set_reminder(message: str, time: str) -> str:
+        """Remind the user of something at a time."""
+        return "set"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([set_reminder])
+    step = StepSpec(id=1, tool="set_reminder", args={"message": "9:55 remind standup", "time": "AAPL"})
+    properties = arguments.request("remind me at 9:55 about the standup", step).json_schema["properties"]
+    assert "the standup" not in properties["message"]["enum"] and "standup" in properties["message"]["enum"]
+    assert not any("remind" in p for p in properties["message"]["enum"])  # a start of "reminder"
+    assert "9:55 remind standup" not in properties["message"]["enum"]  # the task's words, put together anew
+    assert "AAPL" in properties["time"]["enum"]  # what the plan adds to the task's words is offered
+
+
+def test_a_time_of_day_said_with_am_or_pm_is_written_as_the_parameter_shows_and_a_channel_by_its_hash():
+    @tool
+    def remind(message: str, time: str) -> str:
+        """Remind the user of something.
+
+        Args:
+            message: what to remind the user of
+            time: when, 24-hour HH:MM, e.g. 18:00
+        """
+        return "set"
+
+    @tool
+    def post(channel: str, message: str) -> str:
+        """Post a message in a chat channel.
+
+        Args:
+            channel: channel name, e.g. "general"
+            message: the text to post
+        """
+        return "posted"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([remind, post])
+    step = StepSpec(id=1, tool="remind", args={"message": "meds", "time": "x"})
+    for said, written in [("8pm", "20:00"), ("8 a.m.", "08:00"), ("noon", "12:00"), ("9:55", "9:55")]:
+        properties = arguments.request(f"remind me at {said} to take my meds", step).json_schema["properties"]
+        assert properties["time"] == {"enum": [written]}
+        assert properties["message"] == {"enum": ["take", "take my meds", "meds"]}  # not "me", "8pm", "at 8pm"
+    posted = arguments.request("post $1 in #random", StepSpec(id=2, tool="post", args={"channel": "x", "message": "x"}),
+                               Call(post, "post $1 in #random", refers_to=1)).json_schema["properties"]
+    assert posted == {"channel": {"enum": ["#random"]}, "message": {"enum": ["$1"]}}
+
+
+def test_an_earlier_result_referred_to_takes_its_place_among_the_numbers():
+    @tool
+    def split_bill(total: float, people: int) -> str:
+        """Split a bill."""
+        return "split"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([split_bill])
+    properties = arguments.request("split $1 between 4 of us", StepSpec(id=2, tool="split_bill", args={
+        "total": 1, "people": 1}), Call(split_bill, "split $1 between 4 of us", refers_to=1)).json_schema["properties"]
+    assert properties == {"total": {"enum": ["$1"]}, "people": {"enum": [4]}}
 
 
 def test_an_argument_a_lookup_serves_takes_its_result_whatever_the_plan_wrote():

@@ -291,6 +291,32 @@ def test_an_identifier_is_known_by_its_name_or_format_and_looks_like_its_kind_or
     assert email is not None and email.search("mail dana.k@example.com") and not email.search("mail Dana")
     assert identifier("city", {"type": "string"}) is None
     assert identifier("link_id", {"type": "string", "enum": ["a1", "b2"]}) is None  # a choice, not an identifier
+    described = identifier("to", {"type": "string", "description": "the recipient's email address"})
+    assert described is not None and described.search("mail dana.k@example.com")  # the description says so
+    assert identifier("to", {"type": "string", "description": "a name or a phone number"}) is None  # either
+
+
+def test_an_email_address_a_request_only_names_is_looked_up_first():
+    @tool
+    def find_contact(name: str) -> str:
+        """Look up someone in the user's contacts; returns their email address."""
+        return "rita@example.com"
+
+    @tool
+    def send_email(to: str, body: str) -> str:
+        """Send an email.
+
+        Args:
+            to: the recipient's email address
+            body: the message text
+        """
+        return "sent"
+
+    chooser = ToolChooser([find_contact, send_email], WordEmbedder())
+    calls = chooser.choose("email my landlord that the heating is broken and the boiler makes a loud noise").calls
+    assert [(c.tool.name, c.inputs) for c in calls] == [("find_contact", {}), ("send_email", {"to": 0})]
+    # "and the boiler ..." fits no tool: more of the request it follows, so its words reach the body
+    assert calls[-1].part == "email my landlord that the heating is broken and the boiler makes a loud noise"
 
 
 def test_a_request_like_a_tools_worked_example_calls_it_though_its_whole_text_fits_less():
