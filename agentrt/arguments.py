@@ -91,6 +91,9 @@ _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, 
 _NUMBER_WORDS = {word: float(n) for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())} | {
     "twenty": 20.0, "thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0, "dozen": 12.0}
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# units of time, in seconds: what a number said in one is in another ("an hour" for minutes: 60)
+_SECONDS = {"sec": 1, "second": 1, "min": 60, "minute": 60, "hr": 3600, "hour": 3600, "day": 86400, "week": 604800}
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
 _QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
 
@@ -145,10 +148,11 @@ class ArgumentWriter:
         taken = {word for word in tool.name.lower().split("_") if len(word) >= 3}
 
         def left_to_the_words(name: str) -> bool:
-            """An optional parameter the plan left out, or a choice or flag: the plan's value for it
-            is the model's guess ("mode": "heat" for "set the thermostat to 22")."""
+            """An optional parameter the plan left out, a choice or flag, or text whose values the
+            words tell (`_telling`, `_vocabulary`): the plan's value for it is the model's guess
+            ("mode": "heat" for "set the thermostat to 22", "date": "8am")."""
             optional = name not in carried and name not in required
-            return optional and (name not in step.args or _a_choice(declared[name]))
+            return optional and (name not in step.args or _a_choice(declared[name]) or _told(name, declared[name]))
 
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides
@@ -255,8 +259,9 @@ class _TaskValues:
             numbers = [_amount(found) for found in _AMOUNT.finditer(whole)]
         self.numbers = list(dict.fromkeys(numbers))
         self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
-        self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
-                            if word in _NUMBER_WORDS]
+        self.quantities += [(_NUMBER_WORDS.get(word, 1.0), unit)  # "two days", "an hour"
+                            for word, unit in zip(self.words, self.words[1:], strict=False)
+                            if word in _NUMBER_WORDS or (word in ("a", "an") and unit in _SECONDS)]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         self._quoted_words = {word for quote in self.quoted for word in _words(quote)}
         self._text = text
@@ -296,17 +301,10 @@ class _TaskValues:
         if kind == "string" and self._labelled(name):
             return {"enum": self._labelled(name)}
         if kind == "string":
-            documented = _documented(prop)
-            telling = _telling(name, documented)
-            # a run of words too: a phone number may hold spaces
-            shaped = [t for t in self.phrases or self.tokens if telling.fullmatch(t)] if telling else []
-            if telling and not shaped and telling.fullmatch("12:00"):  # a time of day: "8pm" is 20:00
-                shaped = [t for t, _ in clock_times(self._text, described_example(documented)) if telling.fullmatch(t)]
-            if telling and shaped and spaced(name, documented):  # and the words after, up to a linking one
-                shaped = [p for p in self.phrases if telling.fullmatch(p.split()[0])
-                          and not set(_words(" ".join(p.split()[1:]))) & _OPENERS]
-            if telling and shaped:  # not the plan's value too: of this shape but not the task's, it is made up
-                return {"enum": list(dict.fromkeys(shaped))}
+            # not the plan's value too: of this shape but not the task's, it is made up
+            shaped = self._shaped(name, _documented(prop)) or self._named(_vocabulary(prop), sure=True)
+            if shaped:
+                return {"enum": shaped}
             free = [p for p in self.phrases
                     if _a_value(p, taken, name) or (p in self.quoted and not taken.intersection(_words(p)))]
             if side is not None:  # a quote is what to say or write, not who or where ("text mom 'landed safe!'")
@@ -336,6 +334,22 @@ class _TaskValues:
         else:
             return None
         return {"enum": values} if values else None
+
+    def _shaped(self, name: str, documented: dict[str, Any]) -> list[str]:
+        """The values of text parameter `name` (`_documented`) that the text states in the
+        shape that tells them apart (`_telling`): a word or a run of words ("+1 646 555 0107"),
+        a path with the words after it up to a linking one ("/Desktop/untitled folder copy"), a
+        time of day said on either clock ("8pm" as 20:00 for "HH:MM, e.g. 18:00")."""
+        telling = _telling(name, documented)
+        if telling is None:
+            return []
+        shaped = [t for t in self.phrases or self.tokens if telling.fullmatch(t)]
+        if not shaped and telling.fullmatch("12:00"):
+            shaped = [t for t, _ in clock_times(self._text, described_example(documented)) if telling.fullmatch(t)]
+        if shaped and spaced(name, documented):
+            shaped = [p for p in self.phrases if telling.fullmatch(p.split()[0])
+                      and not set(_words(" ".join(p.split()[1:]))) & _OPENERS]
+        return list(dict.fromkeys(shaped))
 
     def _recombined(self, planned: str) -> bool:
         """Whether the plan's text is only words of the whole task put together anew ("landed
@@ -400,7 +414,8 @@ class _TaskValues:
             return self.narrow(name, prop, None)
         if kind == "string":
             quoted = [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
-            named = self._labelled(name) or self._named(quoted, sure=True)
+            named = (self._labelled(name) or self._named(_vocabulary(prop) or quoted, sure=True)
+                     or self._shaped(name, _documented(prop)))
             return {"enum": named} if named else None
         return None
 
@@ -535,7 +550,12 @@ class _TaskValues:
             unit = "percent" if unit == "%" else unit.rstrip("s")
             return any(min(len(unit), len(key)) >= 3 and (key.startswith(unit) or unit.startswith(key)) for key in keys)
 
-        return list(dict.fromkeys(number for number, unit in self.quantities if agrees(unit)))
+        stated = [number for number, unit in self.quantities if agrees(unit)]
+        wanted = next((_SECONDS[key] for key in keys if key in _SECONDS), None)
+        if not stated and wanted is not None:  # a time said in another unit: "an hour" is 60 minutes
+            stated = [round(number * _SECONDS[unit.rstrip("s")] / wanted, 6) for number, unit in self.quantities
+                      if unit.rstrip("s") in _SECONDS]
+        return list(dict.fromkeys(stated))
 
     def _switch(self, name: str) -> bool | None:
         """What the text says of flag `name`, by its first word of 4 letters or more
@@ -614,6 +634,23 @@ def _telling(name: str, documented: dict[str, Any]) -> re.Pattern[str] | None:
     return identifier(name, documented) or shape(described_example(documented)) or alternative_identifier(documented)
 
 
+def _vocabulary(prop: dict[str, Any]) -> list[str]:
+    """The words a parameter's description quotes, when it quotes several of one word each: the
+    words its values are said in ('"today", "tomorrow", a weekday such as "friday"'); one quoted
+    value, or a phrase ('e.g. "tax return"'), is an example."""
+    quoted = [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
+    if len(quoted) < 2 or any(len(q.split()) != 1 for q in quoted):
+        return []
+    return quoted + (_WEEKDAYS if set(_WEEKDAYS) & {q.lower() for q in quoted} else [])  # "a weekday such as friday"
+
+
+def _told(name: str, prop: dict[str, Any]) -> bool:
+    """Whether the values of text parameter `name` are told apart by their words (a vocabulary)
+    or their shape (an identifier, a time), so that a text states them or does not."""
+    documented = _documented(prop)
+    return _free_text(prop) and (_telling(name, documented) is not None or bool(_vocabulary(documented)))
+
+
 def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
     """The types a parameter takes, but null: one for `x: T` and `x: T | None` alike."""
     return [option for option in prop.get("anyOf", [prop]) if option.get("type") != "null"]
@@ -632,7 +669,7 @@ def _a_choice(prop: dict[str, Any]) -> bool:
 
 def _plain_text(name: str, prop: dict[str, Any]) -> bool:
     """Whether a parameter takes free text of no telling shape (as "e.g. 08:15" and a path are)."""
-    return _free_text(prop) and identifier(name, prop) is None and shape(described_example(prop)) is None
+    return _free_text(prop) and _telling(name, _documented(prop)) is None
 
 
 def _free_text(prop: dict[str, Any]) -> bool:
