@@ -49,8 +49,9 @@ class TokenizerGrammar:
 
 
 class BatchConstraints(LogitsProcessor):
-    """Per-row constraints for one batched `generate` call: the logits processor, with `advance`
-    as a stopping criterion beside it.
+    """Per-row constraints for one batched `generate` call, or for the rows of a continuous batch
+    as they join and leave (`add`, `keep`): the logits processor, with `advance` as a stopping
+    criterion beside it.
 
     Row i follows `matchers[i]` (None means free text) and may emit at most `budgets[i]` tokens;
     after either is exhausted the row can only emit EOS, so finished rows idle cheaply.

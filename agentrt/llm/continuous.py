@@ -45,8 +45,12 @@ class StepDecoder:
         self.logits = torch.zeros(0, 0)  # [rows, vocabulary]: each row's next token's, in fp32
 
     def admit(self, jobs: list[Job]) -> list[Job]:
-        """Prefill `jobs` together and join them to the batch; returns those whose schema the
-        constraint engine refused (each with its error), which never start."""
+        """Prefill `jobs` and join them to the batch; returns those whose schema the constraint
+        engine refused (each with its error), which never start.
+
+        Each prompt is prefilled alone, from the longest prefix it shares with a recent prompt
+        (`PrefixCache`): requests of one agent share their instructions and tools, so that costs
+        far fewer tokens than prefilling the prompts together, whole, as one padded batch."""
         refused, started, matchers = [], [], []
         for job in jobs:
             schema = job.request.json_schema
@@ -58,11 +62,11 @@ class StepDecoder:
                 refused.append(job)
         if started:
             with torch.inference_mode():
-                cache, mask, logits = self._prefill(started)
-                self._join(cache, mask, logits)
+                prefilled = [self._prefill(job) for job in started]
+                self._join(prefilled)
             self.jobs += started
             self.tokens += [[] for _ in started]
-            self.prompt_tokens += mask.sum(dim=1).tolist()
+            self.prompt_tokens += [mask.shape[1] for _, mask, _ in prefilled]
             self.started += [time.perf_counter()] * len(started)
             self.constraints.add(matchers, [job.request.max_new_tokens for job in started])
             self.texts.add(started)
@@ -94,45 +98,42 @@ class StepDecoder:
     def clear(self) -> None:
         self._keep([])
 
-    def _prefill(self, jobs: list[Job]) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        """(KV cache, attention mask, last logits) of `jobs`' prompts, left-padded to one length."""
+    def _prefill(self, job: Job) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """(KV cache, attention mask, last logits) of `job`'s prompt."""
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 
         llm = self.llm
-        prompts = [llm.prompt_text(job.request.messages) for job in jobs]
-        batch = llm.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(llm.device)
-        ids, mask = batch["input_ids"], batch["attention_mask"]
-        lone = llm.prefix_cache is not None and len(jobs) == 1  # only a lone request reuses a prefix
-        prompt_ids = ids[0].tolist() if lone else []
-        cache = llm.prefix_cache.lookup(prompt_ids) if llm.prefix_cache is not None and lone else None
+        ids = llm.tokenizer(llm.prompt_text(job.request.messages), return_tensors="pt",
+                            add_special_tokens=False)["input_ids"].to(llm.device)
+        prompt_ids = ids[0].tolist()
+        cache = llm.prefix_cache.lookup(prompt_ids) if llm.prefix_cache is not None else None
         if cache is None:
             cache = DynamicCache(config=llm.model.config)
         if any(type(layer) is not DynamicLayer for layer in cache.layers):
             raise ConfigError(f"{llm.name} has sliding-window or linear attention layers, whose caches continuous "
                               "batching does not pad; pass continuous=False")
         done = cache.get_seq_length()
-        positions = (mask.cumsum(dim=-1) - 1).masked_fill(mask == 0, 1)  # as generate numbers padded rows
-        out = llm.model(input_ids=ids[:, done:], attention_mask=mask, position_ids=positions[:, done:],
-                        cache=cache, use_cache=True, logits_to_keep=1)
-        if lone:
-            assert llm.prefix_cache is not None
+        out = llm.model(input_ids=ids[:, done:], cache=cache, use_cache=True, logits_to_keep=1)
+        if llm.prefix_cache is not None:
             llm.prefix_cache.store(prompt_ids, cache)  # _join copies it: decoding never extends the stored one
-        return cache, mask, out.logits[:, -1].float()
+        return cache, torch.ones_like(ids), out.logits[:, -1].float()
 
-    def _join(self, cache: Any, mask: torch.Tensor, logits: torch.Tensor) -> None:
-        """Add rows with `cache`, `mask` and `logits` to the batch, padding the shorter side on the left."""
+    def _join(self, prefilled: list[tuple[Any, torch.Tensor, torch.Tensor]]) -> None:
+        """Add the rows of `prefilled` (cache, mask, logits) to the batch, each padded on the left
+        to the longest."""
         from transformers import DynamicCache
 
-        length = max(self.mask.shape[1], mask.shape[1])
+        parts = ([(self.cache, self.mask, self.logits)] if self.cache is not None else []) + prefilled
+        length = max(mask.shape[1] for _, mask, _ in parts)
         merged = DynamicCache()
-        for number, layer in enumerate(cache.layers):
-            parts = [layer] if self.cache is None else [self.cache.layers[number], layer]
-            merged.update(torch.cat([_pad_left(part.keys, length, dim=2) for part in parts]),
-                          torch.cat([_pad_left(part.values, length, dim=2) for part in parts]), number)
+        for number in range(len(prefilled[0][0].layers)):
+            layers = [cache.layers[number] for cache, _, _ in parts]
+            merged.update(torch.cat([_pad_left(layer.keys, length, dim=2) for layer in layers]),
+                          torch.cat([_pad_left(layer.values, length, dim=2) for layer in layers]), number)
         self.cache = merged
-        self.mask = torch.cat([_pad_left(self.mask.to(mask.device), length, dim=1), _pad_left(mask, length, dim=1)])
-        self.logits = torch.cat([self.logits.to(logits.device), logits]) if self.logits.numel() else logits
+        self.mask = torch.cat([_pad_left(mask, length, dim=1) for _, mask, _ in parts])
+        self.logits = torch.cat([logits for _, _, logits in parts])
 
     def _keep(self, rows: list[int]) -> None:
         """Keep only `rows`, and only the positions at least one of them attends to."""

@@ -1,7 +1,8 @@
-"""Local generation with transformers: padded batches, greedy decoding, JSON-schema constraints
-per row. CUDA + bf16 when a GPU is present, decoding in static KV caches with the decode step
-compiled (CUDA graphs); on the CPU int4 weights with bf16 activations for a 4-bit GGUF, else
-fp32, in dynamic caches. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
+"""Local generation with transformers: greedy decoding of batches, continuous (`continuous.py`)
+or whole (`model.generate` on a padded batch), with JSON-schema constraints per row. CUDA + bf16
+when a GPU is present, decoding whole batches in static KV caches with the decode step compiled
+(CUDA graphs); on the CPU int4 weights with bf16 activations for a 4-bit GGUF, else fp32, in
+dynamic caches, batched continuously. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
 
 from __future__ import annotations
 
