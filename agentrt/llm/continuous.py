@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class StepDecoder:
     """The `batching.Decoder` of a `TransformersLLM` with dynamic KV caches: greedy, with each
     row's constraint, stop strings, streaming and cancellation as `model.generate` has them, and
-    prefix reuse for a request that joins alone."""
+    prefix reuse for every request that joins."""
 
     def __init__(self, llm: TransformersLLM) -> None:
         self.llm = llm
@@ -61,13 +61,14 @@ class StepDecoder:
                 job.error = exc
                 refused.append(job)
         if started:
+            now = time.perf_counter()  # a generation's duration counts its prefill, as generate's does
             with torch.inference_mode():
                 prefilled = [self._prefill(job) for job in started]
                 self._join(prefilled)
             self.jobs += started
             self.tokens += [[] for _ in started]
             self.prompt_tokens += [mask.shape[1] for _, mask, _ in prefilled]
-            self.started += [time.perf_counter()] * len(started)
+            self.started += [now] * len(started)
             self.constraints.add(matchers, [job.request.max_new_tokens for job in started])
             self.texts.add(started)
         return refused
