@@ -93,7 +93,7 @@ lint: setup
 
 # Every benchmark, one after another (about an hour on 2 cores); figures in benchmarks/README.md.
 # Each exits 1 when a figure the README claims misses its target; all run, then the misses are named.
-BENCHMARKS := startup inference gpu plan_validity typed_answers conversation live_text fanout retrieval sandbox_escapes fuzz durability scale concurrency tool_use many_tools
+BENCHMARKS := startup inference gpu plan_validity typed_answers conversation live_text fanout retrieval sandbox_escapes fuzz durability scale concurrency continuous tool_use many_tools
 bench: setup bench-others llama-server
 	@failed=""; for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; \
 		$(BIN)/python benchmarks/$$b.py || failed="$$failed $$b"; done; \

@@ -4,7 +4,7 @@ run must finish (no deadlock), and memory must not grow from one wave to the nex
     .venv/bin/python benchmarks/concurrency.py              # 64 agents, 3 waves
     .venv/bin/python benchmarks/concurrency.py --agents 8 --waves 2     # small; one wave cannot judge memory
 
-Prints per wave: runs finished, wall time, the model's batch sizes, and the process's resident
+Prints per wave: runs finished, wall time, the model's steps by how many rows each decoded, and the process's resident
 memory after the wave beside its memory after the model loaded.
 
 Targets (docs/durability.md), claimed: every run of every wave finishes, and resident memory
@@ -67,7 +67,7 @@ def main() -> None:
         agents = [Agent(model=llm, store=store) for _ in range(args.agents)]
         print(f"{args.agents} agents, one model ({llm.name}), one run store; resident memory after load "
               f"{loaded / 2**20:.0f} MiB")
-        print("| wave | finished | failed | wall (s) | runs/min | model batch sizes | RSS after (MiB) "
+        print("| wave | finished | failed | wall (s) | runs/min | model steps (rows×count) | RSS after (MiB) "
               "| vs after load |")
         print("|---|---|---|---|---|---|---|---|")
         finished_runs, rss_after = 0, []

@@ -101,3 +101,84 @@ def test_closing_ends_the_thread_after_what_waits_and_a_later_request_starts_ano
     queue.close()
     assert not runner.is_alive()  # it no longer holds the model
     assert [g.text for g in queue.submit([request("b")])] == ["b"]
+
+
+class CountingDecoder:
+    """A step-level `Decoder`: a job whose prompt is "name:n" takes n steps of `delay_s`; records
+    which jobs each step served."""
+
+    def __init__(self, delay_s: float = 0.02, fail_at_step: int | None = None) -> None:
+        self.delay_s, self.fail_at_step = delay_s, fail_at_step
+        self.running: list[list] = []  # [job, steps left]
+        self.steps: list[list[str]] = []
+
+    def admit(self, jobs: list[Job]) -> list[Job]:
+        self.running += [[job, int(job.request.messages[0].content.split(":")[1])] for job in jobs]
+        return []
+
+    def step(self) -> list[Job]:
+        self.steps.append([job.request.messages[0].content for job, _ in self.running])
+        if len(self.steps) == self.fail_at_step:
+            raise RuntimeError("step failed")
+        time.sleep(self.delay_s)
+        for row in self.running:
+            row[1] -= 1
+        finished = [job for job, left in self.running if left <= 0 or job.cancelled]
+        for job in finished:
+            job.result = Generation(text=job.request.messages[0].content, prompt_tokens=1, completion_tokens=1,
+                                    duration_s=0)
+        self.running = [row for row in self.running if row[0] not in finished]
+        return finished
+
+    def clear(self) -> None:
+        self.running = []
+
+
+def test_a_request_that_arrives_while_others_decode_joins_at_the_next_step_and_leaves_when_done():
+    decoder = CountingDecoder()
+    queue = BatchQueue(decoder)
+    finished: list[str] = []
+
+    def call(text: str) -> None:
+        finished.append(queue.submit([request(text)])[0].text)
+
+    long = threading.Thread(target=call, args=("long:30",))
+    long.start()
+    while not decoder.steps:
+        time.sleep(0.001)
+    call("short:3")  # returns while the long one still decodes
+    assert finished == ["short:3"] and long.is_alive()
+    long.join(timeout=10)
+    assert finished == ["short:3", "long:30"]
+    joined = decoder.steps.index(["long:30", "short:3"])
+    assert 0 < joined < 5  # joined a running batch, within a step or two of arriving
+    assert decoder.steps[joined : joined + 4] == [["long:30", "short:3"]] * 3 + [["long:30"]]  # then left at once
+    assert queue.batch_sizes[2] == 3 and queue.batch_sizes[1] == 27
+
+
+def test_the_batch_holds_at_most_max_batch_jobs_and_the_rest_join_as_rows_leave():
+    decoder = CountingDecoder(delay_s=0.0)
+    queue = BatchQueue(decoder, max_batch=2)
+    texts = ["a:1", "b:3", "c:1", "d:1"]
+    assert [g.text for g in queue.submit([request(t) for t in texts])] == texts
+    assert decoder.steps == [["a:1", "b:3"], ["b:3", "c:1"], ["b:3", "d:1"]]
+
+
+def test_a_cancelled_job_leaves_the_batch_and_its_batch_mate_goes_on():
+    decoder = CountingDecoder()
+    queue = BatchQueue(decoder)
+    stay, leave = request("stay:10"), request("leave:1000")
+    caller = threading.Thread(target=queue.submit, args=([stay, leave],))
+    caller.start()
+    while len(decoder.steps) < 2:
+        time.sleep(0.001)
+    queue.cancel([leave])
+    caller.join(timeout=10)
+    assert not caller.is_alive() and decoder.steps[-1] == ["stay:10"] and len(decoder.steps) == 10
+
+
+def test_a_failed_step_fails_every_running_job_and_the_queue_goes_on():
+    queue = BatchQueue(CountingDecoder(fail_at_step=2))
+    with pytest.raises(RuntimeError, match="step failed"):
+        queue.submit([request("a:5"), request("b:5")])
+    assert queue.submit([request("c:2")])[0].text == "c:2"

@@ -6,7 +6,7 @@ import torch
 
 from agentrt.llm import GenerationRequest
 from agentrt.llm.batching import Job
-from agentrt.llm.transformers_llm import _cut_at_stop, _RowTexts
+from agentrt.llm.transformers_llm import RowTexts, _cut_at_stop
 from agentrt.schema import Message
 
 pytestmark = pytest.mark.model
@@ -25,7 +25,7 @@ def _stream(tokenizer, tokens: list[int], stop: list[str]) -> tuple[list[str], i
     """(pieces handed to on_text, tokens taken before the row stopped) for `tokens` as one row."""
     pieces: list[str] = []
     job = Job(GenerationRequest(messages=[Message(role="user", content="x")], stop=stop), pieces.append)
-    texts = _RowTexts(tokenizer, [job])
+    texts = RowTexts(tokenizer, [job])
     texts.put(torch.tensor([[0]]))  # the prompt
     taken = 0
     for token in tokens:

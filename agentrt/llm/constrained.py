@@ -49,8 +49,9 @@ class TokenizerGrammar:
 
 
 class BatchConstraints(LogitsProcessor):
-    """Per-row constraints for one batched `generate` call: the logits processor, with `advance`
-    as a stopping criterion beside it.
+    """Per-row constraints for one batched `generate` call, or for the rows of a continuous batch
+    as they join and leave (`add`, `keep`): the logits processor, with `advance` as a stopping
+    criterion beside it.
 
     Row i follows `matchers[i]` (None means free text) and may emit at most `budgets[i]` tokens;
     after either is exhausted the row can only emit EOS, so finished rows idle cheaply.
@@ -69,16 +70,33 @@ class BatchConstraints(LogitsProcessor):
         budgets: Sequence[int],
     ) -> None:
         self.grammar = grammar
-        self.matchers = list(matchers)
-        self.budgets = list(budgets)
-        self.steps = 0
-        self.bitmask = llguidance.torch.allocate_token_bitmask(len(matchers), grammar.vocab_size)
-        self._none_stopped: torch.Tensor | None = None  # what `advance` answers, allocated once
+        self.matchers: list[llguidance.LLMatcher | None] = []
+        self.budgets: list[int] = []
+        self.steps: list[int] = []  # tokens chosen so far, per row
+        self.add(matchers, budgets)
+
+    def add(self, matchers: Sequence[llguidance.LLMatcher | None], budgets: Sequence[int]) -> None:
+        """Rows that join the batch before its next token (continuous batching), after those in it."""
+        self.matchers += matchers
+        self.budgets += budgets
+        self.steps += [0] * len(matchers)
+        self._rows_changed()
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only the rows numbered `rows`, in that order: the others have left the batch."""
+        self.matchers = [self.matchers[i] for i in rows]
+        self.budgets = [self.budgets[i] for i in rows]
+        self.steps = [self.steps[i] for i in rows]
+        self._rows_changed()
+
+    def _rows_changed(self) -> None:
+        self.bitmask = llguidance.torch.allocate_token_bitmask(len(self.matchers), self.grammar.vocab_size)
+        self._none_stopped: torch.Tensor | None = None  # what `advance` answers, allocated once per set of rows
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         constrained = False
         for row, matcher in enumerate(self.matchers):
-            if self.steps >= self.budgets[row]:
+            if self.steps[row] >= self.budgets[row]:
                 self._only_eos(row)
                 constrained = True
             elif matcher is not None:
@@ -86,7 +104,7 @@ class BatchConstraints(LogitsProcessor):
                 constrained = True
             else:
                 self.bitmask[row].fill_(-1)
-        self.steps += 1
+        self.steps = [steps + 1 for steps in self.steps]
         if constrained:
             scores = scores.masked_fill(self._blocked(scores.shape[-1]).to(scores.device), float("-inf"))
         return scores
@@ -96,7 +114,7 @@ class BatchConstraints(LogitsProcessor):
         tokens = input_ids[:, -1].tolist()
         for row, matcher in enumerate(self.matchers):
             # subtle: a row past its budget was forced to EOS; that token is not the grammar's
-            if matcher is not None and not matcher.is_stopped() and self.steps <= self.budgets[row]:
+            if matcher is not None and not matcher.is_stopped() and self.steps[row] <= self.budgets[row]:
                 matcher.consume_token(tokens[row])
         if self._none_stopped is None:
             self._none_stopped = torch.zeros(len(tokens), dtype=torch.bool, device=input_ids.device)

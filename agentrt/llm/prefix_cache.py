@@ -3,8 +3,9 @@
 Every plan request repeats the same instructions, tool list and examples before the task; a
 reasoning step in sequential mode repeats the whole history so far. Keeping the KV cache of
 recent prompts lets the next one compute only what differs. Greedy outputs are unchanged
-(tests/test_default_model.py checks it). Used for single-request calls; batches are padded on
-the left, so their prefixes do not line up.
+(tests/test_default_model.py checks it). Used for every request that joins a continuous batch
+(each is prefilled alone) and for a whole batch of one request; a whole batch of several is
+padded on the left, so their prefixes do not line up.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""Local generation with transformers: padded batches, greedy decoding, JSON-schema constraints
-per row. CUDA + bf16 when a GPU is present, decoding in static KV caches with the decode step
-compiled (CUDA graphs); on the CPU int4 weights with bf16 activations for a 4-bit GGUF, else
-fp32, in dynamic caches. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
+"""Local generation with transformers: greedy decoding of batches, continuous (`continuous.py`)
+or whole (`model.generate` on a padded batch), with JSON-schema constraints per row. CUDA + bf16
+when a GPU is present, decoding whole batches in static KV caches with the decode step compiled
+(CUDA graphs); on the CPU int4 weights with bf16 activations for a 4-bit GGUF, else fp32, in
+dynamic caches, batched continuously. A PEFT (LoRA) adapter, when given, is applied as the model loads."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Sequence
@@ -43,6 +43,7 @@ class TransformersLLM:
         max_batch: int = 16,
         static_cache: bool | None = None,
         compile: bool | CompileConfig | None = None,
+        continuous: bool | None = None,
     ) -> None:
         """`device` and `dtype` default to CUDA + bf16 when a GPU is present, else the CPU.
         `quantize="int4"` packs the linear weights to int4 for the CPU's int4 kernel, with bf16
@@ -51,8 +52,8 @@ class TransformersLLM:
         `adapter` is a local PEFT adapter directory (`save_pretrained` output). It is merged into
         float weights (no cost per token); beside int4 weights a LoRA adapter runs unmerged, since
         re-packing merged weights to 4 bits would round most of its update away.
-        `max_batch` caps how many waiting requests run as one batch; `static_cache` and `compile`
-        choose how a batch decodes (see `from_model`)."""
+        `max_batch` caps how many requests decode together; `static_cache`, `compile` and
+        `continuous` choose how a batch decodes (see `from_model`)."""
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -123,7 +124,7 @@ class TransformersLLM:
                 # subtle: the packed copy only saves time; a cache that cannot take it packs again next start
                 with contextlib.suppress(OSError):
                     int4_cache.save(self.model, packed)
-        self._start(prefix_cache, max_batch, static_cache, compile)
+        self._start(prefix_cache, max_batch, static_cache, compile, continuous)
 
     @classmethod
     def from_model(
@@ -136,6 +137,7 @@ class TransformersLLM:
         max_batch: int = 16,
         static_cache: bool | None = None,
         compile: bool | CompileConfig | None = None,
+        continuous: bool | None = None,
     ) -> TransformersLLM:
         """The backend for a model already built (from a config, say, with random weights, as
         benchmarks/gpu.py does), on its own device and dtype, with `tokenizer` (whose ids must be
@@ -146,19 +148,31 @@ class TransformersLLM:
         static cache): True for its default, `torch.compile(mode="reduce-overhead")`, which
         replays the step as CUDA graphs; a `transformers.CompileConfig` for other settings, on
         any device. Both default to on where the model is on CUDA and off elsewhere: on a CPU the
-        compile takes minutes and a static cache attends over positions not yet used."""
+        compile takes minutes and a static cache attends over positions not yet used.
+
+        `continuous` batches continuously (`continuous.py`): a request that arrives while others
+        decode joins them at the next token, and a finished one leaves at once. It is the default
+        with dynamic caches; a static cache has a fixed number of rows, so there (or with
+        `continuous=False`) each batch runs whole with `model.generate`, and what arrives meanwhile
+        waits for it to end."""
         llm = cls.__new__(cls)
         llm.name, llm.adapter, llm.quantize = name, None, "none"
         llm.model, llm.tokenizer, llm.device = model, tokenizer, model.device
-        llm._start(prefix_cache, max_batch, static_cache, compile)
+        llm._start(prefix_cache, max_batch, static_cache, compile, continuous)
         return llm
 
     def _start(
-        self, prefix_cache: bool, max_batch: int, static_cache: bool | None, compile: bool | CompileConfig | None
+        self,
+        prefix_cache: bool,
+        max_batch: int,
+        static_cache: bool | None,
+        compile: bool | CompileConfig | None,
+        continuous: bool | None,
     ) -> None:
         """What every backend sets up once its model and tokenizer are loaded."""
         from . import compiled_decode
         from .constrained import TokenizerGrammar
+        from .continuous import StepDecoder
         from .static_kv import StaticCaches
 
         self.model.eval()
@@ -170,14 +184,17 @@ class TransformersLLM:
         compile = on_cuda and static_cache if compile is None else compile
         if compile is not False and not static_cache:
             raise ConfigError("compile= compiles the decode step over a static KV cache: pass static_cache=True too")
+        continuous = not static_cache if continuous is None else continuous
+        if continuous and static_cache:
+            raise ConfigError("continuous batching grows and shrinks the batch, which a static KV cache cannot: "
+                              "pass static_cache=False or continuous=False")
         self.static_caches = StaticCaches(self.model.config) if static_cache else None
         self._compile = compiled_decode.generate_options(compile, on_cuda)
         self._compiled_on_cuda = on_cuda and compile is not False
-        self._grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
-        # one batch in the model at a time; the queue gathers what waits into the next batch
-        self._lock = threading.Lock()
+        self.grammar = TokenizerGrammar(self.tokenizer, self.model.config.vocab_size)
         self.prefix_cache = PrefixCache() if prefix_cache else None
-        self.batches = BatchQueue(self._run_batch, max_batch)
+        # the model decodes on the queue's thread only, one batch at a time
+        self.batches = BatchQueue(StepDecoder(self) if continuous else self._run_batch, max_batch)
         _LIVE.add(self)
 
     def prompt_text(self, messages: Sequence[Message]) -> str:
@@ -212,7 +229,7 @@ class TransformersLLM:
         matchers = []
         for job in jobs:
             try:
-                matchers.append(self._grammar.matcher(job.request.json_schema) if job.request.json_schema else None)
+                matchers.append(self.grammar.matcher(job.request.json_schema) if job.request.json_schema else None)
             except ConfigError as exc:  # only this request's schema is at fault, not its batch-mates
                 job.error = exc
         jobs = [job for job in jobs if job.error is None]
@@ -223,12 +240,12 @@ class TransformersLLM:
         prompts = [self.prompt_text(r.messages) for r in requests]
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.device)
-        constraints = BatchConstraints(self._grammar, matchers, [r.max_new_tokens for r in requests])
+        constraints = BatchConstraints(self.grammar, matchers, [r.max_new_tokens for r in requests])
         constrained = any(m is not None for m in matchers)
-        texts = _RowTexts(self.tokenizer, jobs)
+        texts = RowTexts(self.tokenizer, jobs)
         budget = max(r.max_new_tokens for r in requests) + 1
         lone = self.prefix_cache is not None and len(requests) == 1  # only a lone request reuses a prefix
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             if self._compiled_on_cuda:
                 compiled_decode.prepare_thread()
             prompt_ids = batch["input_ids"][0].tolist() if lone else []
@@ -255,7 +272,7 @@ class TransformersLLM:
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         rows = zip(jobs, new_tokens, prompt_lengths, constraints.errors(), strict=True)
         for job, tokens, prompt_tokens, error in rows:
-            job.result = self._generation(tokens, prompt_tokens, job.request, duration, job.cancelled)
+            job.result = self.generation(tokens, prompt_tokens, job.request, duration, job.cancelled)
             if error is not None:  # the mask let through a token the grammar then refused: a bug
                 job.error = ModelOutputError(f"The constraint engine rejected the output ({error})", job.result.text)
 
@@ -276,9 +293,10 @@ class TransformersLLM:
         assert self.prefix_cache is not None
         self.prefix_cache.store(prompt_ids, prefix_of(cache, len(prompt_ids)) if self.static_caches else cache)
 
-    def _generation(
+    def generation(
         self, tokens: list[int], prompt_tokens: int, request: GenerationRequest, duration: float, cancelled: bool
     ) -> Generation:
+        """The `Generation` of `request` from the `tokens` it was given (up to EOS, and cut at a stop string)."""
         eos = self.tokenizer.eos_token_id
         ended = eos in tokens
         if ended:
@@ -308,8 +326,7 @@ class TransformersLLM:
     def wind_down(self, timeout_s: float = 10.0) -> None:
         """Stop every generation and wait for it to leave the model."""
         self.cancel()
-        if self._lock.acquire(timeout=timeout_s):
-            self._lock.release()
+        self.batches.wait_idle(timeout_s)
 
 
 class _Cancelled:
@@ -341,33 +358,51 @@ def _cut_at_stop(text: str, stops: Sequence[str], start: int = 0) -> tuple[str, 
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-class _RowTexts:
+class RowTexts:
     """Follows each row's new text as it is generated: hands it to the row's `on_text`, and ends
-    the row at its first stop string. It is both `generate`'s streamer and a stopping criterion.
+    the row at its first stop string. It is both `generate`'s streamer and a stopping criterion;
+    continuous batching (`continuous.py`) adds and drops rows as requests join and leave.
 
     Each token is decoded once, with what it completes (tokenizers' `DecodeStream`), so a step
     costs the same at the 500th token as at the first; decoding each row's whole token list again
     every step, as this once did, grew with the length of the text."""
 
     def __init__(self, tokenizer: Any, jobs: Sequence[Job]) -> None:
-        from tokenizers.decoders import DecodeStream
-
         self.tokenizer = tokenizer
         # a tokenizer without a Rust backend (transformers' Python and SentencePiece ones) has no DecodeStream
         self.backend = getattr(tokenizer, "backend_tokenizer", None)
-        self.rows = [
+        self.rows: list[_Row] = []
+        self.prompt_seen = False
+        self.add(jobs)
+
+    def add(self, jobs: Sequence[Job]) -> None:
+        """Rows for `jobs`, after those there are."""
+        from tokenizers.decoders import DecodeStream
+
+        self.rows += [
             _Row(job.on_text, [s for s in job.request.stop if s],
-                 DecodeStream(skip_special_tokens=True) if self.backend is not None else _WholeDecode(tokenizer))
+                 DecodeStream(skip_special_tokens=True) if self.backend is not None else _WholeDecode(self.tokenizer))
             for job in jobs
         ]
-        self.needed = any(row.on_text or row.stops for row in self.rows)
-        self.prompt_seen = False
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only the rows numbered `rows`, in that order."""
+        self.rows = [self.rows[i] for i in rows]
+
+    @property
+    def needed(self) -> bool:
+        """Whether any row streams its text or has stop strings to look for."""
+        return any(row.on_text or row.stops for row in self.rows)
 
     def put(self, value: Any) -> None:
         if not self.prompt_seen:  # generate hands over the prompt first
             self.prompt_seen = True
             return
-        for row, token in zip(self.rows, value.view(-1).tolist(), strict=True):  # one new token per row
+        self.step(value.view(-1).tolist())  # one new token per row
+
+    def step(self, tokens: Sequence[int]) -> None:
+        """Each row's new token, in row order."""
+        for row, token in zip(self.rows, tokens, strict=True):
             if not row.stopped and (row.on_text or row.stops):
                 row.tokens.append(token)
                 # None while the token ends inside a character that later tokens complete
@@ -376,11 +411,16 @@ class _RowTexts:
                     row.advance(piece, final=False)
 
     def end(self) -> None:
-        for row in self.rows:
-            if row.tokens and not row.stopped:
-                # subtle: the whole text, decoded once, ends the stream exactly as the generation's
-                # text ends, even where the budget cut a character in half (U+FFFD)
-                row.advance(self.tokenizer.decode(row.tokens, skip_special_tokens=True)[len(row.text) :], final=True)
+        for row in range(len(self.rows)):
+            self.end_row(row)
+
+    def end_row(self, row: int) -> None:
+        """Send the rest of row `row`'s text: it has ended."""
+        ended = self.rows[row]
+        if ended.tokens and not ended.stopped:
+            # subtle: the whole text, decoded once, ends the stream exactly as the generation's
+            # text ends, even where the budget cut a character in half (U+FFFD)
+            ended.advance(self.tokenizer.decode(ended.tokens, skip_special_tokens=True)[len(ended.text) :], final=True)
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
