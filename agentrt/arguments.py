@@ -92,8 +92,6 @@ _NUMBER_WORDS = {word: float(n) for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())} | {
     "twenty": 20.0, "thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0, "dozen": 12.0}
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-# units of time, in seconds: what a number said in one is in another ("an hour" for minutes: 60)
-_SECONDS = {"sec": 1, "second": 1, "min": 60, "minute": 60, "hr": 3600, "hour": 3600, "day": 86400, "week": 604800}
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
 _QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
 
@@ -259,9 +257,8 @@ class _TaskValues:
             numbers = [_amount(found) for found in _AMOUNT.finditer(whole)]
         self.numbers = list(dict.fromkeys(numbers))
         self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
-        self.quantities += [(_NUMBER_WORDS.get(word, 1.0), unit)  # "two days", "an hour"
-                            for word, unit in zip(self.words, self.words[1:], strict=False)
-                            if word in _NUMBER_WORDS or (word in ("a", "an") and unit in _SECONDS)]
+        self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
+                            if word in _NUMBER_WORDS]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         self._quoted_words = {word for quote in self.quoted for word in _words(quote)}
         self._text = text
@@ -550,12 +547,7 @@ class _TaskValues:
             unit = "percent" if unit == "%" else unit.rstrip("s")
             return any(min(len(unit), len(key)) >= 3 and (key.startswith(unit) or unit.startswith(key)) for key in keys)
 
-        stated = [number for number, unit in self.quantities if agrees(unit)]
-        wanted = next((_SECONDS[key] for key in keys if key in _SECONDS), None)
-        if not stated and wanted is not None:  # a time said in another unit: "an hour" is 60 minutes
-            stated = [round(number * _SECONDS[unit.rstrip("s")] / wanted, 6) for number, unit in self.quantities
-                      if unit.rstrip("s") in _SECONDS]
-        return list(dict.fromkeys(stated))
+        return list(dict.fromkeys(number for number, unit in self.quantities if agrees(unit)))
 
     def _switch(self, name: str) -> bool | None:
         """What the text says of flag `name`, by its first word of 4 letters or more
