@@ -79,6 +79,7 @@ _BACK = re.compile(r"(?<![\w'])(?:it|that|them|this)"
                    r"(?=\s*$|\s*[,.;?!]|\s+(?:to|in|into|as|with|between|for|on|at|from|by)\b)", re.IGNORECASE)
 # a quotation mark, not an apostrophe ("it's"): a phrase holding one runs into or out of a quote
 _QUOTE_MARK = re.compile(r"""(?<![^\W\d_])['"\u2018\u2019\u201c\u201d]|['"\u2018\u2019\u201c\u201d](?![^\W\d_])""")
+_SIGN = re.compile(r"[^\w\s]")  # what is neither a word nor a space: "*" in "6*7"
 # words that join a value to the rest of a sentence and are never one end of it: "to Sam" is "Sam"
 _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "about", "and", "or", "as", "than",
           "then"}
@@ -349,12 +350,15 @@ class _TaskValues:
         return list(dict.fromkeys(shaped))
 
     def _recombined(self, planned: str) -> bool:
-        """Whether the plan's text is only words of the whole task put together anew ("landed
-        safe!@r.meyer@example.com"), which its phrases offer as they stand; "AAPL" for "apple"
-        adds what the task implies, and "Lisbon" for "how's the air there" what another part said."""
+        """Whether the plan's text is only words and signs of the whole task put together anew
+        ("landed safe!@r.meyer@example.com"), which its phrases offer as they stand; "AAPL" for
+        "apple" adds what the task implies, "6*7" for "6 times 7" a sign it does not have, and
+        "Lisbon" for "how's the air there" what another part said."""
         whole = self.whole or self._text
         words = _words(planned)
-        return bool(words) and set(words) <= set(_words(whole)) and planned not in _task_values(whole, whole).phrases
+        return (bool(words) and set(words) <= set(_words(whole))
+                and set(_SIGN.findall(planned)) <= set(_SIGN.findall(whole))
+                and planned not in _task_values(whole, whole).phrases)
 
     def _side_of(self, phrase: str) -> Side | None:
         """Which side of a conversion the words around `phrase` put it on: those before it ("to

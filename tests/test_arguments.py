@@ -477,6 +477,15 @@ def test_free_text_leaves_out_articles_the_tools_own_words_and_the_plans_recombi
     assert "9:55 remind standup" not in properties["message"]["enum"]  # the task's words, put together anew
     assert "AAPL" in properties["time"]["enum"]  # what the plan adds to the task's words is offered
 
+    @tool
+    def calculate(expression: str) -> str:
+        """Evaluate an arithmetic expression."""
+        return "42"
+
+    arguments.registry = ToolRegistry([calculate])
+    sum_ = StepSpec(id=1, tool="calculate", args={"expression": "6*7"})
+    assert "6*7" in arguments.request("What is 6 times 7?", sum_).json_schema["properties"]["expression"]["enum"]
+
 
 def test_a_time_of_day_said_with_am_or_pm_is_written_as_the_parameter_shows_and_a_channel_by_its_hash():
     @tool
