@@ -296,8 +296,9 @@ class _TaskValues:
             # subtle: at least one item: a small model otherwise closes the list at once
             return {"type": "array", "items": items, "minItems": 1} if items is not None else None
         values: list[Any]
-        if kind == "string" and self._labelled(name):
-            return {"enum": self._labelled(name)}
+        labelled = self._labelled(name) if kind == "string" else []
+        if labelled:
+            return {"enum": labelled}
         if kind == "string":
             # not the plan's value too: of this shape but not the task's, it is made up
             shaped = self._shaped(name, _documented(prop)) or self._named(_vocabulary(prop), sure=True)
@@ -414,8 +415,7 @@ class _TaskValues:
         if kind == "boolean" or (kind in ("number", "integer") and self._counted(name)):
             return self.narrow(name, prop, None)
         if kind == "string":
-            quoted = [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
-            named = (self._labelled(name) or self._named(_vocabulary(prop) or quoted, sure=True)
+            named = (self._labelled(name) or self._named(_vocabulary(prop) or _quoted(prop), sure=True)
                      or self._shaped(name, _documented(prop)))
             return {"enum": named} if named else None
         return None
@@ -630,11 +630,16 @@ def _telling(name: str, documented: dict[str, Any]) -> re.Pattern[str] | None:
     return identifier(name, documented) or shape(described_example(documented)) or alternative_identifier(documented)
 
 
+def _quoted(prop: dict[str, Any]) -> list[str]:
+    """The values a parameter's description quotes."""
+    return [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
+
+
 def _vocabulary(prop: dict[str, Any]) -> list[str]:
     """The words a parameter's description quotes, when it quotes several of one word each: the
     words its values are said in ('"today", "tomorrow", a weekday such as "friday"'); one quoted
     value, or a phrase ('e.g. "tax return"'), is an example."""
-    quoted = [found.group(0)[1:-1] for found in QUOTED.finditer(prop.get("description", ""))]
+    quoted = _quoted(prop)
     if len(quoted) < 2 or any(len(q.split()) != 1 for q in quoted):
         return []
     return quoted + (_WEEKDAYS if set(_WEEKDAYS) & {q.lower() for q in quoted} else [])  # "a weekday such as friday"
