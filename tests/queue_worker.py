@@ -26,10 +26,16 @@ PLAN = {"steps": [{"id": 1, "tool": "pay", "args": {"amount": 5}},
                   {"id": 3, "tool": "final_answer", "args": {"answer": "$1, $2"}}]}
 
 
+def open_effects(effects: Path) -> sqlite3.Connection:
+    """The EFFECTS file, its tables made if they are not there yet."""
+    db = sqlite3.connect(effects, timeout=30, isolation_level=None)
+    db.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, name TEXT)")
+    db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT, name TEXT)")
+    return db
+
+
 def record(effects: Path, table: str, name: str) -> None:
-    with contextlib.closing(sqlite3.connect(effects, timeout=30, isolation_level=None)) as db:
-        db.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, name TEXT)")
-        db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT, name TEXT)")
+    with contextlib.closing(open_effects(effects)) as db:
         db.execute(f"INSERT {'OR IGNORE' if table == 'effects' else ''} INTO {table} VALUES (?, ?)",
                    (idempotency_key(), name))
 

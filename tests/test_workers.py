@@ -8,7 +8,6 @@ import asyncio
 import collections
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from agentrt.store import SavedRun
 from agentrt.testing import ScriptedLLM
 from agentrt.workers import RunQueue
 
-from .queue_worker import plans, tools
+from .queue_worker import open_effects, plans, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "paid 5, filed paid 5"
@@ -42,7 +41,7 @@ def saved(store: str, run_id: str) -> SavedRun:
 
 
 def counts(effects: Path, table: str) -> collections.Counter[str]:
-    with contextlib.closing(sqlite3.connect(effects)) as db:
+    with contextlib.closing(open_effects(effects)) as db:  # made here too: a worker may not have made them yet
         return collections.Counter(name for (name,) in db.execute(f"SELECT name FROM {table}"))
 
 
@@ -85,7 +84,7 @@ def killed_in_step_2(queue: RunQueue, store: str, effects: Path, *, unsafe: bool
                               *(["--unsafe"] if unsafe else [])], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not (effects.exists() and counts(effects, "calls")["hold"]):
+        while not counts(effects, "calls")["hold"]:
             assert first.poll() is None, first.communicate()[1]
             assert time.monotonic() < deadline, "the first worker never got to step 2"
             time.sleep(0.1)
