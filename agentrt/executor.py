@@ -75,53 +75,77 @@ class Executor:
         """
         pending = [s for s in run.plan.order() if s.id not in run.results]
         running: dict[asyncio.Future[Any], list[StepSpec]] = {}
-        arrival = asyncio.ensure_future(arrivals.get()) if arrivals else None
+        # subtle: each future reports itself here as it finishes, so a wake-up costs the same
+        # however many steps are running (asyncio.wait would hook and unhook every one of them)
+        landed: list[asyncio.Future[Any]] = []
+        woken = asyncio.Event()
+
+        def land(future: asyncio.Future[Any]) -> None:
+            landed.append(future)
+            woken.set()
+
+        def next_arrival() -> asyncio.Future[StepSpec | None] | None:
+            if arrivals is None:
+                return None
+            future = asyncio.ensure_future(arrivals.get())
+            future.add_done_callback(land)
+            return future
+
+        arrival = next_arrival()
         try:
             while True:
-                self._launch(run, pending, running, writing=arrival is not None)
-                waiting = [*running, *([arrival] if arrival else [])]
-                if not waiting:
+                for task in self._launch(run, pending, running, writing=arrival is not None):
+                    task.add_done_callback(land)
+                if not running and arrival is None:
                     return
-                finished, _ = await asyncio.wait(
-                    waiting, timeout=run.budget.time_left(), return_when=asyncio.FIRST_COMPLETED
-                )
-                if not finished:  # the deadline passed with steps still running
-                    for launched in running.values():  # recorded as failed; the cleanup below cancels them
-                        for step in launched:
-                            run.finished(failed_result(step, "cut_off", "cut off: the run's time limit passed"))
-                    return
-                if arrival in finished:
-                    finished.discard(arrival)
-                    written = arrival.result()
-                    arrival = None if written is None or arrivals is None else asyncio.ensure_future(arrivals.get())
-                    if written is not None:
-                        pending.append(written)
-                for task in finished:
-                    for result in task.result():
-                        run.finished(result)
-                    del running[task]
+                if not landed:
+                    woken.clear()
+                    try:
+                        async with asyncio.timeout(run.budget.time_left()):
+                            await woken.wait()
+                    except TimeoutError:  # the deadline passed with steps still running
+                        for launched in running.values():  # recorded as failed; the cleanup below cancels them
+                            for step in launched:
+                                run.finished(failed_result(step, "cut_off", "cut off: the run's time limit passed"))
+                        return
+                for future in landed:
+                    if future is arrival:
+                        written = arrival.result()
+                        arrival = None if written is None else next_arrival()
+                        if written is not None:
+                            pending.append(written)
+                    else:
+                        for result in future.result():
+                            run.finished(result)
+                        del running[future]
+                landed.clear()
         finally:  # on return, cancellation or an unexpected error alike, leave nothing running
             for task in [*running, *([arrival] if arrival else [])]:
                 task.cancel()  # a reasoning step's generation stops with its task
 
     def _launch(self, run: Run, pending: list[StepSpec], running: dict[asyncio.Future[Any], list[StepSpec]],
-                *, writing: bool) -> None:
-        """Start every pending step whose parents are done, as far as the step budget allows."""
+                *, writing: bool) -> list[asyncio.Future[Any]]:
+        """Start every pending step whose parents are done, as far as the step budget allows; the
+        tasks started, also added to `running`."""
         ready = [s for s in pending if all(p in run.results for p in run.plan.parents(s.id))]
         if writing:
             # subtle: the model is busy writing the plan, so reasoning steps wait for it to end
             # and then go together, as one batch; tool steps start at once
             ready = [s for s in ready if s.tool != THINK_TOOL]
         launch = ready[: run.budget.steps_left()]
+        started: list[asyncio.Future[Any]] = []
         for step in launch:
             pending.remove(step)
             run.budget.steps_used += 1
             written = run.emit(StepStarted(step=step))
             if step.tool != THINK_TOOL:
-                running[asyncio.create_task(self._tool_step(step, run, written))] = [step]
+                started.append(asyncio.create_task(self._tool_step(step, run, written)))
+                running[started[-1]] = [step]
         thinks = [s for s in launch if s.tool == THINK_TOOL]
         if thinks:
-            running[asyncio.create_task(self._think_steps(thinks, run))] = thinks
+            started.append(asyncio.create_task(self._think_steps(thinks, run)))
+            running[started[-1]] = thinks
+        return started
 
     async def _tool_step(self, step: StepSpec, run: Run, started: Future[None] | None) -> list[StepResult]:
         """Call the step's tool, once the store holds that it started (`started`): a run that dies
