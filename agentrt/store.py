@@ -9,7 +9,6 @@ and the rows are the same for both (`database.py` holds what differs).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import queue
 import threading
@@ -27,6 +26,7 @@ from .database import Connection, Database, Schema, open_database
 from .errors import ConfigError
 from .events import Event, ModelCalled, StepFinished, StepStarted
 from .schema import ModelCall, RunResult, StepResult, StepSpec
+from .threads import awaitable
 
 RunStatus = Literal["running", "finished", "failed"]
 
@@ -261,7 +261,7 @@ class RunJournal:
     async def durable(self, write: Future[None] | None) -> None:
         """Wait until `write` (and so every write before it) is stored; raise a failed write's error."""
         if write is not None and not write.done():  # subtle: wrapping a done one still costs a wake-up
-            await asyncio.wrap_future(write)
+            await awaitable(write)
         if self._failure is not None:
             raise self._failure
 

@@ -3,6 +3,9 @@
 Like `ThreadPoolExecutor`, but its threads are daemons: a tool that never returns can neither
 keep the process alive at exit nor stop the pool, which starts another thread (up to its bound)
 while the stuck one stays busy. Threads are reused, so a call costs no thread start.
+
+Results go back to the event loop in batches (`awaitable`): calls that finish while the loop is
+busy wake it once, not once each, which is most of what a fan-out of quick sync tools costs.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextvars
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -64,4 +68,52 @@ runs at once each wait here for the model, whose batching serves their calls tog
 async def off_loop(pool: DaemonThreadPool, fn: Callable[..., Any], /, *args: Any) -> Any:
     """`fn(*args)` on one of `pool`'s threads, awaited from the event loop, in a copy of the
     caller's context (as `asyncio.to_thread` does), so tools see which run and step call them."""
-    return await asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, fn, *args)
+    work = pool.submit(contextvars.copy_context().run, fn, *args)
+    awaited = awaitable(work)
+    awaited.add_done_callback(lambda _: awaited.cancelled() and work.cancel())  # not started: never starts
+    return await awaited
+
+
+def awaitable(work: Future[Any]) -> asyncio.Future[Any]:
+    """`work`, a future another thread completes, as a future of the running loop (like
+    `asyncio.wrap_future`, but futures completing together wake the loop once, and cancelling
+    the awaiting leaves `work` alone)."""
+    loop = asyncio.get_running_loop()
+    awaited: asyncio.Future[Any] = loop.create_future()
+    work.add_done_callback(lambda done: _hand_back(loop, awaited, done))
+    return awaited
+
+
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Future[Any]]]] = (
+    weakref.WeakKeyDictionary())
+_inbox_lock = threading.Lock()
+
+
+def _hand_back(loop: asyncio.AbstractEventLoop, awaited: asyncio.Future[Any], done: Future[Any]) -> None:
+    """Pass a finished call to the loop awaiting it. Calls finishing while the loop is busy go
+    over together: only the first wakes it (each `call_soon_threadsafe` is a wake-up)."""
+    with _inbox_lock:
+        inbox = _inboxes.setdefault(loop, [])
+        inbox.append((awaited, done))
+        if len(inbox) > 1:
+            return
+    try:
+        loop.call_soon_threadsafe(_deliver, loop)
+    except RuntimeError:  # the loop has closed: no one is waiting any more
+        pass
+
+
+def _deliver(loop: asyncio.AbstractEventLoop) -> None:
+    with _inbox_lock:
+        inbox = _inboxes.pop(loop, [])
+    for awaited, done in inbox:
+        if awaited.done():  # cancelled meanwhile
+            continue
+        if done.cancelled():
+            awaited.cancel()
+            continue
+        error = done.exception()
+        if error is not None:
+            awaited.set_exception(error)
+        else:
+            awaited.set_result(done.result())
