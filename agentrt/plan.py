@@ -104,15 +104,15 @@ class Plan:
         replanning). Only the new steps are validated; on a `PlanError` the plan is unchanged."""
         new = [step.id for step in spec.steps]
         try:
-            self._add(spec.steps, tool_names)
+            order = self._add(spec.steps, tool_names)
         except PlanError:
             self.graph.remove_nodes_from([n for n in set(new) if n not in self._order])
             raise
-        added = self.graph.subgraph(new)
-        self._order.extend(nx.lexicographical_topological_sort(added))
+        self._order.extend(order)
         return self
 
-    def _add(self, steps: list[StepSpec], tool_names: Collection[str] | None) -> None:
+    def _add(self, steps: list[StepSpec], tool_names: Collection[str] | None) -> list[int]:
+        """Put `steps` in the graph, checked; their ids in the order they may run."""
         for step in steps:
             if step.id in self.graph:
                 raise PlanError(f"Step {step.id} appears twice; give every step a unique id")
@@ -130,11 +130,16 @@ class Plan:
                         f"remove it from depends_on or add step {parent}"
                     )
                 self.graph.add_edge(parent, step.id)
-        # subtle: earlier steps never depend on new ones, so a cycle can only lie among the new
-        added = self.graph.subgraph(step.id for step in steps)
-        if not nx.is_directed_acyclic_graph(added):
+        # subtle: earlier steps never depend on new ones, so a cycle can only lie among the new;
+        # a graph of those alone is checked and ordered far faster than a subgraph view
+        added = nx.DiGraph()
+        added.add_nodes_from(step.id for step in steps)
+        added.add_edges_from((parent, step.id) for step in steps for parent in step.depends_on if parent in added)
+        try:
+            order = list(nx.lexicographical_topological_sort(added))
+        except nx.NetworkXUnfeasible:
             cycle = " -> ".join(str(edge[0]) for edge in nx.find_cycle(added))
-            raise PlanError(f"Steps form a cycle ({cycle}); a step cannot wait on its own result")
+            raise PlanError(f"Steps form a cycle ({cycle}); a step cannot wait on its own result") from None
         for step in steps:
             try:
                 used = references(step.args)
@@ -148,6 +153,7 @@ class Plan:
                         + ("not in the plan" if ref not in self.graph else "not one of its dependencies")
                         + f"; add {ref} to step {step.id}'s depends_on or drop the reference"
                     )
+        return order
 
     def spec(self) -> PlanSpec:
         """Every step, by id, as plain data."""
