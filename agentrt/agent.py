@@ -530,7 +530,8 @@ class Agent:
         running = _RUNNING.set((*_RUNNING.get(), self))
         try:
             run.emit(RunStarted(run_id=run.id, instruction=run.instruction, resumed=run.resumed))
-            run.passages = await off_loop(MODEL_THREADS, self._retrieve, run.instruction)
+            if self.knowledge is not None:  # a search may block, so off the loop; no knowledge base, no thread hop
+                run.passages = await off_loop(MODEL_THREADS, self._retrieve, run.instruction)
             if self.memory is not None:
                 run.experiences = await off_loop(MODEL_THREADS, self.memory.recall, run.instruction)
             end = await drive(run, self._crew)
