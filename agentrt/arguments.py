@@ -50,6 +50,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from .choice_names import standard_names
@@ -137,6 +138,7 @@ class ArgumentWriter:
         part = call.part if call is not None else None
         carried = call.carried if call is not None else {}
         stated = _task_values(part or instruction, instruction, call.refers_to if call is not None else None)
+        after = _task_values(call.after, instruction) if call is not None and call.after else None
         shown = example_arguments(tool)
         shared = _shared_choices(declared)
         sides = _sides(declared, shared)
@@ -179,7 +181,7 @@ class ArgumentWriter:
                 else:
                     planned = None if repeated or copied else step.args.get(name)
                 narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name),
-                                         taken=frozenset(taken), in_turn=in_turn.get(name))
+                                         taken=frozenset(taken), in_turn=in_turn.get(name), after=after)
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
                 elif narrowed is not None and name not in required:
@@ -268,7 +270,7 @@ class _TaskValues:
 
     def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
                side: Side | None = None, taken: frozenset[str] = frozenset(),
-               in_turn: float | str | None = None) -> dict[str, Any] | None:
+               in_turn: float | str | None = None, after: _TaskValues | None = None) -> dict[str, Any] | None:
         """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
         plan's value), or None where that does not apply (a format, an object, nothing to choose
         from): a choice to those the instruction names (on its `side`, for one side of a
@@ -276,7 +278,9 @@ class _TaskValues:
         instruction says of it; text that takes an identifier or has a telling example to the
         words of that shape, else to the instruction's phrases (those that can be a value,
         `_a_value`, unless quoted or none is left); a number to those stated in the unit
-        `name` speaks of, else to the one it takes `in_turn`, else to all its numbers."""
+        `name` speaks of, else to the one it takes `in_turn`, else to all its numbers. Text the
+        words leave no phrase for comes from the part of the call before, `after`, if given
+        ("the forecast for Paris today and tomorrow": "tomorrow" is the day, Paris the city)."""
         options = _options(prop)
         if len(options) != 1:
             return None
@@ -310,6 +314,8 @@ class _TaskValues:
                 free = [p for p in free if not set(_words(p)) <= self._quoted_words]
             sided = [p for p in free if side is not None and self._side_of(p) == side]
             free = sided or free  # "text it to Sam": a recipient is what follows "to"
+            if not free and after is not None:  # the part said only what differs from the call before
+                return after.narrow(name, prop, planned, side=side, taken=taken)
             # the plan's own text, unless the words put a value on this side ("11 stone": not the
             # plan's "kilogram"), it is longer than the request (a copy run on: "Dinner is
             # cancelled. Our flight... Dinner is cancelled."), the request refers back to an
@@ -613,7 +619,7 @@ def _referring_back(call: Call, step_id: int) -> Call:
     that call's result: "text it to Sam" after a translation in step 1 is "text $1 to Sam", so the
     message can be the translation, and "convert that to won" takes its amount from step 1."""
     part = _BACK.sub(f"${step_id}", call.part, count=1)
-    return call if part == call.part else Call(call.tool, part, call.carried, refers_to=step_id)
+    return call if part == call.part else replace(call, part=part, refers_to=step_id)
 
 
 def _documented(prop: dict[str, Any]) -> dict[str, Any]:
@@ -669,8 +675,9 @@ def _a_choice(prop: dict[str, Any]) -> bool:
 
 
 def _plain_text(name: str, prop: dict[str, Any]) -> bool:
-    """Whether a parameter takes free text of no telling shape (as "e.g. 08:15" and a path are)."""
-    return _free_text(prop) and _telling(name, _documented(prop)) is None
+    """Whether a parameter takes free text whose values are not told apart by a shape (as "e.g.
+    08:15" and a path are) nor by a vocabulary ("today", "tomorrow", a weekday)."""
+    return _free_text(prop) and not _told(name, prop)
 
 
 def _free_text(prop: dict[str, Any]) -> bool:

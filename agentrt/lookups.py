@@ -50,7 +50,7 @@ def with_lookups(calls: Sequence[Call], tools: Sequence[Tool]) -> list[Call]:
                                and not _unstated(t, call.part)), None)
                 if lookup is None:
                     continue
-                made.append(replace(call, tool=lookup, carried={}, refers_to=None, inputs={}))
+                made.append(replace(call, tool=lookup, carried={}, refers_to=None, inputs={}, after=None))
                 earlier = len(made) - 1
             inputs[name] = earlier
         made.append(replace(call, inputs=inputs) if inputs else call)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .lookups import with_lookups
@@ -77,13 +77,16 @@ class Call:
     whose result the part names as `$N` ("text $1 to Sam", `arguments.py`), if any; `inputs`
     are the parameters that take the result of an earlier call of the plan, each by that call's
     position among the plan's calls (`lookups.py`: "share my resume with john" shares what
-    `search_files` found with whom `find_contact` found)."""
+    `search_files` found with whom `find_contact` found); `after` is the part of the call before
+    it when that one calls the same tool, whose words give what the part leaves unsaid ("the
+    forecast for Paris today and tomorrow": tomorrow's is for Paris too)."""
 
     tool: Tool
     part: str
     carried: dict[str, Any] = field(default_factory=dict)
     refers_to: int | None = None
     inputs: dict[str, int] = field(default_factory=dict)
+    after: str | None = None
 
 
 @dataclass
@@ -175,7 +178,7 @@ class ToolChooser:
                 # values of one call ("gcd of 40 and 50"), or a word about it ("60? as a dict")
                 calls[-1] = Call(tool, f"{calls[-1].part} and {part}")
             else:  # "define ubiquitous and serendipity", "timers for 10 and for 25 minutes": a call each
-                calls.append(Call(tool, part))
+                calls.append(Call(tool, part, after=calls[-1].part if calls and calls[-1].tool is tool else None))
         if not calls:
             calls = [Call(self.tools[int(picks[:, 0].argmax())], instruction)]
         by_fit = [self.tools[i] for i in fits[:, 0].argsort()[::-1]]
@@ -223,7 +226,7 @@ def _fanned_out(call: Call) -> list[Call]:
     parts = [call.part[: found.start()] + item + call.part[found.end() :] for item in items]
     if not all(_stands_alone(part, call.tool) for part in parts):
         return [call]
-    return [Call(call.tool, part, call.carried) for part in parts]
+    return [replace(call, part=part) for part in parts]
 
 
 def _takes_list(prop: dict[str, Any]) -> bool:

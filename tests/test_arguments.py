@@ -680,3 +680,27 @@ def test_on_the_default_model_an_id_the_task_does_not_state_is_looked_up_first(d
     assert [name for name, _ in made] == ["find_parcel", "redirect_parcel"]
     assert "lamp" in made[0][1]["description"].lower()
     assert made[1][1]["parcel_id"] == "PCL-4471"  # what the lookup returned, not a made-up id
+
+
+def test_a_call_whose_part_says_only_what_differs_takes_the_rest_from_the_call_before():
+    @tool
+    def get_forecast(city: str, day: str) -> str:
+        """The weather forecast for a city.
+
+        Args:
+            city: the city
+            day: "today", "tomorrow" or a weekday such as "friday"
+        """
+        return "rain"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([get_forecast])
+    task = "What's the forecast for Paris today and tomorrow?"
+    spec = steps(("get_forecast", {"city": "Paris", "day": "today"}), ("get_forecast", {"city": "Paris", "day": "x"}))
+    first = Call(get_forecast, "What's the forecast for Paris today")
+    second = arguments.request(task, spec.steps[1], Call(get_forecast, "tomorrow?", after=first.part),
+                               repeated=True).json_schema["properties"]
+    assert second["day"] == {"enum": ["tomorrow"]}
+    assert "Paris" in second["city"]["enum"] and "tomorrow" not in second["city"]["enum"]
+    alone = arguments.request(task, spec.steps[1], Call(get_forecast, "tomorrow?"), repeated=True)
+    assert alone.json_schema["properties"]["city"] == {"enum": ["tomorrow"]}  # what it was: no other words

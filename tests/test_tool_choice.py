@@ -248,6 +248,7 @@ def test_a_part_no_tool_fits_repeats_the_call_before_only_when_it_reads_as_a_val
     two = chooser.choose("current weather in a city Paris and Tokyo")
     assert [(c.tool.name, c.part) for c in two.calls] == [("get_weather", "current weather in a city Paris"),
                                                            ("get_weather", "Tokyo")]
+    assert [c.after for c in two.calls] == [None, "current weather in a city Paris"]  # what "Tokyo" leaves unsaid
     one = chooser.choose("current weather in a city Paris, then tell me what you found out")
     assert [(c.tool.name, c.part) for c in one.calls] == [("get_weather", "current weather in a city Paris")]
 
