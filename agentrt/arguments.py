@@ -86,6 +86,7 @@ _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "ab
           "then"}
 _OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its"}  # nor does it end so
 _THE_USER = {"me", "us"}  # nor does it begin with the user ("remind me at 8am"), though it may end so ("call me")
+_ONCE_MORE = {"again", "also", "too", "another"}  # nor is it only these: "... and again at 8pm" repeats a call
 # a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
 _AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
@@ -596,12 +597,12 @@ def _a_value(phrase: str, taken: frozenset[str], name: str) -> bool:
     `set_reminder`), not the parameter's name itself ("room" is no room), neither end a linking
     word ("to Sam", "lights to"), its last word not one that opens a phrase ("beats in the"),
     nor its first an article or a possessive as written in lower case ("the living room" is
-    "living room"; "The Hague" stays)."""
+    "living room"; "The Hague" stays), nor only a word that says a call is made once more ("again")."""
     words = _words(phrase)
     return (bool(words) and not any(w in taken or (len(w) >= 4 and any(t.startswith(w) for t in taken))
                                      for w in words)
             and words != _words(name) and words[0] not in _LINKS and words[-1] not in _OPENERS
-            and phrase.split()[0] not in _OPENERS and words[0] not in _THE_USER)
+            and phrase.split()[0] not in _OPENERS and words[0] not in _THE_USER and not set(words) <= _ONCE_MORE)
 
 
 def _same_word(word: str, wanted: str) -> bool:

@@ -704,3 +704,24 @@ def test_a_call_whose_part_says_only_what_differs_takes_the_rest_from_the_call_b
     assert "Paris" in second["city"]["enum"] and "tomorrow" not in second["city"]["enum"]
     alone = arguments.request(task, spec.steps[1], Call(get_forecast, "tomorrow?"), repeated=True)
     assert alone.json_schema["properties"]["city"] == {"enum": ["tomorrow"]}  # what it was: no other words
+
+
+def test_a_call_made_again_takes_what_it_does_not_restate_from_the_call_before():
+    @tool
+    def set_reminder(message: str, time: str) -> str:
+        """Set a reminder.
+
+        Args:
+            message: what to remind the user of
+            time: the time of day, HH:MM, e.g. 18:00
+        """
+        return "set"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([set_reminder])
+    task = "remind me at 8am to take my meds, and again at 8pm"
+    step = StepSpec(id=2, tool="set_reminder", args={"message": "again", "time": "20:00"})
+    again = Call(set_reminder, "again at 8pm", after="remind me at 8am to take my meds")
+    properties = arguments.request(task, step, again, repeated=True).json_schema["properties"]
+    assert properties["time"] == {"enum": ["20:00"]}
+    assert "take my meds" in properties["message"]["enum"] and "again" not in properties["message"]["enum"]
