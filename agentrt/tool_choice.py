@@ -164,7 +164,9 @@ class ToolChooser:
             if followed and added is not None:
                 calls.append(Call(followed, added or part, dict(before[-1].args)))
                 continue
-            fitting = picks[best, column] >= self.min_part_fit
+            # "... in tokyo and in new york": a few words after a preposition ask nothing of their
+            # own, however well another tool fits them (get_showtimes fits "in new york")
+            fitting = picks[best, column] >= self.min_part_fit and not (calls and _only_more(part))
             if not fitting and not (calls and _a_value(part)):
                 # more of the request before, which "and" went on with ("email Rita that I landed and
                 # I'll be in tomorrow"), or about the answer ("then give all three results")
@@ -203,6 +205,16 @@ def _a_value(part: str) -> bool:
     """Whether a part no tool fits reads as one more value for the call before it ("... and
     serendipity", "and in Tokyo", "and 25 minutes"): a number, quoted text, or a few words."""
     return bool(NUMBER.search(part) or QUOTED.search(part)) or len(part.split()) <= 3
+
+
+def _only_more(part: str) -> bool:
+    """Whether a part is a few words after a preposition ("in new york", "to pounds", "from Boston
+    to Hartford"): more of the call before it, not a request."""
+    words = part.split()
+    return 1 < len(words) <= 4 and words[0].lower() in _PREPOSITIONS
+
+
+_PREPOSITIONS = {"in", "to", "into", "for", "from", "on", "at", "with"}
 
 
 def _stands_alone(part: str, tool: Tool) -> bool:

@@ -253,6 +253,19 @@ def test_a_part_no_tool_fits_repeats_the_call_before_only_when_it_reads_as_a_val
     assert [(c.tool.name, c.part) for c in one.calls] == [("get_weather", "current weather in a city Paris")]
 
 
+def test_a_few_words_after_a_preposition_are_more_of_the_call_before_however_well_another_tool_fits():
+    @tool
+    def get_showtimes(movie: str, city: str) -> str:
+        """Showtimes of a movie in a city, e.g. in new york."""
+        return "19:00"
+
+    chooser = ToolChooser([get_weather, get_showtimes], WordEmbedder())
+    two = chooser.choose("current weather in a city Paris and in new york")
+    assert [(c.tool.name, c.part) for c in two.calls] == [("get_weather", "current weather in a city Paris"),
+                                                           ("get_weather", "in new york")]
+    assert chooser.choose("in new york").calls[0].tool.name == "get_showtimes"  # first, it is the request
+
+
 def test_an_identifier_a_request_names_but_does_not_state_is_looked_up_first():
     @tool
     def find_order(item: str) -> str:
