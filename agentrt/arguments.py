@@ -87,6 +87,11 @@ _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "ab
 _OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its"}  # nor does it end so
 _THE_USER = {"me", "us"}  # nor does it begin with the user ("remind me at 8am"), though it may end so ("call me")
 _ONCE_MORE = {"again", "also", "too", "another"}  # nor is it only these: "... and again at 8pm" repeats a call
+# what a request says to write or tell: the rest after "that" or "saying", when the request opens
+# with a verb of telling someone ("text Sam that...", "send a text to ... that", "remind me that")
+_SAID = re.compile(r"^\s*(?:please\s+)?(?:text|email|e-mail|message|post|reply|tell(?!\s+(?:me|us)\b)|remind\s+\w+"
+                   r"|let\s+\w+\s+know|send\s+(?:an?\s+)?(?:text|message|email|e-mail|note|sms))\b"
+                   r".*?\b(?:that|saying)\s+(.+)$", re.IGNORECASE | re.DOTALL)
 # a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
 _AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
@@ -264,6 +269,8 @@ class _TaskValues:
         self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
                             if word in _NUMBER_WORDS]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
+        said = _SAID.search(text)
+        self.said = said.group(1).strip(self._EDGES) if said else None
         self._quoted_words = {word for quote in self.quoted for word in _words(quote)}
         self._text = text
         self.whole = whole if whole != text else None
@@ -277,7 +284,8 @@ class _TaskValues:
         from): a choice to those the instruction names (on its `side`, for one side of a
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
         instruction says of it; text that takes an identifier or has a telling example to the
-        words of that shape, else to the instruction's phrases (those that can be a value,
+        words of that shape, else (not on a side) to what a verb of saying and "that" say is to
+        be written ("text Sam that the package is here"), else to the instruction's phrases (those that can be a value,
         `_a_value`, unless quoted or none is left); a number to those stated in the unit
         `name` speaks of, else to the one it takes `in_turn`, else to all its numbers. Text the
         words leave no phrase for comes from the part of the call before, `after`, if given
@@ -309,6 +317,8 @@ class _TaskValues:
             shaped = self._shaped(name, _documented(prop)) or self._named(_vocabulary(prop), sure=True)
             if shaped:
                 return {"enum": shaped}
+            if self.said and side is None and not taken.intersection(_words(self.said)):
+                return {"enum": [self.said]}  # "text Sam that the package is here": all of what to say
             free = [p for p in self.phrases
                     if _a_value(p, taken, name) or (p in self.quoted and not taken.intersection(_words(p)))]
             if side is not None:  # a quote is what to say or write, not who or where ("text mom 'landed safe!'")
@@ -458,7 +468,7 @@ class _TaskValues:
                     for word in self.words[position : position + covered]}
         if value in self._labelled(name):  # "subject 'Sick day'": the label's word too
             return {*_words(value), *_words(name)}
-        if value in self.tokens:
+        if value in self.tokens or value == self.said:
             return set(_words(value))
         return {word for time, said in clock_times(self._text, value) if time == value for word in _words(said)}
 

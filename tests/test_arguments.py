@@ -725,3 +725,14 @@ def test_a_call_made_again_takes_what_it_does_not_restate_from_the_call_before()
     properties = arguments.request(task, step, again, repeated=True).json_schema["properties"]
     assert properties["time"] == {"enum": ["20:00"]}
     assert "take my meds" in properties["message"]["enum"] and "again" not in properties["message"]["enum"]
+
+
+def test_what_a_request_says_to_write_after_that_is_the_text_whole():
+    arguments, _ = writer()
+    step = StepSpec(id=1, tool="send_message", args={"to": "to", "text": "package"})
+    task = "send a text to Sam that the package is at the front desk"
+    properties = arguments.request(task, step).json_schema["properties"]
+    assert properties["text"] == {"enum": ["the package is at the front desk"]}
+    assert "Sam" in properties["to"]["enum"]
+    found = arguments.request("weather in the city that Sam named", StepSpec(id=1, tool="get_weather", args={"city": "x"}))
+    assert len(found.json_schema["properties"]["city"]["enum"]) > 1  # no verb of saying: "that" says nothing here
