@@ -88,10 +88,11 @@ _OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her
 _THE_USER = {"me", "us"}  # nor does it begin with the user ("remind me at 8am"), though it may end so ("call me")
 _ONCE_MORE = {"again", "also", "too", "another"}  # nor is it only these: "... and again at 8pm" repeats a call
 # what a request says to write or tell: the rest after "that" or "saying", when the request opens
-# with a verb of telling someone ("text Sam that...", "send a text to ... that", "remind me that")
+# with a verb of telling someone ("text Sam that...", "send a text to ... that", "remind me that"),
+# not "that" as what is sent ("text that to mom")
 _SAID = re.compile(r"^\s*(?:please\s+)?(?:text|email|e-mail|message|post|reply|tell(?!\s+(?:me|us)\b)|remind\s+\w+"
                    r"|let\s+\w+\s+know|send\s+(?:an?\s+)?(?:text|message|email|e-mail|note|sms))\b"
-                   r".*?\b(?:that|saying)\s+(.+)$", re.IGNORECASE | re.DOTALL)
+                   r".*?\b(?:that|saying)\s+(?!(?:to|in|on|for|with|at)\b)(.+)$", re.IGNORECASE | re.DOTALL)
 # a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
 _AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
