@@ -103,6 +103,7 @@ _NUMBER_WORDS = {word: float(n) for n, word in enumerate(
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # a number and the word after it: "30 sec", "2 days", "1 sentence"
 _QUANTITY = re.compile(rf"({NUMBER.pattern})\s*([^\W\d_]+|%)")
+_ONE_UNIT = re.compile(r"\ban?\s+(?:[a-z]+\s+)?(hour|minute|day|week|month|year)\b", re.IGNORECASE)
 
 
 class ArgumentWriter:
@@ -269,6 +270,8 @@ class _TaskValues:
         self.quantities = [(number(n), unit.lower()) for n, unit in _QUANTITY.findall(plain)]
         self.quantities += [(_NUMBER_WORDS[word], unit) for word, unit in zip(self.words, self.words[1:], strict=False)
                             if word in _NUMBER_WORDS]
+        # one of a unit said with an article, an adjective between or not: "an hour", "a free hour"
+        self.quantities += [(1.0, unit.lower()) for unit in _ONE_UNIT.findall(plain)]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
         said = _SAID.search(text)
         self.said = said.group(1).strip(self._EDGES) if said else None
@@ -562,14 +565,17 @@ class _TaskValues:
         """The numbers the text states in the unit parameter `name` speaks of: "30 sec" for
         seconds, "2 days" for days, "1 sentence" for max_sentences (a unit and a word of the
         name agree when the shorter, from 3 letters and without a plural s, begins the longer;
-        "%" is "percent")."""
+        "%" is "percent"), or for minutes, where none is stated in minutes, the hours in minutes."""
         keys = [key.rstrip("s") for key in name.lower().split("_") if len(key) >= 3]
 
         def agrees(unit: str) -> bool:
             unit = "percent" if unit == "%" else unit.rstrip("s")
             return any(min(len(unit), len(key)) >= 3 and (key.startswith(unit) or unit.startswith(key)) for key in keys)
 
-        return list(dict.fromkeys(number for number, unit in self.quantities if agrees(unit)))
+        counted = [number for number, unit in self.quantities if agrees(unit)]
+        if not counted and "minute" in keys:  # "a 2 hour block" for duration_minutes: 120
+            counted = [number * 60 for number, unit in self.quantities if unit.rstrip("s") in ("hour", "hr")]
+        return list(dict.fromkeys(counted))
 
     def _switch(self, name: str) -> bool | None:
         """What the text says of flag `name`, by its first word of 4 letters or more

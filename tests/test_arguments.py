@@ -736,3 +736,17 @@ def test_what_a_request_says_to_write_after_that_is_the_text_whole():
     assert "Sam" in properties["to"]["enum"]
     found = arguments.request("weather in the city that Sam named", StepSpec(id=1, tool="get_weather", args={"city": "x"}))
     assert len(found.json_schema["properties"]["city"]["enum"]) > 1  # no verb of saying: "that" says nothing here
+
+
+def test_hours_count_for_a_parameter_in_minutes_when_no_minutes_are_stated():
+    @tool
+    def find_free_slot(date: str, duration_minutes: int) -> str:
+        """Find a free slot in the user's calendar."""
+        return "10:00"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([find_free_slot])
+    step = StepSpec(id=1, tool="find_free_slot", args={"date": "wednesday", "duration_minutes": 30})
+    for task, minutes in [("find me a free hour on wednesday", 60), ("find a 2 hour block on saturday", 120),
+                          ("find 45 minutes on friday", 45)]:
+        assert arguments.request(task, step).json_schema["properties"]["duration_minutes"] == {"enum": [minutes]}
