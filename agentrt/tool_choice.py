@@ -165,8 +165,10 @@ class ToolChooser:
                 calls.append(Call(followed, added or part, dict(before[-1].args)))
                 continue
             # "... in tokyo and in new york": a few words after a preposition ask nothing of their
-            # own, however well another tool fits them (get_showtimes fits "in new york")
-            fitting = picks[best, column] >= self.min_part_fit and not (calls and _only_more(part))
+            # own, however well another tool fits them (get_showtimes fits "in new york"): they are
+            # the call before made again, for them
+            more = bool(calls) and _only_more(part)
+            fitting = picks[best, column] >= self.min_part_fit and not more
             if not fitting and not (calls and _a_value(part)):
                 # more of the request before, which "and" went on with ("email Rita that I landed and
                 # I'll be in tomorrow"), or about the answer ("then give all three results")
@@ -176,7 +178,7 @@ class ToolChooser:
                 continue
             tool = self.tools[best] if fitting else calls[-1].tool  # "... and serendipity": the call before's
             if calls and calls[-1].tool is tool and (not _stands_alone(calls[-1].part, tool)
-                                                     or not (fitting or _stands_alone(part, tool))):
+                                                     or not (fitting or more or _stands_alone(part, tool))):
                 # values of one call ("gcd of 40 and 50"), or a word about it ("60? as a dict")
                 calls[-1] = Call(tool, f"{calls[-1].part} and {part}")
             else:  # "define ubiquitous and serendipity", "timers for 10 and for 25 minutes": a call each

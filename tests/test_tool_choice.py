@@ -264,6 +264,8 @@ def test_a_few_words_after_a_preposition_are_more_of_the_call_before_however_wel
     assert [(c.tool.name, c.part) for c in two.calls] == [("get_weather", "current weather in a city Paris"),
                                                            ("get_weather", "in new york")]
     assert chooser.choose("in new york").calls[0].tool.name == "get_showtimes"  # first, it is the request
+    converted = ToolChooser([convert_currency, get_weather], WordEmbedder()).choose("convert 50 usd to eur and to gbp")
+    assert [c.part for c in converted.calls] == ["convert 50 usd to eur", "to gbp"]  # a call each, not one
 
 
 def test_an_identifier_a_request_names_but_does_not_state_is_looked_up_first():
