@@ -293,12 +293,18 @@ class _TaskValues:
         `_a_value`, unless quoted or none is left); a number to those stated in the unit
         `name` speaks of, else to the one it takes `in_turn`, else to all its numbers. Text the
         words leave no phrase for comes from the part of the call before, `after`, if given
-        ("the forecast for Paris today and tomorrow": "tomorrow" is the day, Paris the city)."""
+        ("the forecast for Paris today and tomorrow": "tomorrow" is the day, Paris the city), and
+        so does the source of a conversion of that call's result: what it converted to."""
         options = _options(prop)
         if len(options) != 1:
             return None
         option, kind = options[0], options[0].get("type")
         if "enum" in option:
+            if side == "source" and self.references and after is not None and not self._sided(option["enum"])[side]:
+                # "..., then convert that to won": the result converted on is in what the call before converted to
+                chained = after._sided(option["enum"])["target"]
+                if chained:
+                    return {"enum": chained}
             named = self._chosen(option["enum"], side) if side or not shared else []
             return {"enum": named} if named else None
         if any(k in option for k in ("const", "format", "pattern")):

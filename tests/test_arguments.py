@@ -750,3 +750,24 @@ def test_hours_count_for_a_parameter_in_minutes_when_no_minutes_are_stated():
     for task, minutes in [("find me a free hour on wednesday", 60), ("find a 2 hour block on saturday", 120),
                           ("find 45 minutes on friday", 45)]:
         assert arguments.request(task, step).json_schema["properties"]["duration_minutes"] == {"enum": [minutes]}
+
+
+def test_converting_the_result_of_the_call_before_starts_from_what_that_call_converted_to():
+    money = Literal["USD", "JPY", "KRW"]
+
+    @tool
+    def convert(amount: float, from_currency: money, to_currency: money) -> str:
+        """Convert an amount of money from one currency to another."""
+        return "1"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([convert])
+    task = "what's 100 dollars in yen, then convert that to won"
+    step = StepSpec(id=2, tool="convert", args={"amount": "$1", "from_currency": "USD", "to_currency": "KRW"})
+    first = "what's 100 dollars in yen"
+    chained = Call(convert, "convert $1 to won", refers_to=1, after=first)
+    properties = arguments.request(task, step, chained, repeated=True).json_schema["properties"]
+    assert properties["from_currency"] == {"enum": ["JPY"]} and properties["to_currency"] == {"enum": ["KRW"]}
+    again = Call(convert, "and 50 to won", after=first)  # no result referred to: the words' own source
+    assert arguments.request(task, step, again, repeated=True).json_schema["properties"]["from_currency"] != {
+        "enum": ["JPY"]}
