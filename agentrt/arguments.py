@@ -155,23 +155,27 @@ class ArgumentWriter:
         # free text ("the living room") comes last, without the words the other values took
         # ("dim", "tomorrow" for an optional date), a side of it ("to") before the rest
         taken = {word for word in tool.name.lower().split("_") if len(word) >= 3}
+        # the plan's arguments, but not one that is only the result the part itself refers to:
+        # the words place that one ("split that between 4 of us": the total, not the plan's tip)
+        args = {name: value for name, value in step.args.items()
+                if call is None or call.refers_to is None or references(value) != {call.refers_to}}
 
         def left_to_the_words(name: str) -> bool:
             """An optional parameter the plan left out, a choice or flag, or text whose values the
             words tell (`_telling`, `_vocabulary`): the plan's value for it is the model's guess
             ("mode": "heat" for "set the thermostat to 22", "date": "8am")."""
             optional = name not in carried and name not in required
-            return optional and (name not in step.args or _a_choice(declared[name]) or _told(name, declared[name]))
+            return optional and (name not in args or _a_choice(declared[name]) or _told(name, declared[name]))
 
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides
 
         numbers = [name for name in properties if _a_number(declared[name])]
         in_turn = stated.in_turn([name for name in numbers if not left_to_the_words(name) and name not in carried
-                                  and not references(step.args.get(name))], numbers)
+                                  and not references(args.get(name))], numbers)
         for name in sorted(properties, key=order):
-            if references(step.args.get(name)):
-                properties[name] = {"const": step.args[name]}
+            if references(args.get(name)):
+                properties[name] = {"const": args[name]}
             elif left_to_the_words(name):
                 decided = stated.decided(name, declared[name], side=sides.get(name), shared=name in shared)
                 if decided is None:
@@ -181,13 +185,13 @@ class ArgumentWriter:
                     required.append(name)
             else:
                 # a value the plan copied from the tool's worked example is no evidence
-                copied = step.args.get(name) == shown.get(name)
+                copied = args.get(name) == shown.get(name)
                 if carried:  # a number the follow-up states replaces the one before ("and 250?")
                     planned = carried.get(name)
                     if isinstance(planned, (int, float)) and not isinstance(planned, bool) and stated.numbers:
                         planned = None
                 else:
-                    planned = None if repeated or copied else step.args.get(name)
+                    planned = None if repeated or copied else args.get(name)
                 narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name),
                                          taken=frozenset(taken), in_turn=in_turn.get(name), after=after)
                 if narrowed is None and name in carried:

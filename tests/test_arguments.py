@@ -542,14 +542,19 @@ def test_a_day_is_one_its_description_names_and_an_optional_one_the_task_does_no
 
 def test_an_earlier_result_referred_to_takes_its_place_among_the_numbers():
     @tool
-    def split_bill(total: float, people: int) -> str:
+    def split_bill(total: float, people: int, tip_percent: float = 0) -> str:
         """Split a bill."""
         return "split"
 
     arguments, _ = writer()
     arguments.registry = ToolRegistry([split_bill])
+    split = Call(split_bill, "split $1 between 4 of us", refers_to=1)
     properties = arguments.request("split $1 between 4 of us", StepSpec(id=2, tool="split_bill", args={
-        "total": 1, "people": 1}), Call(split_bill, "split $1 between 4 of us", refers_to=1)).json_schema["properties"]
+        "total": 1, "people": 1}), split).json_schema["properties"]
+    assert properties == {"total": {"enum": ["$1"]}, "people": {"enum": [4]}}
+    # the plan put the result as the tip: the words put it where it goes, and the plan's tip goes
+    misplaced = StepSpec(id=2, tool="split_bill", args={"total": 4, "people": 4, "tip_percent": "$1"})
+    properties = arguments.request("split $1 between 4 of us", misplaced, split).json_schema["properties"]
     assert properties == {"total": {"enum": ["$1"]}, "people": {"enum": [4]}}
 
 
