@@ -470,6 +470,9 @@ class _TaskValues:
         telling = _telling(name, _documented(prop)) if _free_text(prop) else None
         if len(values) > 1 and telling and all(isinstance(v, str) and telling.fullmatch(v) for v in values):
             return {word for value in values for word in _words(value)}  # a phone number, however much of it
+        stem = _switch_stem(name)
+        if stem is not None and len(values) == 1 and values[0] is self._switch(name):  # "shuffle" said the flag
+            return {word for word in self.words if word.startswith(stem)}
         if len(values) != 1 or isinstance(values[0], bool):
             return set()
         value = values[0]
@@ -591,14 +594,20 @@ class _TaskValues:
         """What the text says of flag `name`, by its first word of 4 letters or more
         ("nonstop" for nonstop_only): on where it appears, off where a negation just precedes
         it, nothing where it does not appear."""
-        key = next((w for w in name.lower().split("_") if len(w) >= 4), None)
-        if key is None:
+        stem = _switch_stem(name)
+        if stem is None:
             return None
-        stem = key[: max(4, len(key) - 2)]  # "shuffle" also as "shuffled", "permanently" as "permanent"
         for position, word in enumerate(self.words):
             if word.startswith(stem):
                 return not _NEGATIONS & set(self.words[max(0, position - 2) : position])
         return None
+
+
+def _switch_stem(name: str) -> str | None:
+    """The stem a flag is said by: its name's first word of 4 letters or more, less a short ending
+    ("shuffle" also as "shuffled", "permanently" as "permanent")."""
+    key = next((w for w in name.lower().split("_") if len(w) >= 4), None)
+    return key[: max(4, len(key) - 2)] if key is not None else None
 
 
 def _amount(found: re.Match[str]) -> float:

@@ -776,3 +776,18 @@ def test_converting_the_result_of_the_call_before_starts_from_what_that_call_con
     again = Call(convert, "and 50 to won", after=first)  # no result referred to: the words' own source
     assert arguments.request(task, step, again, repeated=True).json_schema["properties"]["from_currency"] != {
         "enum": ["JPY"]}
+
+
+def test_the_word_that_turns_a_flag_on_is_no_part_of_free_text():
+    @tool
+    def play_music(query: str, shuffle: bool = False) -> str:
+        """Play a song, artist or playlist."""
+        return "playing"
+
+    arguments, _ = writer()
+    arguments.registry = ToolRegistry([play_music])
+    step = StepSpec(id=1, tool="play_music", args={"query": "x", "shuffle": True})
+    properties = arguments.request("put on Taylor Swift, shuffle", step).json_schema["properties"]
+    assert properties["shuffle"] == {"enum": [True]}
+    assert "Taylor Swift" in properties["query"]["enum"]
+    assert not any("shuffle" in value for value in properties["query"]["enum"])
