@@ -161,11 +161,14 @@ class ArgumentWriter:
                 if call is None or call.refers_to is None or references(value) != {call.refers_to}}
 
         def left_to_the_words(name: str) -> bool:
-            """An optional parameter the plan left out, a choice or flag, or text whose values the
-            words tell (`_telling`, `_vocabulary`): the plan's value for it is the model's guess
-            ("mode": "heat" for "set the thermostat to 22", "date": "8am")."""
+            """An optional parameter the plan left out, a choice or flag, text whose values the
+            words tell (`_telling`, `_vocabulary`), or a number the task does not state: the
+            plan's value for it is the model's guess ("mode": "heat" for "set the thermostat to
+            22", "date": "8am", "tip_percent": 0.05)."""
             optional = name not in carried and name not in required
-            return optional and (name not in args or _a_choice(declared[name]) or _told(name, declared[name]))
+            guessed = _a_number(declared[name]) and args.get(name) not in stated.numbers
+            return optional and (name not in args or _a_choice(declared[name]) or _told(name, declared[name])
+                                 or guessed)
 
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides

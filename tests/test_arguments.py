@@ -556,6 +556,13 @@ def test_an_earlier_result_referred_to_takes_its_place_among_the_numbers():
     misplaced = StepSpec(id=2, tool="split_bill", args={"total": 4, "people": 4, "tip_percent": "$1"})
     properties = arguments.request("split $1 between 4 of us", misplaced, split).json_schema["properties"]
     assert properties == {"total": {"enum": ["$1"]}, "people": {"enum": [4]}}
+    # an optional number the task does not state is the plan's guess, and left out
+    guessed = StepSpec(id=2, tool="split_bill", args={"total": 2000, "people": 4, "tip_percent": 0.05})
+    properties = arguments.request("split $1 between 4 of us", guessed, split).json_schema["properties"]
+    assert properties == {"total": {"enum": ["$1"]}, "people": {"enum": [4]}}
+    stated = arguments.request("split $1 between 4 of us with a 15% tip", guessed, Call(
+        split_bill, "split $1 between 4 of us with a 15% tip", refers_to=1)).json_schema["properties"]
+    assert stated["tip_percent"] == {"enum": [15]}
 
 
 def test_an_argument_a_lookup_serves_takes_its_result_whatever_the_plan_wrote():
