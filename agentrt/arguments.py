@@ -296,12 +296,13 @@ class _TaskValues:
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
         instruction says of it; text that takes an identifier or has a telling example to the
         words of that shape, else (not on a side) to what a verb of saying and "that" say is to
-        be written ("text Sam that the package is here"), else to the instruction's phrases (those that can be a value,
-        `_a_value`, unless quoted or none is left); a number to those stated in the unit
-        `name` speaks of, else to the one it takes `in_turn`, else to all its numbers. Text the
-        words leave no phrase for comes from the part of the call before, `after`, if given
-        ("the forecast for Paris today and tomorrow": "tomorrow" is the day, Paris the city), and
-        so does the source of a conversion of that call's result: what it converted to."""
+        be written ("text Sam that the package is here"), else to the instruction's phrases
+        (those that can be a value, `_a_value`, unless quoted or none is left); a number to
+        those stated in the unit `name` speaks of, else to the one it takes `in_turn`, else to
+        all its numbers. Text the words leave no phrase for comes from the part of the call
+        before, `after`, if given ("the forecast for Paris today and tomorrow": "tomorrow" is
+        the day, Paris the city), and so does the source of a conversion of that call's result:
+        what it converted to."""
         options = _options(prop)
         if len(options) != 1:
             return None
@@ -473,11 +474,12 @@ class _TaskValues:
         telling = _telling(name, _documented(prop)) if _free_text(prop) else None
         if len(values) > 1 and telling and all(isinstance(v, str) and telling.fullmatch(v) for v in values):
             return {word for value in values for word in _words(value)}  # a phone number, however much of it
-        stem = _switch_stem(name)
-        if stem is not None and len(values) == 1 and values[0] is self._switch(name):  # "shuffle" said the flag
-            return {word for word in self.words if word.startswith(stem)}
-        if len(values) != 1 or isinstance(values[0], bool):
+        if len(values) != 1:
             return set()
+        if isinstance(values[0], bool):  # a flag its word said ("shuffle") takes that word
+            stem = _switch_stem(name)
+            said = stem is not None and values[0] is self._switch(name)
+            return {word for word in self.words if word.startswith(stem)} if stem and said else set()
         value = values[0]
         if isinstance(value, (int, float)):
             units = {unit for number, unit in self.quantities if number == value} if self._counted(name) else set()
