@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from .arguments import ArgumentWriter
 from .budget import Budget
+from .choice_meanings import ChoiceMeanings
 from .config import AgentConfig
 from .context import RUN_BUDGET, RUN_ID
 from .conversation import Conversation, Turn
@@ -229,16 +230,17 @@ class Agent:
         )
         # the planner never sees a denied tool, so no text can get a plan to call it
         self.plannable = ToolRegistry(t for t in self.tools if self.executor.policy_for(t).permission != "deny")
-        chooser = None
+        chooser = arguments = None
         if choose_tools is None:
             choose_tools = _runs_locally(self.llm)
         if choose_tools:
             from .embeddings import default_embedder
 
-            chooser = ToolChooser([t for t in self.plannable if t.name != FINAL_ANSWER_TOOL], default_embedder())
+            embedder = default_embedder()
+            chooser = ToolChooser([t for t in self.plannable if t.name != FINAL_ANSWER_TOOL], embedder)
+            arguments = ArgumentWriter(self.llm, self.plannable, prompts, meanings=ChoiceMeanings(embedder))
         self.planner = Planner(self.llm, self.plannable, prompts, max_steps=max_steps, constrained=constrained,
-                               chooser=chooser,
-                               arguments=ArgumentWriter(self.llm, self.plannable, prompts) if choose_tools else None)
+                               chooser=chooser, arguments=arguments)
         self.joiner = Joiner(self.llm, prompts, constrained=constrained)
         self._crew = Crew(self.planner, self.executor, self.joiner, mode)
 

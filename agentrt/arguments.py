@@ -53,6 +53,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
+from .choice_meanings import ChoiceMeanings
 from .choice_names import standard_names
 from .llm import LLM, GenerationRequest, ask, prompt_request
 from .parameters import alternative_identifier, clock_times, described_example, identifier, shape, spaced
@@ -109,11 +110,15 @@ _ONE_UNIT = re.compile(r"\ban?\s+(?:[a-z]+\s+)?(hour|minute|day|week|month|year)
 class ArgumentWriter:
     """Rewrites the arguments of a plan's calls, one constrained request per call, in one batch."""
 
-    def __init__(self, llm: LLM, registry: ToolRegistry, prompts: PromptLibrary, *, max_new_tokens: int = 256) -> None:
+    def __init__(self, llm: LLM, registry: ToolRegistry, prompts: PromptLibrary, *, max_new_tokens: int = 256,
+                 meanings: ChoiceMeanings | None = None) -> None:
+        """`meanings`, if given, settles a choice the task means in other words than the
+        choice's own ("taking too long" for a reason `too_slow`), where the words name none."""
         self.llm = llm
         self.registry = registry
         self.prompts = prompts
         self.max_new_tokens = max_new_tokens
+        self.meanings = meanings
 
     def rewritable(self, steps: Sequence[StepSpec], opening: int = 0) -> list[StepSpec]:
         """The steps whose arguments are rewritten: calls of a registered tool that are among
@@ -170,6 +175,15 @@ class ArgumentWriter:
             return optional and (name not in args or _a_choice(declared[name]) or _told(name, declared[name])
                                  or guessed)
 
+        def meant(name: str) -> dict[str, Any] | None:
+            """The choice of `name` the part's words mean but do not name, if the writer has
+            `meanings` and `name` is a choice that is no side of a conversion."""
+            choices = _choices(declared[name])
+            if self.meanings is None or choices is None or name in sides or name in shared:
+                return None
+            found = self.meanings.meant(stated.words, choices, taken=frozenset(taken), links=_OPENERS)
+            return {"enum": found} if found else None
+
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides
 
@@ -180,7 +194,8 @@ class ArgumentWriter:
             if references(args.get(name)):
                 properties[name] = {"const": args[name]}
             elif left_to_the_words(name):
-                decided = stated.decided(name, declared[name], side=sides.get(name), shared=name in shared)
+                decided = (stated.decided(name, declared[name], side=sides.get(name), shared=name in shared)
+                           or meant(name))
                 if decided is None:
                     del properties[name]  # asked for an optional argument, a small model makes one up
                 else:  # "somewhere cheap": the task's words give it, so it is written
@@ -196,7 +211,7 @@ class ArgumentWriter:
                 else:
                     planned = None if repeated or copied else args.get(name)
                 narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name),
-                                         taken=frozenset(taken), in_turn=in_turn.get(name), after=after)
+                                         taken=frozenset(taken), in_turn=in_turn.get(name), after=after) or meant(name)
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
                 elif narrowed is not None and name not in required:
@@ -484,7 +499,7 @@ class _TaskValues:
         if isinstance(value, (int, float)):
             units = {unit for number, unit in self.quantities if number == value} if self._counted(name) else set()
             return {*_words(f"{value:g}"), *units}
-        choices = next((o["enum"] for o in prop.get("anyOf", [prop]) if "enum" in o), None)
+        choices = _choices(prop)
         if choices is not None:
             return {word for position, covered, named in self._mentions(choices) if named == [value]
                     for word in self.words[position : position + covered]}
@@ -711,6 +726,11 @@ def _a_number(prop: dict[str, Any]) -> bool:
     return len(options) == 1 and options[0].get("type") in ("number", "integer") and "enum" not in options[0]
 
 
+def _choices(prop: dict[str, Any]) -> list[Any] | None:
+    """A parameter's choices (its enum, or its non-null option's), or None if it has none."""
+    return next((option["enum"] for option in prop.get("anyOf", [prop]) if "enum" in option), None)
+
+
 def _a_choice(prop: dict[str, Any]) -> bool:
     """Whether a parameter is a choice or a flag."""
     return any("enum" in option or option.get("type") == "boolean" for option in prop.get("anyOf", [prop]))
@@ -737,8 +757,7 @@ def _sides(properties: dict[str, Any], shared: set[str]) -> dict[str, Side]:
     any of free text (origin, destination, to)."""
     by_choices: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for name in shared:
-        prop = properties[name]
-        by_choices[next(tuple(o["enum"]) for o in prop.get("anyOf", [prop]) if "enum" in o)].append(name)
+        by_choices[tuple(_choices(properties[name]) or ())].append(name)
     sides: dict[str, Side] = {}
     for names in by_choices.values():
         named = {name: side for name in names for side, words in _SIDE_NAMES.items()
@@ -755,8 +774,7 @@ def _sides(properties: dict[str, Any], shared: set[str]) -> dict[str, Side]:
 
 def _shared_choices(properties: dict[str, Any]) -> set[str]:
     """The parameters whose list of choices another parameter has too (from and to currencies)."""
-    choices = {name: tuple(o["enum"]) for name, prop in properties.items()
-               for o in prop.get("anyOf", [prop]) if "enum" in o}
+    choices = {name: tuple(found) for name, prop in properties.items() if (found := _choices(prop)) is not None}
     counts = Counter(choices.values())
     return {name for name, values in choices.items() if counts[values] > 1}
 
