@@ -62,7 +62,7 @@ from .plan_schema import MAX_STRING_CHARS, arguments_schema
 from .prompts import PromptLibrary
 from .registry import Tool, ToolRegistry
 from .schema import ModelCall, PlanSpec, StepSpec
-from .tool_choice import NUMBER, QUOTED, Call, example_arguments, number, signature
+from .tool_choice import NUMBER, QUOTED, SAID, Call, example_arguments, number, signature
 
 _NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
 Side = Literal["source", "target"]
@@ -88,12 +88,6 @@ _LINKS = {"to", "in", "into", "on", "at", "for", "from", "with", "by", "of", "ab
 _OPENERS = _LINKS | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its"}  # nor does it end so
 _THE_USER = {"me", "us"}  # nor does it begin with the user ("remind me at 8am"), though it may end so ("call me")
 _ONCE_MORE = {"again", "also", "too", "another"}  # nor is it only these: "... and again at 8pm" repeats a call
-# what a request says to write or tell: the rest after "that" or "saying", when the request opens
-# with a verb of telling someone ("text Sam that...", "send a text to ... that", "remind me that"),
-# not "that" as what is sent ("text that to mom")
-_SAID = re.compile(r"^\s*(?:please\s+)?(?:text|email|e-mail|message|post|reply|tell(?!\s+(?:me|us)\b)|remind\s+\w+"
-                   r"|let\s+\w+\s+know|send\s+(?:an?\s+)?(?:text|message|email|e-mail|note|sms))\b"
-                   r".*?\b(?:that|saying)\s+(?!(?:to|in|on|for|with|at)\b)(.+)$", re.IGNORECASE | re.DOTALL)
 # a number, with its magnitude if it has one: "$1.2M", "5k", "2 million" (not "5 m", metres)
 _AMOUNT = re.compile(rf"({NUMBER.pattern})(?:\s?(thousand|million|billion)\b|([kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
@@ -187,6 +181,10 @@ class ArgumentWriter:
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides
 
+        # what a verb of telling says is written by the last text parameter, required if one is,
+        # which follows whom it is for (to, message; recipient, body; to, subject, body, cc)
+        texts = [name for name in properties if _plain_text(name, declared[name]) and name not in sides]
+        says = ([name for name in texts if name in required] or texts or [None])[-1]
         numbers = [name for name in properties if _a_number(declared[name])]
         in_turn = stated.in_turn([name for name in numbers if not left_to_the_words(name) and name not in carried
                                   and not references(args.get(name))], numbers)
@@ -211,7 +209,8 @@ class ArgumentWriter:
                 else:
                     planned = None if repeated or copied else args.get(name)
                 narrowed = stated.narrow(name, declared[name], planned, shared=name in shared, side=sides.get(name),
-                                         taken=frozenset(taken), in_turn=in_turn.get(name), after=after) or meant(name)
+                                         taken=frozenset(taken), in_turn=in_turn.get(name), after=after,
+                                         tells=name == says) or meant(name)
                 if narrowed is None and name in carried:
                     narrowed = {"const": carried[name]}
                 elif narrowed is not None and name not in required:
@@ -295,7 +294,7 @@ class _TaskValues:
         # one of a unit said with an article, an adjective between or not: "an hour", "a free hour"
         self.quantities += [(1.0, unit.lower()) for unit in _ONE_UNIT.findall(plain)]
         self.quoted = {found.group(0)[1:-1] for found in QUOTED.finditer(text)}
-        said = _SAID.search(text)
+        said = SAID.search(text)
         self.said = said.group(1).strip(self._EDGES) if said else None
         self._quoted_words = {word for quote in self.quoted for word in _words(quote)}
         self._text = text
@@ -304,15 +303,17 @@ class _TaskValues:
 
     def narrow(self, name: str, prop: dict[str, Any], planned: Any, *, shared: bool = False,
                side: Side | None = None, taken: frozenset[str] = frozenset(),
-               in_turn: float | str | None = None, after: _TaskValues | None = None) -> dict[str, Any] | None:
+               in_turn: float | str | None = None, after: _TaskValues | None = None,
+               tells: bool = False) -> dict[str, Any] | None:
         """Parameter `name`'s values (`prop`) narrowed to the instruction's (and `planned`, the
         plan's value), or None where that does not apply (a format, an object, nothing to choose
         from): a choice to those the instruction names (on its `side`, for one side of a
         conversion; not at all if another parameter `shared` it otherwise); a flag to what the
         instruction says of it; text that takes an identifier or has a telling example to the
-        words of that shape, else (not on a side) to what a verb of saying and "that" say is to
-        be written ("text Sam that the package is here"), else to the instruction's phrases
-        (those that can be a value, `_a_value`, unless quoted or none is left); a number to
+        words of that shape, else, if it is the parameter that `tells`, to what a verb of saying
+        and "that" say is to be written ("text Sam that the package is here"), else to the
+        instruction's phrases (those that can be a value, `_a_value`, unless quoted or none is
+        left); a number to
         those stated in the unit `name` speaks of, else to the one it takes `in_turn`, else to
         all its numbers. Text the words leave no phrase for comes from the part of the call
         before, `after`, if given ("the forecast for Paris today and tomorrow": "tomorrow" is
@@ -350,7 +351,7 @@ class _TaskValues:
             shaped = self._shaped(name, _documented(prop)) or self._named(_vocabulary(prop), sure=True)
             if shaped:
                 return {"enum": shaped}
-            if self.said and side is None and not taken.intersection(_words(self.said)):
+            if self.said and tells and not taken.intersection(_words(self.said)):
                 return {"enum": [self.said]}  # "text Sam that the package is here": all of what to say
             free = [p for p in self.phrases
                     if _a_value(p, taken, name) or (p in self.quoted and not taken.intersection(_words(p)))]
@@ -359,7 +360,10 @@ class _TaskValues:
             sided = [p for p in free if side is not None and self._side_of(p) == side]
             free = sided or free  # "text it to Sam": a recipient is what follows "to"
             if not free and after is not None:  # the part said only what differs from the call before
-                return after.narrow(name, prop, planned, side=side, taken=taken)
+                # ... and a number there is that call's, which this one restates where it differs
+                # ("remind me at 7am to stretch, and again at 6pm": "stretch", not "7am to stretch")
+                numbered = {word for word in after.words if any(ch.isdigit() for ch in word)}
+                return after.narrow(name, prop, planned, side=side, taken=taken | numbered, tells=tells)
             # the plan's own text, unless the words put a value on this side ("11 stone": not the
             # plan's "kilogram"), it is longer than the request (a copy run on: "Dinner is
             # cancelled. Our flight... Dinner is cancelled."), the request refers back to an

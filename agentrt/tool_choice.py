@@ -67,6 +67,13 @@ _FOLLOW_UP = re.compile(r"(?:and|or|also|now|then|same for|what about|how about)
 QUOTED = re.compile(r"""(?<!\w)(["'])(?:(?!\1).)+\1(?!\w)""")
 """Quoted text ('...' or "...") in an instruction, which is a value, never cut or matched as what
 to do: the quote opens after no letter (not the apostrophe of "Kenji's")."""
+SAID = re.compile(r"^\s*(?:please\s+)?(?:text|email|e-mail|message|post|reply|tell(?!\s+(?:me|us)\b)|remind\s+\w+"
+                  r"|let\s+\w+\s+know|send\s+(?:an?\s+)?(?:text|message|email|e-mail|note|sms))\b"
+                  r".*?\b(?:that|saying)\s+(?!(?:to|in|on|for|with|at)\b)(.+)$", re.IGNORECASE | re.DOTALL)
+"""What a request says to write or tell (group 1): the rest after "that" or "saying", when the
+request opens with a verb of telling someone ("text Sam that...", "send a text to ... that",
+"remind me that"), not "that" as what is sent ("text that to mom"). Like quoted text, a value,
+not what to do: "text Carla that the meeting moved to 3pm" is a text, not a calendar event."""
 
 
 @dataclass
@@ -248,9 +255,12 @@ def _takes_list(prop: dict[str, Any]) -> bool:
 
 
 def _asked(text: str) -> str:
-    """What `text` asks for, to match against the tools: without its quoted text, which is a
-    value ("translate 'where is the station' into German"), not what to do with it."""
-    return " ".join(QUOTED.sub(" ", text).split()) or text
+    """What `text` asks for, to match against the tools: without its quoted text, nor what it
+    says to tell (`SAID`), which are values ("translate 'where is the station' into German",
+    "text Carla that the meeting moved to 3pm"), not what to do with them."""
+    said = SAID.search(text)
+    told = text[: said.start(1)] if said else text
+    return " ".join(QUOTED.sub(" ", told).split()) or text
 
 
 def parts_of(instruction: str) -> list[str]:

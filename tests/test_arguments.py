@@ -737,6 +737,7 @@ def test_a_call_made_again_takes_what_it_does_not_restate_from_the_call_before()
     properties = arguments.request(task, step, again, repeated=True).json_schema["properties"]
     assert properties["time"] == {"enum": ["20:00"]}
     assert "take my meds" in properties["message"]["enum"] and "again" not in properties["message"]["enum"]
+    assert not any("8am" in phrase for phrase in properties["message"]["enum"])  # the call before's time
 
 
 def test_what_a_request_says_to_write_after_that_is_the_text_whole():
@@ -748,6 +749,18 @@ def test_what_a_request_says_to_write_after_that_is_the_text_whole():
     assert "Sam" in properties["to"]["enum"]
     found = arguments.request("weather in the city that Sam named", StepSpec(id=1, tool="get_weather", args={"city": "x"}))
     assert len(found.json_schema["properties"]["city"]["enum"]) > 1  # no verb of saying: "that" says nothing here
+
+    @tool
+    def sms(recipient: str, body: str) -> str:
+        """Send an SMS to a contact."""
+        return "sent"
+
+    arguments.registry = ToolRegistry([sms])
+    step = StepSpec(id=1, tool="sms", args={"recipient": "Carla", "body": "meeting"})
+    properties = arguments.request("text Carla that the meeting moved to 3pm", step).json_schema["properties"]
+    # neither parameter is a side: the last required text parameter writes what is said, not whom for
+    assert properties["body"] == {"enum": ["the meeting moved to 3pm"]}
+    assert "Carla" in properties["recipient"]["enum"] and "the meeting moved to 3pm" not in properties["recipient"]["enum"]
 
 
 def test_hours_count_for_a_parameter_in_minutes_when_no_minutes_are_stated():

@@ -342,3 +342,22 @@ def test_a_request_like_a_tools_worked_example_calls_it_though_its_whole_text_fi
     assert [c.tool.name for c in chooser.choose(example.lower()).calls] == ["get_weather"]
     assert chooser.choose("tell me a joke").calls == []
     assert ToolChooser([get_weather], WordEmbedder(), min_fit=0.99, min_example_fit=1.01).choose(example).calls == []
+
+
+def test_what_a_request_says_to_tell_is_a_value_not_what_to_do():
+    @tool
+    def send_text(to: str, message: str) -> str:
+        """Send a text to a person."""
+        return "sent"
+
+    @tool
+    def move_meeting(title: str, time: str) -> str:
+        """Move a meeting on the calendar to a new time."""
+        return "moved"
+
+    # by bag of words the whole request fits move_meeting best (0.31 against 0.26), what to tell
+    # left out it fits send_text alone (0.28 against 0)
+    chooser = ToolChooser([send_text, move_meeting], WordEmbedder(), min_fit=0.25)
+    told = chooser.choose("text Carla that the meeting moved to 3pm")
+    assert [(c.tool.name, c.part) for c in told.calls] == [("send_text", "text Carla that the meeting moved to 3pm")]
+    assert [c.tool.name for c in chooser.choose("move the meeting to 3pm").calls] == ["move_meeting"]
