@@ -396,9 +396,10 @@ class _TaskValues:
         telling = _telling(name, documented)
         if telling is None:
             return []
-        shaped = [t for t in self.phrases or self.tokens if telling.fullmatch(t)]
-        if not shaped and telling.fullmatch("12:00"):
+        shaped = []
+        if telling.fullmatch("12:00"):  # a time of day, on the clock the example writes ("6:45" as 06:45)
             shaped = [t for t, _ in clock_times(self._text, described_example(documented)) if telling.fullmatch(t)]
+        shaped = shaped or [t for t in self.phrases or self.tokens if telling.fullmatch(t)]
         if shaped and spaced(name, documented):
             shaped = [p for p in self.phrases if telling.fullmatch(p.split()[0])
                       and not set(_words(" ".join(p.split()[1:]))) & _OPENERS]

@@ -33,18 +33,21 @@ _FORMATS = {"email": "email", "uri": "url", "uri-reference": "url"}
 # what a description that says what its parameter is ends with: "the recipient's email address"
 _DESCRIBED_KINDS = {"email address": "email", "e-mail address": "email", "phone number": "phone",
                     "telephone number": "phone", "url": "url", "file path": "path", "folder path": "path"}
-# a time of day as people say it: "8am", "9:30 p.m.", "noon"
-_CLOCK = re.compile(r"(?<![\w:])(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\b\.?|\b(noon|midnight)\b", re.IGNORECASE)
+# a time of day as people say it: "8am", "9:30 p.m.", "noon", "6:45"
+_CLOCK = re.compile(r"(?<![\w:])(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\b\.?|\b(noon|midnight)\b"
+                    r"|(?<![\w:])(\d{1,2}):(\d{2})(?![\w:])", re.IGNORECASE)
 
 
 def clock_times(text: str, example: str | None) -> list[tuple[str, str]]:
-    """The times of day `text` says with am or pm, or as noon or midnight, each written on the
-    24-hour clock as `example` writes its hour ("8pm": "20:00"; "08:00" after an example "08:15"),
-    beside the words that said it."""
+    """The times of day `text` says with am or pm, as noon or midnight, or as hours and minutes,
+    each written on the 24-hour clock as `example` writes its hour ("8pm": "20:00"; "08:00" and
+    "06:45" after an example "08:15"), beside the words that said it."""
     padded = example is None or len(example.split(":")[0]) == 2
     times = []
     for found in _CLOCK.finditer(text):
-        if found.group(4):
+        if found.group(5):
+            hour, minute = int(found.group(5)), int(found.group(6))
+        elif found.group(4):
             hour, minute = (12 if found.group(4).lower() == "noon" else 0), 0
         else:
             hour = int(found.group(1)) % 12 + (12 if found.group(3).lower() == "p" else 0)

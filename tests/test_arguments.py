@@ -292,7 +292,7 @@ def test_the_tasks_words_decide_an_optional_parameter_a_unit_and_its_number():
                                StepSpec(id=1, tool="remind", args={"message": "x", "time": "x"})).json_schema
     properties = schema["properties"]
     assert properties["date"] == {"enum": ["tomorrow"]} and properties["volume_percent"] == {"enum": [30]}
-    assert properties["time"] == {"enum": ["8:15"]} and "room" not in properties  # no room is named
+    assert properties["time"] == {"enum": ["08:15"]} and "room" not in properties  # no room is named
     assert "take the bins out" in properties["message"]["enum"]
     assert not any(word in phrase for phrase in properties["message"]["enum"] for word in ("tomorrow", "8:15", "remind"))
 
@@ -487,7 +487,7 @@ def test_free_text_leaves_out_articles_the_tools_own_words_and_the_plans_recombi
     assert "6*7" in arguments.request("What is 6 times 7?", sum_).json_schema["properties"]["expression"]["enum"]
 
 
-def test_a_time_of_day_said_with_am_or_pm_is_written_as_the_parameter_shows_and_a_channel_by_its_hash():
+def test_a_time_of_day_is_written_on_the_clock_the_parameter_shows_and_a_channel_by_its_hash():
     @tool
     def remind(message: str, time: str) -> str:
         """Remind the user of something.
@@ -511,7 +511,7 @@ def test_a_time_of_day_said_with_am_or_pm_is_written_as_the_parameter_shows_and_
     arguments, _ = writer()
     arguments.registry = ToolRegistry([remind, post])
     step = StepSpec(id=1, tool="remind", args={"message": "meds", "time": "x"})
-    for said, written in [("8pm", "20:00"), ("8 a.m.", "08:00"), ("noon", "12:00"), ("9:55", "9:55")]:
+    for said, written in [("8pm", "20:00"), ("8 a.m.", "08:00"), ("noon", "12:00"), ("9:55", "09:55"), ("18:30", "18:30")]:
         properties = arguments.request(f"remind me at {said} to take my meds", step).json_schema["properties"]
         assert properties["time"] == {"enum": [written]}
         assert properties["message"] == {"enum": ["take", "take my meds", "meds"]}  # not "me", "8pm", "at 8pm"
