@@ -159,11 +159,14 @@ class ToolChooser:
         parts = parts_of(instruction)
         asked = self.embedder.embed([_asked(text) for text in (instruction, *parts)]).T
         fits = self._vectors @ asked  # tools x texts, by the tools' whole texts
-        picks = np.maximum(fits, self._names @ asked)  # ... or by their names alone
         followed = next((t for t in self.tools if before and t.name == before[-1].tool), None)
         fitting_some = fits.max() >= self.min_fit or (self._examples @ asked).max() >= self.min_example_fit
         if not fitting_some and not (followed and follow_up(parts[0]) is not None):
             return Choice([])
+        # once some tool is called, a part's tool is the best by the tools' whole texts or names,
+        # matched on the part or on what is left of it without its values (`_without_values`)
+        bare = self.embedder.embed([_without_values(_asked(text)) for text in (instruction, *parts)]).T
+        picks = np.maximum.reduce([fits, self._names @ asked, self._vectors @ bare, self._names @ bare])
         calls: list[Call] = []
         for column, part in enumerate(parts, start=1):
             best = int(picks[:, column].argmax())
@@ -261,6 +264,28 @@ def _asked(text: str) -> str:
     said = SAID.search(text)
     told = text[: said.start(1)] if said else text
     return " ".join(QUOTED.sub(" ", told).split()) or text
+
+
+def _without_values(text: str) -> str:
+    """`text` without the words that are values rather than what to do: numbers and identifiers
+    (a word with a digit, "@" or a leading "/" or "#"), and names (a capitalised word that does
+    not open a sentence, "I" aside): "price of MSFT" is matched as "price of" too. A value weighs
+    on a sentence encoder's mean as much as the request's verb: "price of MSFT" fits
+    get_stock_price's text at 0.13, below `min_part_fit`. Whether any tool is called is not
+    decided on such texts: that let more requests that need no tool call one ("book me a table
+    for two at Nobu tonight") than it let requests that need one do so."""
+    words = text.split()
+    kept = []
+    for position, word in enumerate(words):
+        bare = word.strip(".,;:!?()\"'")
+        opens = position == 0 or words[position - 1][-1:] in ".!?"
+        name = bare[:1].isupper() and len(bare) > 1 and not opens and not bare.startswith("I'")
+        if not (name or _VALUE_WORD.search(bare)):
+            kept.append(word)
+    return " ".join(kept) or text
+
+
+_VALUE_WORD = re.compile(r"\d|@|^[/#]")
 
 
 def parts_of(instruction: str) -> list[str]:

@@ -15,7 +15,7 @@ from agentrt.prompts import PromptLibrary
 from agentrt.parameters import identifier
 from agentrt.registry import ToolRegistry
 from agentrt.testing import ScriptedLLM
-from agentrt.tool_choice import ToolChooser, example_arguments, example_task, parts_of, signature
+from agentrt.tool_choice import ToolChooser, _without_values, example_arguments, example_task, parts_of, signature
 
 from .conftest import plan
 
@@ -361,3 +361,22 @@ def test_what_a_request_says_to_tell_is_a_value_not_what_to_do():
     told = chooser.choose("text Carla that the meeting moved to 3pm")
     assert [(c.tool.name, c.part) for c in told.calls] == [("send_text", "text Carla that the meeting moved to 3pm")]
     assert [c.tool.name for c in chooser.choose("move the meeting to 3pm").calls] == ["move_meeting"]
+
+
+def test_a_parts_tool_is_also_matched_without_its_values_once_some_tool_is_called():
+    @tool
+    def stock_price(symbol: str) -> float:
+        """Latest price of a stock.
+
+        Args:
+            symbol: the ticker
+        """
+        return 1.0
+
+    # by bag of words "price of MSFT NFLX TSLA" fits stock_price at 0.36, "price of" at 0.57
+    chooser = ToolChooser([stock_price, convert_currency], WordEmbedder(), min_part_fit=0.5)
+    both = chooser.choose("price of MSFT NFLX TSLA? and convert 100 EUR to USD")
+    assert [(c.tool.name, c.part) for c in both.calls] == [("stock_price", "price of MSFT NFLX TSLA"),
+                                                            ("convert_currency", "convert 100 EUR to USD")]
+    assert ToolChooser([stock_price], WordEmbedder(), min_fit=0.5).choose("price of MSFT NFLX TSLA").calls == []
+    assert _without_values("I sent ORD-5 to a@b.com. Then Paris, via /tmp/x and #ops") == "I sent to Then via and"
