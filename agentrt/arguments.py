@@ -16,8 +16,10 @@ that value ("make it cooler": mode "cool"; "into German": "de", by the standard 
 currencies) takes, on each side, what the task names on that side ("250 euros in US dollars": the
 amount's currency, then the one after "in"), a flag the task names is on unless negated ("nonstop",
 "don't shuffle"), a number the task states in the unit a parameter is named for takes that number
-("1 min 30 sec": minutes 1, seconds 30), and a value whose described example has a telling shape
-("e.g. ORD-58213", "e.g. 08:15", where "8pm" is 20:00) takes a word of the task of that shape when
+("1 min 30 sec": minutes 1, seconds 30), a choice the task means in other words than its own takes
+that value by the sentence encoder ("it's taking too long": `too_slow`; `choice_meanings.py`), and
+a value whose described example has a telling shape ("e.g. ORD-58213", "e.g. 08:15", where "8pm"
+is 20:00 and "6:45" 06:45) takes a word of the task of that shape when
 there is one, as one that takes an identifier takes a word that is one (a path, an email address, a
 #channel: `parameters.py`); an earlier result the task refers to takes its place among its numbers
 ("split $1 between 4 of us"). An optional parameter is asked for only when the task's words decide
@@ -64,7 +66,10 @@ from .registry import Tool, ToolRegistry
 from .schema import ModelCall, PlanSpec, StepSpec
 from .tool_choice import NUMBER, QUOTED, SAID, Call, example_arguments, number, signature
 
-_NEGATIONS = {"no", "not", "dont", "without", "never", "nor"}
+_NEGATIONS = frozenset({"no", "not", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "wont", "without", "never",
+                        "nor"})
+# the words of a parameter's name that say it takes what a request says to tell ("text Sam that ...")
+_MESSAGE_NAMES = {"message", "text", "body", "content", "note", "msg"}
 Side = Literal["source", "target"]
 _SIDES: tuple[Side, Side] = ("source", "target")
 # the words of a parameter's name that make it one side of a conversion (from_currency, to_currency)
@@ -171,20 +176,23 @@ class ArgumentWriter:
 
         def meant(name: str) -> dict[str, Any] | None:
             """The choice of `name` the part's words mean but do not name, if the writer has
-            `meanings` and `name` is a choice that is no side of a conversion."""
+            `meanings` and `name` is a choice that is no side of a conversion, nor one a
+            follow-up carries from the turn before (which its words would have named)."""
             choices = _choices(declared[name])
-            if self.meanings is None or choices is None or name in sides or name in shared:
+            if self.meanings is None or choices is None or name in sides or name in shared or name in carried:
                 return None
-            found = self.meanings.meant(stated.words, choices, taken=frozenset(taken), links=_OPENERS)
+            found = self.meanings.meant(stated.words, choices, taken=frozenset(taken), links=_OPENERS,
+                                        negations=_NEGATIONS)
             return {"enum": found} if found else None
 
         def order(name: str) -> tuple[bool, bool, bool]:  # what the words settle first, then the model's picks
             return _plain_text(name, declared[name]), not left_to_the_words(name), name not in sides
 
-        # what a verb of telling says is written by the last text parameter, required if one is,
-        # which follows whom it is for (to, message; recipient, body; to, subject, body, cc)
+        # what a verb of telling says is written by the text parameter named for it (message, body),
+        # else the last text parameter, required if one is, which follows whom it is for (recipient, body)
         texts = [name for name in properties if _plain_text(name, declared[name]) and name not in sides]
-        says = ([name for name in texts if name in required] or texts or [None])[-1]
+        says = next((name for name in texts if _MESSAGE_NAMES & set(name.lower().split("_"))), None) \
+            or ([name for name in texts if name in required] or texts or [None])[-1]
         numbers = [name for name in properties if _a_number(declared[name])]
         in_turn = stated.in_turn([name for name in numbers if not left_to_the_words(name) and name not in carried
                                   and not references(args.get(name))], numbers)
@@ -313,9 +321,8 @@ class _TaskValues:
         words of that shape, else, if it is the parameter that `tells`, to what a verb of saying
         and "that" say is to be written ("text Sam that the package is here"), else to the
         instruction's phrases (those that can be a value, `_a_value`, unless quoted or none is
-        left); a number to
-        those stated in the unit `name` speaks of, else to the one it takes `in_turn`, else to
-        all its numbers. Text the words leave no phrase for comes from the part of the call
+        left); a number to those stated in the unit `name` speaks of, else to the one it takes
+        `in_turn`, else to all its numbers. Text the words leave no phrase for comes from the part of the call
         before, `after`, if given ("the forecast for Paris today and tomorrow": "tomorrow" is
         the day, Paris the city), and so does the source of a conversion of that call's result:
         what it converted to."""
@@ -360,10 +367,11 @@ class _TaskValues:
             sided = [p for p in free if side is not None and self._side_of(p) == side]
             free = sided or free  # "text it to Sam": a recipient is what follows "to"
             if not free and after is not None:  # the part said only what differs from the call before
-                # ... and a number there is that call's, which this one restates where it differs
-                # ("remind me at 7am to stretch, and again at 6pm": "stretch", not "7am to stretch")
-                numbered = {word for word in after.words if any(ch.isdigit() for ch in word)}
-                return after.narrow(name, prop, planned, side=side, taken=taken | numbered, tells=tells)
+                # ... and a time there is that call's, where this one states its own ("remind me at
+                # 7am to stretch, and again at 6pm": "stretch", not "7am to stretch")
+                restated = {word for _, said in clock_times(after._text, None) for word in _words(said)} \
+                    if clock_times(self._text, None) else set()
+                return after.narrow(name, prop, planned, side=side, taken=taken | restated, tells=tells)
             # the plan's own text, unless the words put a value on this side ("11 stone": not the
             # plan's "kilogram"), it is longer than the request (a copy run on: "Dinner is
             # cancelled. Our flight... Dinner is cancelled."), the request refers back to an
@@ -738,7 +746,7 @@ def _choices(prop: dict[str, Any]) -> list[Any] | None:
 
 def _a_choice(prop: dict[str, Any]) -> bool:
     """Whether a parameter is a choice or a flag."""
-    return any("enum" in option or option.get("type") == "boolean" for option in prop.get("anyOf", [prop]))
+    return _choices(prop) is not None or any(option.get("type") == "boolean" for option in prop.get("anyOf", [prop]))
 
 
 def _plain_text(name: str, prop: dict[str, Any]) -> bool:

@@ -39,19 +39,27 @@ class ChoiceMeanings:
         self.min_margin = min_margin
 
     def meant(self, words: Sequence[str], choices: Sequence[Any], *, taken: Set[str] = frozenset(),
-              links: Set[str] = frozenset()) -> list[Any]:
+              links: Set[str] = frozenset(), negations: Set[str] = frozenset()) -> list[Any]:
         """The one choice of `choices` (their text choices: "too_slow" read as "too slow") that a
-        run of up to `MAX_RUN` of `words` means, or none. A run holds no number and no word
-        `taken` (by the tool's name or another argument: "order" of cancel_order does not mean
-        `ordered_by_mistake`), and neither begins nor ends with one of `links` ("to", "my")."""
+        run of up to `MAX_RUN` of `words` (lower-case) means, or none. A run holds no number and
+        no word `taken` (by the tool's name or another argument: "order" of cancel_order does not
+        mean `ordered_by_mistake`), and neither begins nor ends with one of `links` ("to", "my");
+        a run with one of `negations` in it or in the two words before it means only a choice
+        that says it too ("it's not slow" is no `too_slow`; "doesn't fit" is `doesnt_fit`)."""
         texts = [c for c in choices if isinstance(c, str) and any(ch.isalpha() for ch in c)]
-        runs = sorted({" ".join(words[i:j]) for i in range(len(words))
-                       for j in range(i + 1, min(len(words), i + MAX_RUN) + 1)
-                       if words[i] not in links and words[j - 1] not in links
-                       and not any(w in taken or w.isdigit() for w in words[i:j])})
-        if len(texts) < 2 or not runs:
+        spans = sorted({(i, j) for i in range(len(words)) for j in range(i + 1, min(len(words), i + MAX_RUN) + 1)
+                        if words[i] not in links and words[j - 1] not in links
+                        and not any(w in taken or any(ch.isdigit() for ch in w) for w in words[i:j])})
+        if len(texts) < 2 or not spans:
             return []
-        fits = (self.embedder.embed([c.replace("_", " ") for c in texts]) @ self.embedder.embed(runs).T).max(axis=1)
-        order = fits.argsort()[::-1]
-        best, second = float(fits[order[0]]), float(fits[order[1]])
+        runs = [" ".join(words[i:j]) for i, j in spans]
+        fits = self.embedder.embed([c.replace("_", " ") for c in texts]) @ self.embedder.embed(runs).T
+        for row, choice in enumerate(texts):
+            said = set(choice.lower().replace("-", "_").split("_"))
+            for column, (i, j) in enumerate(spans):
+                if any(w in negations and w not in said for w in words[max(0, i - 2) : j]):
+                    fits[row, column] = -1.0
+        best_fits = fits.max(axis=1)
+        order = best_fits.argsort()[::-1]
+        best, second = float(best_fits[order[0]]), float(best_fits[order[1]])
         return [texts[order[0]]] if best >= self.min_fit and best - second >= self.min_margin else []

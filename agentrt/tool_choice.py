@@ -22,7 +22,10 @@ then the answer; the model writes how their results flow into each other and int
 When no request reaches `min_fit` (nor reads like the request a tool's worked example answers, by
 `min_example_fit`), none of these tools is shown, so a question no tool answers is
 not forced into one: the planner plans it as it would without a chooser, among the tools it
-always shows (`Planner._shown`). Showing `top_k` tools, not all, also
+always shows (`Planner._shown`). Once some tool is called, a part's tool is the best by the part
+as asked or by what is left of it without its values ("price of MSFT" as "price of"), and what a
+request says to tell ("text Carla that the meeting moved to 3pm") is never matched as what to do.
+Showing `top_k` tools, not all, also
 keeps the prompt and the constraint the same size with 500 tools as with 5. In a conversation, a
 first request no tool fits that follows up the turn before ("and in London?", `follow_up`) calls
 again the tool that turn called last.
@@ -157,7 +160,9 @@ class ToolChooser:
         import numpy as np  # loaded with the embedder already
 
         parts = parts_of(instruction)
-        asked = self.embedder.embed([_asked(text) for text in (instruction, *parts)]).T
+        texts = [_asked(text) for text in (instruction, *parts)]
+        embedded = self.embedder.embed(texts + [_without_values(text) for text in texts]).T
+        asked, bare = embedded[:, : len(texts)], embedded[:, len(texts) :]
         fits = self._vectors @ asked  # tools x texts, by the tools' whole texts
         followed = next((t for t in self.tools if before and t.name == before[-1].tool), None)
         fitting_some = fits.max() >= self.min_fit or (self._examples @ asked).max() >= self.min_example_fit
@@ -165,7 +170,6 @@ class ToolChooser:
             return Choice([])
         # once some tool is called, a part's tool is the best by the tools' whole texts or names,
         # matched on the part or on what is left of it without its values (`_without_values`)
-        bare = self.embedder.embed([_without_values(_asked(text)) for text in (instruction, *parts)]).T
         picks = np.maximum.reduce([fits, self._names @ asked, self._vectors @ bare, self._names @ bare])
         calls: list[Call] = []
         for column, part in enumerate(parts, start=1):
@@ -269,7 +273,9 @@ def _asked(text: str) -> str:
 def _without_values(text: str) -> str:
     """`text` without the words that are values rather than what to do: numbers and identifiers
     (a word with a digit, "@" or a leading "/" or "#"), and names (a capitalised word that does
-    not open a sentence, "I" aside): "price of MSFT" is matched as "price of" too. A value weighs
+    not open a sentence or follow a colon, "I" aside): "price of MSFT" is matched as "price of"
+    too. A word that is what to do but is capitalised ("Send an SMS") is dropped as well, which
+    costs nothing: a part's tool is the best by either text. A value weighs
     on a sentence encoder's mean as much as the request's verb: "price of MSFT" fits
     get_stock_price's text at 0.13, below `min_part_fit`. Whether any tool is called is not
     decided on such texts: that let more requests that need no tool call one ("book me a table
@@ -278,8 +284,8 @@ def _without_values(text: str) -> str:
     kept = []
     for position, word in enumerate(words):
         bare = word.strip(".,;:!?()\"'")
-        opens = position == 0 or words[position - 1][-1:] in ".!?"
-        name = bare[:1].isupper() and len(bare) > 1 and not opens and not bare.startswith("I'")
+        opens = position == 0 or words[position - 1][-1:] in ".!?:"
+        name = bare[:1].isupper() and len(bare) > 1 and not opens and not bare.startswith(("I'", "I\u2019"))
         if not (name or _VALUE_WORD.search(bare)):
             kept.append(word)
     return " ".join(kept) or text

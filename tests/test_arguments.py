@@ -738,6 +738,10 @@ def test_a_call_made_again_takes_what_it_does_not_restate_from_the_call_before()
     assert properties["time"] == {"enum": ["20:00"]}
     assert "take my meds" in properties["message"]["enum"] and "again" not in properties["message"]["enum"]
     assert not any("8am" in phrase for phrase in properties["message"]["enum"])  # the call before's time
+    eggs = Call(set_reminder, "again at 8pm", after="remind me at 8am to buy 2 eggs")
+    properties = arguments.request("remind me at 8am to buy 2 eggs, and again at 8pm", step, eggs,
+                                   repeated=True).json_schema["properties"]
+    assert "buy 2 eggs" in properties["message"]["enum"]  # a number that is no time stays with the text
 
 
 def test_what_a_request_says_to_write_after_that_is_the_text_whole():
@@ -761,6 +765,16 @@ def test_what_a_request_says_to_write_after_that_is_the_text_whole():
     # neither parameter is a side: the last required text parameter writes what is said, not whom for
     assert properties["body"] == {"enum": ["the meeting moved to 3pm"]}
     assert "Carla" in properties["recipient"]["enum"] and "the meeting moved to 3pm" not in properties["recipient"]["enum"]
+
+    @tool
+    def remind(message: str, time: str) -> str:
+        """Remind the user of something."""
+        return "set"
+
+    arguments.registry = ToolRegistry([remind])
+    step = StepSpec(id=1, tool="remind", args={"message": "laundry", "time": "17:00"})
+    properties = arguments.request("remind me at 5pm that the laundry is done", step).json_schema["properties"]
+    assert properties["message"] == {"enum": ["the laundry is done"]}  # the parameter named for it, not the last
 
 
 def test_hours_count_for_a_parameter_in_minutes_when_no_minutes_are_stated():

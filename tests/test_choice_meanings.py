@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 
 from agentrt import tool
-from agentrt.arguments import ArgumentWriter
+from agentrt.arguments import _NEGATIONS, ArgumentWriter, _words
 from agentrt.choice_meanings import ChoiceMeanings
 from agentrt.embeddings import default_embedder
 from agentrt.prompts import PromptLibrary
@@ -20,21 +20,25 @@ def meanings():
     return ChoiceMeanings(default_embedder())
 
 
-def words(text):
-    return text.lower().replace("'", "").split()
-
-
 def test_a_run_of_words_means_the_choice_it_says_in_other_words(meanings):
-    assert meanings.meant(words("show the latest first"), ["relevance", "newest", "price"]) == ["newest"]
-    assert meanings.meant(words("directions to the museum by bike"), ["driving", "walking", "cycling"]) == ["cycling"]
-    assert meanings.meant(words("make it warmer in here"), ["heat", "cool", "auto"]) == ["heat"]
+    assert meanings.meant(_words("show the latest first"), ["relevance", "newest", "price"]) == ["newest"]
+    assert meanings.meant(_words("directions to the museum by bike"), ["driving", "walking", "cycling"]) == ["cycling"]
+    assert meanings.meant(_words("make it warmer in here"), ["heat", "cool", "auto"]) == ["heat"]
+
+
+def test_a_negated_run_means_only_a_choice_that_is_negated_too(meanings):
+    reasons = ["changed_mind", "too_slow", "damaged", "doesnt_fit", "other"]
+    assert meanings.meant(_words("it's taking too long"), reasons, negations=_NEGATIONS) == ["too_slow"]
+    assert meanings.meant(_words("it isn't taking too long, I just changed plans"), reasons[1:],
+                          negations=_NEGATIONS) == []
+    assert meanings.meant(_words("the jacket doesn't fit"), reasons, negations=_NEGATIONS) == ["doesnt_fit"]
 
 
 def test_words_near_a_choices_topic_mean_none_and_taken_words_are_not_read(meanings):
-    assert meanings.meant(words("set the bedroom thermostat to 20"), ["heat", "cool", "auto"]) == []
+    assert meanings.meant(_words("set the bedroom thermostat to 20"), ["heat", "cool", "auto"]) == []
     reasons = ["changed_mind", "too_slow", "ordered_by_mistake", "other"]
-    assert meanings.meant(words("cancel my sneakers order"), reasons, taken={"cancel", "order"}) == []
-    assert meanings.meant(words("it took ages, too slow"), ["yes"]) == []  # nothing to choose between
+    assert meanings.meant(_words("cancel my sneakers order"), reasons, taken={"cancel", "order"}) == []
+    assert meanings.meant(_words("it took ages, too slow"), ["yes"]) == []  # nothing to choose between
 
 
 def test_the_writer_settles_a_meant_choice_and_leaves_an_unmeant_optional_one_out(meanings):
