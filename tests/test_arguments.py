@@ -511,7 +511,8 @@ def test_a_time_of_day_is_written_on_the_clock_the_parameter_shows_and_a_channel
     arguments, _ = writer()
     arguments.registry = ToolRegistry([remind, post])
     step = StepSpec(id=1, tool="remind", args={"message": "meds", "time": "x"})
-    for said, written in [("8pm", "20:00"), ("8 a.m.", "08:00"), ("noon", "12:00"), ("9:55", "09:55"), ("18:30", "18:30")]:
+    times = [("8pm", "20:00"), ("8 a.m.", "08:00"), ("noon", "12:00"), ("9:55", "09:55"), ("18:30", "18:30")]
+    for said, written in times:
         properties = arguments.request(f"remind me at {said} to take my meds", step).json_schema["properties"]
         assert properties["time"] == {"enum": [written]}
         assert properties["message"] == {"enum": ["take", "take my meds", "meds"]}  # not "me", "8pm", "at 8pm"
@@ -755,26 +756,23 @@ def test_what_a_request_says_to_write_after_that_is_the_text_whole():
     assert len(found.json_schema["properties"]["city"]["enum"]) > 1  # no verb of saying: "that" says nothing here
 
     @tool
-    def sms(recipient: str, body: str) -> str:
-        """Send an SMS to a contact."""
-        return "sent"
-
-    arguments.registry = ToolRegistry([sms])
-    step = StepSpec(id=1, tool="sms", args={"recipient": "Carla", "body": "meeting"})
-    properties = arguments.request("text Carla that the meeting moved to 3pm", step).json_schema["properties"]
-    # neither parameter is a side: the last required text parameter writes what is said, not whom for
-    assert properties["body"] == {"enum": ["the meeting moved to 3pm"]}
-    assert "Carla" in properties["recipient"]["enum"] and "the meeting moved to 3pm" not in properties["recipient"]["enum"]
+    def page(person: str, words: str) -> str:
+        """Page someone."""
+        return "paged"
 
     @tool
     def remind(message: str, time: str) -> str:
         """Remind the user of something."""
         return "set"
 
-    arguments.registry = ToolRegistry([remind])
-    step = StepSpec(id=1, tool="remind", args={"message": "laundry", "time": "17:00"})
-    properties = arguments.request("remind me at 5pm that the laundry is done", step).json_schema["properties"]
-    assert properties["message"] == {"enum": ["the laundry is done"]}  # the parameter named for it, not the last
+    # no side: the text parameter named for the message writes what is said, else the last required one
+    cases = [(page, "text Carla that the meeting moved to 3pm", "words", "person"),
+             (remind, "remind me at 5pm that the laundry is done", "message", "time")]
+    for told_by, task, writer_of_it, other in cases:
+        arguments.registry = ToolRegistry([told_by])
+        properties = arguments.request(task, StepSpec(id=1, tool=told_by.name, args={})).json_schema["properties"]
+        said = task.split(" that ")[1]
+        assert properties[writer_of_it] == {"enum": [said]} and said not in properties[other].get("enum", [])
 
 
 def test_hours_count_for_a_parameter_in_minutes_when_no_minutes_are_stated():
